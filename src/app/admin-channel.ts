@@ -1,0 +1,103 @@
+import { chmodSync, existsSync, unlinkSync } from 'node:fs';
+import { createConnection, createServer, type Server } from 'node:net';
+import { join } from 'node:path';
+import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
+import type { Ward } from './ward.js';
+
+/**
+ * The local admin channel. Embedded PGlite belongs to one process, so while the server runs,
+ * operator commands reach it through a Unix socket in the data directory (mode 0600, inside a
+ * 0700 directory: only the operator's account can connect) and are audited like any other action.
+ */
+export type AdminRequest = { command: 'token-create'; operator: string; args: TokenCreateArgs } | { command: 'ping' };
+export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
+
+export function adminSocketPath(dataDir: string): string {
+  return join(dataDir, 'admin.sock');
+}
+
+const MAX_REQUEST_BYTES = 64 * 1024;
+
+export async function listenAdminChannel(ward: Ward, path: string): Promise<Server> {
+  if (existsSync(path)) {
+    if (await isAlive(path)) throw new TypeError(`another Ward server is using ${path}`);
+    unlinkSync(path);
+  }
+  const server = createServer((socket) => {
+    let buffer = '';
+    socket.setEncoding('utf8');
+    socket.on('data', (chunk: string) => {
+      buffer += chunk;
+      if (buffer.length > MAX_REQUEST_BYTES) return socket.destroy();
+      const newline = buffer.indexOf('\n');
+      if (newline < 0) return;
+      const line = buffer.slice(0, newline);
+      buffer = '';
+      void handle(ward, line).then((response) => socket.end(`${JSON.stringify(response)}\n`));
+    });
+    socket.on('error', () => undefined);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(path, () => resolve());
+  });
+  chmodSync(path, 0o600);
+  return server;
+}
+
+async function handle(ward: Ward, line: string): Promise<AdminResponse> {
+  let request: AdminRequest;
+  try {
+    request = JSON.parse(line) as AdminRequest;
+  } catch {
+    return { ok: false, error: 'malformed request' };
+  }
+  try {
+    switch (request.command) {
+      case 'ping':
+        return { ok: true, output: 'pong' };
+      case 'token-create':
+        return {
+          ok: true,
+          output: await createToken(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+        };
+      default:
+        return { ok: false, error: 'unknown command' };
+    }
+  } catch (e) {
+    return { ok: false, error: e instanceof OperatorCommandError ? e.message : 'the server could not run the command (see its log)' };
+  }
+}
+
+/** Sends one request; resolves undefined when no server listens on the socket. */
+export function callAdminChannel(path: string, request: AdminRequest): Promise<AdminResponse | undefined> {
+  return new Promise((resolve, reject) => {
+    if (!existsSync(path)) return resolve(undefined);
+    const socket = createConnection(path);
+    let data = '';
+    socket.setEncoding('utf8');
+    socket.on('connect', () => socket.write(`${JSON.stringify(request)}\n`));
+    socket.on('data', (chunk: string) => {
+      data += chunk;
+    });
+    socket.on('end', () => {
+      try {
+        resolve(JSON.parse(data) as AdminResponse);
+      } catch (e) {
+        reject(e);
+      }
+    });
+    socket.on('error', (e: NodeJS.ErrnoException) => {
+      if (e.code === 'ECONNREFUSED' || e.code === 'ENOENT') resolve(undefined);
+      else reject(e);
+    });
+  });
+}
+
+async function isAlive(path: string): Promise<boolean> {
+  try {
+    return (await callAdminChannel(path, { command: 'ping' }))?.ok === true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,80 @@
+import { isAbsolute, join, resolve } from 'node:path';
+
+export interface WardConfig {
+  readonly mode: 'development' | 'production';
+  readonly dataDir: string;
+  readonly host: string;
+  readonly port: number;
+  /** The public base URL of the server (no trailing slash); the FHIR base is `${baseUrl}/fhir`. */
+  readonly baseUrl: string;
+  readonly databaseUrl?: string;
+  /** The non-owner role the server uses on PostgreSQL; derived and provisioned when absent. */
+  readonly appDatabaseUrl?: string;
+  readonly insecureHttp: boolean;
+  readonly bodyLimitBytes: number;
+  readonly rootKeyFile: string;
+  readonly auditMaxBatch: number;
+  readonly logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  readonly dbPoolSize: number;
+  /** A CA-issued certificate for production; without them Ward issues its own from a local CA. */
+  readonly tlsCertFile?: string;
+  readonly tlsKeyFile?: string;
+}
+
+const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
+
+/**
+ * The one place configuration is read from the environment. Unsafe combinations are refused at
+ * start-up with a TypeError rather than discovered at run time.
+ */
+export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()): WardConfig {
+  const mode = env.WARD_ENV === 'production' ? 'production' : 'development';
+  const dataDir = resolvePath(env.WARD_DATA_DIR ?? '.ward', cwd);
+  const insecureHttp = env.WARD_INSECURE_HTTP === '1';
+  const host = env.WARD_HOST ?? (insecureHttp ? '127.0.0.1' : 'localhost');
+  const port = intFrom(env.WARD_PORT, 8443, 'WARD_PORT', 0, 65535);
+  if (insecureHttp && !LOOPBACK.has(host)) {
+    // Invariant 6: plaintext exists only behind an explicit flag and only on loopback.
+    throw new TypeError('WARD_INSECURE_HTTP=1 is allowed only with WARD_HOST bound to loopback (127.0.0.1, ::1 or localhost)');
+  }
+  if (insecureHttp && mode === 'production') throw new TypeError('WARD_INSECURE_HTTP is not allowed in production mode');
+  const rootKeyFile = resolvePath(env.WARD_ROOT_KEY_FILE ?? join(dataDir, 'keys', 'root.key'), cwd);
+  if (mode === 'production' && !env.WARD_ROOT_KEY_FILE) {
+    throw new TypeError('production mode needs WARD_ROOT_KEY_FILE (or a KMS provider): the root key must not live beside the data');
+  }
+  if (Boolean(env.WARD_TLS_CERT_FILE) !== Boolean(env.WARD_TLS_KEY_FILE))
+    throw new TypeError('set both WARD_TLS_CERT_FILE and WARD_TLS_KEY_FILE, or neither');
+  const displayHost = host === '0.0.0.0' || host === '::' ? 'localhost' : host.includes(':') ? `[${host}]` : host;
+  const baseUrl = (env.WARD_BASE_URL ?? `${insecureHttp ? 'http' : 'https'}://${displayHost}:${port}`).replace(/\/$/, '');
+  const logLevel = (env.WARD_LOG_LEVEL ?? 'info') as WardConfig['logLevel'];
+  if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
+    throw new TypeError('WARD_LOG_LEVEL is not a pino level');
+  return {
+    mode,
+    dataDir,
+    host,
+    port,
+    baseUrl,
+    ...(env.DATABASE_URL ? { databaseUrl: env.DATABASE_URL } : {}),
+    ...(env.WARD_APP_DATABASE_URL ? { appDatabaseUrl: env.WARD_APP_DATABASE_URL } : {}),
+    insecureHttp,
+    bodyLimitBytes: intFrom(env.WARD_BODY_LIMIT_BYTES, 8 * 1024 * 1024, 'WARD_BODY_LIMIT_BYTES', 1024, 512 * 1024 * 1024),
+    rootKeyFile,
+    auditMaxBatch: intFrom(env.WARD_AUDIT_MAX_BATCH, 500, 'WARD_AUDIT_MAX_BATCH', 1, 5000),
+    logLevel,
+    dbPoolSize: intFrom(env.WARD_DB_POOL_SIZE, 20, 'WARD_DB_POOL_SIZE', 1, 500),
+    ...(env.WARD_TLS_CERT_FILE ? { tlsCertFile: resolvePath(env.WARD_TLS_CERT_FILE, cwd) } : {}),
+    ...(env.WARD_TLS_KEY_FILE ? { tlsKeyFile: resolvePath(env.WARD_TLS_KEY_FILE, cwd) } : {}),
+  };
+}
+
+function resolvePath(p: string, cwd: string): string {
+  return isAbsolute(p) ? p : resolve(cwd, p);
+}
+
+function intFrom(raw: string | undefined, fallback: number, name: string, min: number, max: number): number {
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`${name} must be an integer between ${min} and ${max}`);
+  return n;
+}

@@ -1,0 +1,67 @@
+import { randomUUID } from 'node:crypto';
+import { userInfo } from 'node:os';
+import { parseTtl, TokenRequestError, tokenFingerprint } from '../identity/index.js';
+import type { Principal } from '../policy/index.js';
+import type { RequestContext } from '../vault/index.js';
+import type { Ward } from './ward.js';
+
+/** The operator running a command, as a principal with no data access of its own. */
+export function operatorPrincipal(name: string = userInfo().username): Principal {
+  return {
+    id: `operator:${name.replace(/[^A-Za-z0-9._-]/g, '_').slice(0, 64)}`,
+    kind: 'operator',
+    roles: [],
+    scopes: { resourceScopes: [], other: [] },
+    purposeOfUse: 'HOPERAT',
+  };
+}
+
+export function operatorContext(listener: 'cli' | 'admin-socket'): RequestContext {
+  return { requestId: randomUUID(), listener, audited: false };
+}
+
+export interface TokenCreateArgs {
+  readonly roles: readonly string[];
+  readonly sub: string;
+  readonly scope: string;
+  readonly patient?: string;
+  readonly ttl?: string;
+}
+
+export class OperatorCommandError extends Error {
+  override readonly name = 'OperatorCommandError';
+}
+
+/**
+ * `ward token create`: mints an access token and audits the minting (who asked, for whom, which
+ * roles and scopes, the token id — never the token) before the token is handed out.
+ */
+export async function createToken(ward: Ward, operator: Principal, ctx: RequestContext, args: TokenCreateArgs): Promise<string> {
+  const detail: Record<string, string> = {
+    sub: args.sub,
+    roles: args.roles.join(' '),
+    scope: args.scope,
+    ...(args.patient ? { patient: args.patient } : {}),
+  };
+  try {
+    const minted = await ward.tokens.mint({
+      sub: args.sub,
+      roles: args.roles,
+      scope: args.scope,
+      ...(args.patient ? { patient: args.patient } : {}),
+      ttlSeconds: parseTtl(args.ttl ?? '15m'),
+      clientId: 'ward-cli',
+    });
+    await ward.vault.recordAdministrative(operator, ctx, 'token-create', {
+      status: 201,
+      detail: { ...detail, jti: minted.jti, fingerprint: tokenFingerprint(minted.token), expires: minted.expiresAt.toISOString() },
+    });
+    return minted.token;
+  } catch (e) {
+    if (e instanceof TokenRequestError) {
+      await ward.vault.recordAdministrative(operator, ctx, 'token-create', { status: 400, code: 'WARD_INVALID_REQUEST', detail });
+      throw new OperatorCommandError(e.message);
+    }
+    throw e;
+  }
+}

@@ -1,0 +1,61 @@
+import { randomUUID } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
+import { AuditLog } from '../audit/index.js';
+import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
+import { AccessTokens } from '../identity/index.js';
+import { FhirInteractions } from '../services/index.js';
+import { type Database, keyStore } from '../store/index.js';
+import { Vault } from '../vault/index.js';
+import type { WardConfig } from './config.js';
+import { openStore } from './open-store.js';
+
+export interface Ward {
+  readonly config: WardConfig;
+  readonly db: Database;
+  readonly vault: Vault;
+  readonly fhir: FhirInteractions;
+  readonly tokens: AccessTokens;
+  readonly now: () => Date;
+  close(): Promise<void>;
+}
+
+export interface OpenOptions {
+  readonly now?: () => Date;
+  /** Run migrations first (the server and `ward migrate` do). */
+  readonly migrate?: boolean;
+}
+
+/** The composition root: every long-lived piece is built here, once, and passed down. */
+export async function openWard(config: WardConfig, options: OpenOptions = {}): Promise<Ward> {
+  const now = options.now ?? (() => new Date());
+  mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const provider = LocalKeyFileProvider.open(config.rootKeyFile, { create: true });
+  // Created now so that it exists from the first start; the Merkle sealer signs tree heads with it.
+  loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'audit-signing.pem'), 'ed25519');
+  const tokenKeys = loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'token-signing.pem'), 'ec-p256');
+
+  const db = await openStore(config, { migrate: options.migrate ?? true });
+  try {
+    const keyring = await Keyring.open(keyStore(db), provider);
+    const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
+    const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
+    const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`);
+    const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
+    return {
+      config,
+      db,
+      vault,
+      fhir,
+      tokens,
+      now,
+      async close() {
+        await audit.close();
+        await db.close();
+      },
+    };
+  } catch (e) {
+    await db.close();
+    throw e;
+  }
+}

@@ -1,0 +1,74 @@
+/**
+ * One audit entry (ONC 170.315(d)(2)/(d)(3), ASTM E2147): who, what, when, where, why, the policy
+ * decision and the outcome. It carries ids and codes only, never resource contents (invariant 5).
+ */
+export type AuditAction =
+  | 'create'
+  | 'read'
+  | 'vread'
+  | 'update'
+  | 'patch'
+  | 'delete'
+  | 'search'
+  | 'history'
+  | 'request'
+  | 'token-create'
+  | 'migrate'
+  | 'key-create';
+
+export type PrincipalKind = 'user' | 'patient' | 'system' | 'operator' | 'anonymous';
+
+export interface AuditWho {
+  readonly id: string;
+  readonly kind: PrincipalKind;
+  readonly roles: readonly string[];
+  readonly clientId?: string;
+  readonly scopes?: string;
+  readonly tokenId?: string;
+  /** Automated agents are recorded with their name and version (invariant 7). */
+  readonly agent?: { readonly name: string; readonly version: string };
+}
+
+export interface AuditWhere {
+  readonly requestId?: string;
+  readonly address?: string;
+  readonly userAgent?: string;
+  readonly listener?: 'https' | 'http' | 'admin-socket' | 'cli';
+  readonly method?: string;
+  /** Route pattern, e.g. /fhir/:type/:id — never the concrete URL, whose query may hold PHI. */
+  readonly route?: string;
+}
+
+export interface AuditDecision {
+  /** 'none' when no policy decision was reached (no credentials, malformed request). */
+  readonly effect: 'permit' | 'deny' | 'none';
+  readonly reasons: readonly string[];
+}
+
+export interface AuditOutcome {
+  readonly status: number;
+  readonly code?: string;
+}
+
+export interface AuditEntry {
+  readonly time: string;
+  readonly who: AuditWho;
+  readonly action: AuditAction;
+  readonly resourceType?: string;
+  readonly resourceId?: string;
+  readonly versionId?: number;
+  readonly patientId?: string;
+  readonly where: AuditWhere;
+  readonly purposeOfUse: string;
+  readonly decision: AuditDecision;
+  readonly outcome: AuditOutcome;
+  /** Ids returned by a history or search page, so "who saw what" can be answered (ASTM E2147 7.1.9). */
+  readonly returned?: readonly string[];
+  /** Free-form, PHI-free details (e.g. the scopes of a minted token). */
+  readonly detail?: Readonly<Record<string, string>>;
+}
+
+export function outcomeLabel(outcome: AuditOutcome): string {
+  if (outcome.status < 400) return 'success';
+  return outcome.status >= 500 ? 'error' : 'failure';
+}

@@ -1,0 +1,97 @@
+import { type AuditRow, insertAuditRows, type Queryable } from '../store/index.js';
+import { type AuditEntry, outcomeLabel } from './audit-entry.js';
+import { canonicalJson } from './canonical-json.js';
+
+export class AuditUnavailableError extends Error {
+  override readonly name = 'AuditUnavailableError';
+}
+
+export interface AuditLogOptions {
+  /** Most entries one INSERT carries. */
+  readonly maxBatch: number;
+}
+
+interface Pending {
+  readonly row: AuditRow;
+  readonly resolve: () => void;
+  readonly reject: (e: unknown) => void;
+}
+
+/**
+ * The audit seam (invariant 2). Reads append through `record`, which gathers the entries of
+ * concurrent requests into one multi-row INSERT — one commit, one fsync for many requests — and
+ * resolves each caller only after that commit, so data leaves only behind a durable entry.
+ * Writes append through `recordIn(tx, …)`, inside their own transaction. If the store refuses an
+ * entry, every waiting caller gets AuditUnavailableError and sends no data.
+ */
+export class AuditLog {
+  readonly #db: Queryable;
+  readonly #options: AuditLogOptions;
+  #queue: Pending[] = [];
+  #flushing = false;
+  #closed = false;
+
+  constructor(db: Queryable, options: AuditLogOptions) {
+    if (options.maxBatch < 1) throw new TypeError('audit maxBatch must be at least 1');
+    this.#db = db;
+    this.#options = options;
+  }
+
+  /** Appends one entry; resolves once it is committed. */
+  record(entry: AuditEntry): Promise<void> {
+    if (this.#closed) return Promise.reject(new AuditUnavailableError('audit log is closed'));
+    return new Promise<void>((resolve, reject) => {
+      this.#queue.push({ row: toRow(entry), resolve, reject });
+      if (!this.#flushing) {
+        this.#flushing = true;
+        // Let the requests of this event-loop turn join the batch before it is written.
+        setImmediate(() => void this.#drain());
+      }
+    });
+  }
+
+  /** Appends inside the caller's transaction: the entry commits or rolls back with the data change. */
+  async recordIn(tx: Queryable, entry: AuditEntry): Promise<void> {
+    try {
+      await insertAuditRows(tx, [toRow(entry)]);
+    } catch (e) {
+      throw new AuditUnavailableError('audit store refused the entry', { cause: e });
+    }
+  }
+
+  /** Waits for queued entries, then refuses new ones. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    while (this.#flushing || this.#queue.length > 0) await new Promise((r) => setTimeout(r, 2));
+  }
+
+  async #drain(): Promise<void> {
+    while (this.#queue.length > 0) {
+      const batch = this.#queue.splice(0, this.#options.maxBatch);
+      try {
+        await insertAuditRows(
+          this.#db,
+          batch.map((p) => p.row),
+        );
+        for (const p of batch) p.resolve();
+      } catch (e) {
+        const error = new AuditUnavailableError('audit store refused the batch', { cause: e });
+        for (const p of batch) p.reject(error);
+      }
+    }
+    this.#flushing = false;
+  }
+}
+
+function toRow(entry: AuditEntry): AuditRow {
+  return {
+    recordedAt: new Date(entry.time),
+    action: entry.action,
+    outcome: outcomeLabel(entry.outcome),
+    principalId: entry.who.id,
+    patientId: entry.patientId ?? null,
+    resourceType: entry.resourceType ?? null,
+    resourceId: entry.resourceId ?? null,
+    entry: canonicalJson(entry),
+  };
+}

@@ -1,0 +1,12 @@
+export type {
+  AuditAction,
+  AuditDecision,
+  AuditEntry,
+  AuditOutcome,
+  AuditWhere,
+  AuditWho,
+  PrincipalKind,
+} from './audit-entry.js';
+export { outcomeLabel } from './audit-entry.js';
+export { AuditLog, type AuditLogOptions, AuditUnavailableError } from './audit-log.js';
+export { canonicalJson } from './canonical-json.js';

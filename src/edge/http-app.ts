@@ -1,0 +1,179 @@
+import { randomUUID } from 'node:crypto';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
+import { WardError } from '../fhir/index.js';
+import type { AccessTokens } from '../identity/index.js';
+import type { Principal } from '../policy/index.js';
+import type { FhirInteractions } from '../services/index.js';
+import type { RequestContext } from '../vault/index.js';
+import { outcomeOf, toWardError } from './error-mapping.js';
+import { registerFhirRoutes } from './fhir-routes.js';
+import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
+import { securityHeaders } from './security-headers.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    principal: Principal | null;
+    wardCtx: RequestContext | null;
+  }
+}
+
+export interface HttpAppOptions {
+  readonly fhir: FhirInteractions;
+  readonly tokens: AccessTokens;
+  readonly baseUrl: string;
+  readonly version: string;
+  readonly now: () => Date;
+  readonly bodyLimitBytes: number;
+  readonly https?: { key: string; cert: string };
+  readonly logger: FastifyInstance['log'] | false;
+}
+
+export interface HttpApp {
+  readonly app: FastifyInstance;
+  /** Every route with its declared action (a test walks them without credentials). */
+  readonly routes: readonly { method: string; url: string; action: RouteAction }[];
+}
+
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+
+/** Builds the HTTP edge: TLS 1.3, security headers, bearer authentication, routes, error → OperationOutcome. */
+export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
+  // One instance type for HTTPS and loopback HTTP; Fastify's overloads would otherwise pick per option.
+  const app = Fastify({
+    ...(options.https
+      ? {
+          https: {
+            key: options.https.key,
+            cert: options.https.cert,
+            // Invariant 6: TLS 1.3 only; a TLS 1.2 (or older) client handshake fails.
+            minVersion: 'TLSv1.3' as const,
+            maxVersion: 'TLSv1.3' as const,
+          },
+        }
+      : {}),
+    loggerInstance: options.logger || undefined,
+    logger: options.logger ? undefined : false,
+    // Request lines carry query strings, which may hold identifiers; the edge logs its own PHI-free line.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimitBytes,
+    genReqId: () => randomUUID(),
+    requestIdHeader: false,
+    trustProxy: false,
+    return503OnClosing: true,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+  } as Parameters<typeof Fastify>[0]) as unknown as FastifyInstance;
+
+  const routes: { method: string; url: string; action: RouteAction }[] = [];
+  requireActionOnEveryRoute(app, routes);
+  app.decorateRequest('principal', null);
+  app.decorateRequest('wardCtx', null);
+
+  const jsonParser = app.getDefaultJsonParser('error', 'error');
+  app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, jsonParser);
+
+  app.addHook('onRequest', async (request) => {
+    request.wardCtx = {
+      requestId: request.id,
+      listener: options.https ? 'https' : 'http',
+      address: request.ip,
+      ...(request.headers['user-agent'] ? { userAgent: String(request.headers['user-agent']) } : {}),
+      method: request.method,
+      ...(request.routeOptions.url ? { route: request.routeOptions.url } : {}),
+      audited: false,
+    };
+  });
+
+  // Authentication before the body is read or any handler runs (164.312(d)): no PHI route accepts
+  // an anonymous request, and an anonymous client cannot make Ward parse a large body.
+  app.addHook('onRequest', async (request, reply) => {
+    const action = request.routeOptions.config.wardAction;
+    if (action === PUBLIC) return;
+    const header = request.headers.authorization;
+    const token = typeof header === 'string' && /^Bearer [A-Za-z0-9\-_.~+/]+=*$/.test(header) ? header.slice(7) : undefined;
+    if (!token) {
+      reply.header('www-authenticate', 'Bearer realm="ward"');
+      throw new WardError('WARD_UNAUTHENTICATED');
+    }
+    try {
+      request.principal = await options.tokens.verify(token);
+    } catch (e) {
+      reply.header('www-authenticate', 'Bearer realm="ward", error="invalid_token"');
+      throw e;
+    }
+  });
+
+  app.addHook('onSend', async (_request, reply, payload) => {
+    securityHeaders(reply, Boolean(options.https));
+    return payload;
+  });
+
+  app.addHook('onResponse', async (request, reply) => {
+    request.log.info(
+      {
+        reqId: request.id,
+        method: request.method,
+        route: request.routeOptions.url ?? '(none)',
+        status: reply.statusCode,
+        ms: Math.round(reply.elapsedTime),
+      },
+      'request',
+    );
+  });
+
+  app.setErrorHandler(async (error, request, reply) => sendError(options.fhir, request, reply, toWardError(error)));
+  app.setNotFoundHandler(async (request, reply) => sendError(options.fhir, request, reply, new WardError('WARD_ROUTE_NOT_FOUND')));
+
+  route(app, {
+    method: 'GET',
+    url: '/healthz',
+    action: PUBLIC,
+    handler: async () => ({ status: 'ok', time: options.now().toISOString() }),
+  });
+  route(app, {
+    method: 'GET',
+    url: '/.well-known/jwks.json',
+    action: PUBLIC,
+    handler: async () => options.tokens.jwks(),
+  });
+  registerFhirRoutes(app, options);
+  await app.ready();
+  return { app, routes };
+}
+
+/**
+ * Answers an error with its OperationOutcome — after making sure the request has its audit
+ * entry. If the audit store cannot take it, the answer is 503 and nothing else (invariant 2).
+ */
+async function sendError(fhir: FhirInteractions, request: FastifyRequest, reply: FastifyReply, error: WardError): Promise<void> {
+  let final = error;
+  const ctx = request.wardCtx;
+  if (ctx && !ctx.audited) {
+    try {
+      await fhir.recordRequest(request.principal, ctx, {
+        status: error.status,
+        code: error.code,
+        ...(typeof (request.params as { type?: unknown })?.type === 'string'
+          ? { resourceType: (request.params as { type: string }).type }
+          : {}),
+      });
+    } catch (e) {
+      final = toWardError(e);
+      if (final.code !== 'WARD_AUDIT_UNAVAILABLE') final = new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
+    }
+  }
+  if (final.status >= 500) {
+    // The cause's message may quote data; the log gets its class, code and stack frames only.
+    const cause = final.cause as { name?: string; code?: string; stack?: string } | undefined;
+    request.log.error(
+      {
+        reqId: request.id,
+        code: final.code,
+        causeName: cause?.name,
+        causeCode: cause?.code,
+        frames: cause?.stack?.split('\n').slice(1, 8).join('\n'),
+      },
+      'request failed',
+    );
+  }
+  reply.code(final.status).type(FHIR_JSON).send(outcomeOf(final));
+}

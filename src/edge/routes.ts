@@ -1,0 +1,33 @@
+import type { FastifyInstance, FastifyReply, FastifyRequest, HTTPMethods } from 'fastify';
+import type { PolicyAction } from '../policy/index.js';
+
+/** Every route names its policy action; a public route says PUBLIC explicitly. There is no default. */
+export const PUBLIC = 'PUBLIC';
+export type RouteAction = typeof PUBLIC | PolicyAction;
+
+export interface RouteSpec {
+  readonly method: HTTPMethods;
+  readonly url: string;
+  readonly action: RouteAction;
+  readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+}
+
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    wardAction?: RouteAction;
+  }
+}
+
+/** Registers a route with its action; the onRoute guard in http-app refuses any route without one. */
+export function route(app: FastifyInstance, spec: RouteSpec): void {
+  app.route({ method: spec.method, url: spec.url, config: { wardAction: spec.action }, handler: spec.handler });
+}
+
+/** Refuses, at start-up, any route registered without a policy action (fail closed, not open). */
+export function requireActionOnEveryRoute(app: FastifyInstance, registered: { method: string; url: string; action: RouteAction }[]): void {
+  app.addHook('onRoute', (options) => {
+    const action = (options.config as { wardAction?: RouteAction } | undefined)?.wardAction;
+    if (action === undefined) throw new TypeError(`route ${String(options.method)} ${options.url} declares no policy action`);
+    for (const method of [options.method].flat()) registered.push({ method: String(method), url: options.url, action });
+  });
+}

@@ -1,0 +1,50 @@
+import { readdirSync } from 'node:fs';
+import { R4_PACKAGE_DIR, readDefinition } from './definitions-folder.js';
+
+/** A search parameter as the official R4 SearchParameter definitions give it. */
+export interface SearchParameterDefinition {
+  readonly code: string;
+  readonly base: readonly string[];
+  readonly type: 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
+  readonly expression?: string;
+  readonly target?: readonly string[];
+}
+
+let byBase: Map<string, Map<string, SearchParameterDefinition>> | undefined;
+
+function load(): Map<string, Map<string, SearchParameterDefinition>> {
+  if (byBase) return byBase;
+  byBase = new Map();
+  for (const file of readdirSync(R4_PACKAGE_DIR)) {
+    if (!file.startsWith('SearchParameter-') || !file.endsWith('.json')) continue;
+    const sp = readDefinition<SearchParameterDefinition & { resourceType: string; url?: string; experimental?: boolean }>(file);
+    // The package also carries example SearchParameters; only the core definitions count.
+    if (sp.resourceType !== 'SearchParameter' || sp.experimental || !sp.url?.startsWith('http://hl7.org/fhir/SearchParameter/')) continue;
+    for (const base of sp.base ?? []) {
+      const params = byBase.get(base) ?? new Map<string, SearchParameterDefinition>();
+      byBase.set(base, params);
+      params.set(sp.code, sp);
+    }
+  }
+  return byBase;
+}
+
+/** The definition of `code` on `resourceType` (including Resource/DomainResource-level ones such as _id). */
+export function searchParameter(resourceType: string, code: string): SearchParameterDefinition | undefined {
+  const all = load();
+  return all.get(resourceType)?.get(code) ?? all.get('DomainResource')?.get(code) ?? all.get('Resource')?.get(code);
+}
+
+/**
+ * The part of a (possibly multi-type) expression that applies to `resourceType`, e.g. from
+ * `AllergyIntolerance.patient | Observation.subject.where(resolve() is Patient)` and Observation,
+ * `Observation.subject.where(resolve() is Patient)`.
+ */
+export function expressionFor(definition: SearchParameterDefinition, resourceType: string): string | undefined {
+  if (!definition.expression) return undefined;
+  const parts = definition.expression
+    .split(/\s\|\s/)
+    .map((p) => p.trim().replace(/^\((.*)\)$/, '$1'))
+    .filter((p) => p.startsWith(`${resourceType}.`) || p.startsWith(`(${resourceType}.`));
+  return parts.length ? parts.join(' | ') : undefined;
+}

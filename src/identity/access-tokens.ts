@@ -1,0 +1,165 @@
+import { createHash, type KeyObject, randomUUID } from 'node:crypto';
+import { calculateJwkThumbprint, exportJWK, type JWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { WardError } from '../fhir/index.js';
+import { isRole, kindOfSubject, type Principal, parseScopes, type Role, ScopeSyntaxError } from '../policy/index.js';
+
+export const ACCESS_TOKEN_ALG = 'ES256';
+
+export interface TokenKeys {
+  readonly privateKey: KeyObject;
+  readonly publicKey: KeyObject;
+}
+
+export interface MintRequest {
+  readonly sub: string;
+  readonly roles: readonly string[];
+  readonly scope: string;
+  readonly patient?: string;
+  readonly ttlSeconds: number;
+  readonly clientId: string;
+  readonly purposeOfUse?: string;
+}
+
+export interface MintedToken {
+  readonly token: string;
+  readonly jti: string;
+  readonly expiresAt: Date;
+}
+
+export class TokenRequestError extends Error {
+  override readonly name = 'TokenRequestError';
+}
+
+const SUBJECT = /^(system|[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/;
+const MAX_TTL_SECONDS = 24 * 3600;
+
+/**
+ * Access tokens: JWTs signed with ECDSA P-256 (ES256). The operator's `ward token create` mints
+ * them now; the SMART authorization server will mint through the same issuer, and the edge
+ * verifies both with `AccessTokens.verify`, so there is one verification path.
+ */
+export class AccessTokens {
+  readonly #keys: TokenKeys;
+  readonly #issuer: string;
+  readonly #audience: string;
+  readonly #now: () => Date;
+  #kid: string | undefined;
+
+  constructor(keys: TokenKeys, options: { issuer: string; audience: string; now: () => Date }) {
+    if (keys.privateKey.asymmetricKeyType !== 'ec') throw new TypeError('access-token key must be an EC P-256 key');
+    this.#keys = keys;
+    this.#issuer = options.issuer;
+    this.#audience = options.audience;
+    this.#now = options.now;
+  }
+
+  async #keyId(): Promise<string> {
+    this.#kid ??= await calculateJwkThumbprint(await exportJWK(this.#keys.publicKey));
+    return this.#kid;
+  }
+
+  /** The public JWKS (published at /.well-known/jwks.json). */
+  async jwks(): Promise<{ keys: JWK[] }> {
+    const jwk = await exportJWK(this.#keys.publicKey);
+    return { keys: [{ ...jwk, kid: await this.#keyId(), alg: ACCESS_TOKEN_ALG, use: 'sig' }] };
+  }
+
+  async mint(request: MintRequest): Promise<MintedToken> {
+    checkMintRequest(request);
+    const jti = randomUUID();
+    const now = Math.floor(this.#now().getTime() / 1000);
+    const exp = now + request.ttlSeconds;
+    // A patient's own token always carries their own compartment as its patient context.
+    const patient = request.patient ?? (kindOfSubject(request.sub) === 'patient' ? request.sub.slice('Patient/'.length) : undefined);
+    const claims: Record<string, unknown> = {
+      scope: request.scope,
+      ward_roles: request.roles,
+      client_id: request.clientId,
+      ...(request.sub.includes('/') ? { fhirUser: request.sub } : {}),
+      ...(patient ? { patient } : {}),
+      ...(request.purposeOfUse ? { purpose_of_use: request.purposeOfUse } : {}),
+    };
+    const token = await new SignJWT(claims)
+      .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: 'at+jwt', kid: await this.#keyId() })
+      .setIssuer(this.#issuer)
+      .setAudience(this.#audience)
+      .setSubject(request.sub)
+      .setJti(jti)
+      .setIssuedAt(now)
+      .setNotBefore(now)
+      .setExpirationTime(exp)
+      .sign(this.#keys.privateKey);
+    return { token, jti, expiresAt: new Date(exp * 1000) };
+  }
+
+  /**
+   * Verifies a bearer token and returns the principal it names. Any failure — bad signature,
+   * wrong issuer or audience, expired, malformed claims — is the same 401 (164.312(d)).
+   */
+  async verify(token: string): Promise<Principal> {
+    try {
+      const { payload } = await jwtVerify(token, this.#keys.publicKey, {
+        algorithms: [ACCESS_TOKEN_ALG],
+        issuer: this.#issuer,
+        audience: this.#audience,
+        typ: 'at+jwt',
+        requiredClaims: ['sub', 'exp', 'iat', 'jti', 'scope'],
+        currentDate: this.#now(),
+        clockTolerance: 5,
+      });
+      const roles = payload.ward_roles;
+      if (!Array.isArray(roles) || !roles.every((r): r is Role => typeof r === 'string' && isRole(r))) throw new TokenRequestError('roles');
+      const sub = payload.sub as string;
+      if (!SUBJECT.test(sub)) throw new TokenRequestError('sub');
+      const patient = typeof payload.patient === 'string' ? payload.patient : undefined;
+      return {
+        id: sub,
+        kind: kindOfSubject(sub),
+        roles,
+        scopes: parseScopes(String(payload.scope)),
+        ...(patient ? { patient } : {}),
+        ...(typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {}),
+        tokenId: payload.jti as string,
+        purposeOfUse: typeof payload.purpose_of_use === 'string' ? payload.purpose_of_use : 'TREAT',
+      };
+    } catch (e) {
+      if (e instanceof joseErrors.JOSEError || e instanceof TokenRequestError || e instanceof ScopeSyntaxError) {
+        throw new WardError('WARD_UNAUTHENTICATED', { cause: e });
+      }
+      throw e;
+    }
+  }
+}
+
+function checkMintRequest(r: MintRequest): void {
+  if (!SUBJECT.test(r.sub)) throw new TokenRequestError('--sub must be "system" or a FHIR reference such as Practitioner/123');
+  if (r.roles.length === 0) throw new TokenRequestError('at least one --role is required');
+  for (const role of r.roles) if (!isRole(role)) throw new TokenRequestError(`unknown role: ${role}`);
+  try {
+    parseScopes(r.scope);
+  } catch (e) {
+    throw new TokenRequestError(`invalid --scope: ${(e as Error).message}`);
+  }
+  if (!Number.isInteger(r.ttlSeconds) || r.ttlSeconds < 1 || r.ttlSeconds > MAX_TTL_SECONDS) {
+    throw new TokenRequestError(`--ttl must be between 1 second and ${MAX_TTL_SECONDS / 3600} hours`);
+  }
+  if (r.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(r.patient)) throw new TokenRequestError('--patient must be a FHIR id');
+  if (kindOfSubject(r.sub) === 'patient' && r.patient !== undefined && r.patient !== r.sub.slice('Patient/'.length)) {
+    throw new TokenRequestError('a patient principal may only have its own patient context');
+  }
+  if (/(^|\s)patient\//.test(r.scope) && r.patient === undefined && kindOfSubject(r.sub) !== 'patient') {
+    throw new TokenRequestError('patient/ scopes need --patient');
+  }
+}
+
+/** Parses 15m, 1h, 900s, 900 into seconds. */
+export function parseTtl(text: string): number {
+  const m = /^(\d+)\s*([smh]?)$/.exec(text.trim());
+  if (!m) throw new TokenRequestError('--ttl must look like 15m, 1h or 900s');
+  return Number(m[1]) * ({ '': 1, s: 1, m: 60, h: 3600 } as const)[m[2] as '' | 's' | 'm' | 'h'];
+}
+
+/** A short, non-reversible fingerprint of a token for logs and audit (never the token). */
+export function tokenFingerprint(token: string): string {
+  return createHash('sha256').update(token).digest('hex').slice(0, 16);
+}

@@ -1,0 +1,10 @@
+export {
+  ACCESS_TOKEN_ALG,
+  AccessTokens,
+  type MintedToken,
+  type MintRequest,
+  parseTtl,
+  type TokenKeys,
+  TokenRequestError,
+  tokenFingerprint,
+} from './access-tokens.js';

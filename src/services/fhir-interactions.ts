@@ -1,0 +1,262 @@
+import jsonPatch from 'fast-json-patch';
+import {
+  type Criteria,
+  type FhirResource,
+  informationOutcome,
+  isEmptyCriteria,
+  isResourceType,
+  parseCriteria,
+  WardError,
+} from '../fhir/index.js';
+import type { Principal } from '../policy/index.js';
+import type { DeleteResult, HistoryPage, RequestContext, Vault, VersionedResource, WriteResult } from '../vault/index.js';
+import type { FhirRequest, FhirResponse } from './fhir-request.js';
+import { etag, parseIfMatch, parsePositiveInt, parsePrefer, versionHeaders } from './http-semantics.js';
+import { shapeResource } from './response-shaping.js';
+
+const DEFAULT_PAGE = 50;
+const MAX_PAGE = 500;
+
+/**
+ * The FHIR RESTful interactions (R4 §3.1.0), over the vault. Plain requests in, plain responses
+ * out; HTTP lives in the edge.
+ */
+export class FhirInteractions {
+  readonly #vault: Vault;
+  readonly #baseUrl: string;
+
+  constructor(vault: Vault, baseUrl: string) {
+    this.#vault = vault;
+    this.#baseUrl = baseUrl.replace(/\/$/, '');
+  }
+
+  /** Audits a request that ended before any interaction ran (no credentials, bad body, unknown route). */
+  async recordRequest(
+    principal: Principal | null,
+    ctx: RequestContext,
+    outcome: { status: number; code: string; resourceType?: string },
+  ): Promise<void> {
+    await this.#vault.recordRequest(principal, ctx, outcome);
+  }
+
+  async read(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const found = await this.#vault.read(req.principal, req.ctx, resourceType, id);
+    return this.#resourceResponse(200, found, req.query, false);
+  }
+
+  async vread(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const versionId = Number(req.versionId);
+    const found = await this.#vault.vread(req.principal, req.ctx, resourceType, id, Number.isInteger(versionId) ? versionId : Number.NaN);
+    return this.#resourceResponse(200, found, req.query, false);
+  }
+
+  async create(req: FhirRequest): Promise<FhirResponse> {
+    const resourceType = typeOf(req);
+    const ifNoneExist = req.ifNoneExist !== undefined ? conditionFrom(resourceType, new URLSearchParams(req.ifNoneExist)) : undefined;
+    const result = await this.#vault.create(req.principal, req.ctx, resourceType, req.body, ifNoneExist ? { ifNoneExist } : {});
+    return this.#writeResponse(result, req.prefer);
+  }
+
+  async update(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const ifMatch = parseIfMatch(req.ifMatch);
+    const result = await this.#vault.update(req.principal, req.ctx, resourceType, id, req.body, ifMatch !== undefined ? { ifMatch } : {});
+    return this.#writeResponse(result, req.prefer);
+  }
+
+  async conditionalUpdate(req: FhirRequest): Promise<FhirResponse> {
+    const resourceType = typeOf(req);
+    const result = await this.#vault.conditionalUpdate(
+      req.principal,
+      req.ctx,
+      resourceType,
+      conditionFrom(resourceType, req.query),
+      req.body,
+    );
+    return this.#writeResponse(result, req.prefer);
+  }
+
+  async patch(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const ifMatch = parseIfMatch(req.ifMatch);
+    const operations = req.body;
+    if (!Array.isArray(operations)) {
+      throw new WardError('WARD_INVALID_PATCH', { details: [{ diagnostics: 'A JSON Patch body must be an array of operations' }] });
+    }
+    const result = await this.#vault.patch(
+      req.principal,
+      req.ctx,
+      resourceType,
+      id,
+      (current) => applyJsonPatch(current, operations),
+      ifMatch !== undefined ? { ifMatch } : {},
+    );
+    return this.#writeResponse(result, req.prefer);
+  }
+
+  async delete(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const ifMatch = parseIfMatch(req.ifMatch);
+    return deleteResponse(await this.#vault.delete(req.principal, req.ctx, resourceType, id, ifMatch !== undefined ? { ifMatch } : {}));
+  }
+
+  async conditionalDelete(req: FhirRequest): Promise<FhirResponse> {
+    const resourceType = typeOf(req);
+    return deleteResponse(
+      await this.#vault.conditionalDelete(req.principal, req.ctx, resourceType, conditionFrom(resourceType, req.query)),
+    );
+  }
+
+  async search(req: FhirRequest): Promise<FhirResponse> {
+    const resourceType = typeOf(req);
+    const criteria = parseCriteria(resourceType, req.query);
+    const count = Math.min(criteria.count ?? DEFAULT_PAGE, MAX_PAGE);
+    const found = await this.#vault.find(req.principal, req.ctx, resourceType, criteria, count);
+    const applied = new URLSearchParams([...req.query].filter(([k]) => k === '_id' || k === 'identifier' || k === '_count'));
+    return {
+      status: 200,
+      headers: {},
+      body: {
+        resourceType: 'Bundle',
+        type: 'searchset',
+        link: [{ relation: 'self', url: `${this.#baseUrl}/${resourceType}${applied.size ? `?${applied}` : ''}` }],
+        entry: found.map((f) => ({
+          fullUrl: `${this.#baseUrl}/${resourceType}/${f.resource.id}`,
+          resource: shapeResource(f.resource, req.query),
+          search: { mode: 'match' },
+        })),
+      },
+    };
+  }
+
+  /** Instance, type or system history (R4 §3.1.0.4), newest first, paged by an opaque cursor. */
+  async history(req: FhirRequest): Promise<FhirResponse> {
+    if (req.resourceType !== undefined && !isResourceType(req.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
+    for (const name of req.query.keys()) {
+      if (!['_count', '_since', '_page', '_format'].includes(name)) {
+        throw new WardError('WARD_UNKNOWN_PARAMETER', { details: [{ diagnostics: 'history supports _count, _since and paging only' }] });
+      }
+    }
+    const count = parsePositiveInt('_count', req.query.get('_count'), DEFAULT_PAGE, MAX_PAGE) || DEFAULT_PAGE;
+    const cursorRaw = req.query.get('_page');
+    const beforeSeq = cursorRaw === null ? undefined : parsePositiveInt('_page', cursorRaw, 0, Number.MAX_SAFE_INTEGER);
+    const sinceRaw = req.query.get('_since');
+    const since = sinceRaw === null ? undefined : new Date(sinceRaw);
+    if (since && Number.isNaN(since.getTime())) {
+      throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: '_since must be an instant' }] });
+    }
+    const page = await this.#vault.history(req.principal, req.ctx, {
+      ...(req.resourceType ? { resourceType: req.resourceType } : {}),
+      ...(req.id ? { id: req.id } : {}),
+      count,
+      ...(beforeSeq !== undefined ? { beforeSeq } : {}),
+      ...(since ? { since } : {}),
+    });
+    return { status: 200, headers: {}, body: this.#historyBundle(req, page, count, sinceRaw) };
+  }
+
+  #historyBundle(req: FhirRequest, page: HistoryPage, count: number, since: string | null): unknown {
+    const path = [this.#baseUrl, req.resourceType, req.id, '_history'].filter(Boolean).join('/');
+    const params = (cursor?: number) => {
+      const q = new URLSearchParams({ _count: String(count) });
+      if (since) q.set('_since', since);
+      if (cursor !== undefined) q.set('_page', String(cursor));
+      return `${path}?${q}`;
+    };
+    const cursor = req.query.get('_page');
+    return {
+      resourceType: 'Bundle',
+      type: 'history',
+      link: [
+        { relation: 'self', url: params(cursor === null ? undefined : Number(cursor)) },
+        ...(page.nextCursor !== undefined ? [{ relation: 'next', url: params(page.nextCursor) }] : []),
+      ],
+      entry: page.entries.map((e) => ({
+        fullUrl: `${this.#baseUrl}/${e.resourceType}/${e.id}`,
+        ...(e.resource ? { resource: e.resource } : {}),
+        request: {
+          method: e.method,
+          url: e.method === 'POST' ? e.resourceType : `${e.resourceType}/${e.id}`,
+        },
+        response: {
+          status: e.method === 'DELETE' ? '204' : e.versionId === 1 ? '201' : '200',
+          etag: etag(e.versionId),
+          lastModified: e.lastUpdated.toISOString(),
+        },
+      })),
+    };
+  }
+
+  #resourceResponse(status: number, found: VersionedResource, query: URLSearchParams, withLocation: boolean): FhirResponse {
+    const all = versionHeaders(this.#baseUrl, found.resource.resourceType, found.resource.id, found.versionId, found.lastUpdated);
+    const headers = withLocation ? all : { etag: all.etag as string, 'last-modified': all['last-modified'] as string };
+    return { status, headers, body: shapeResource(found.resource, query) };
+  }
+
+  #writeResponse(result: WriteResult, prefer: string | undefined): FhirResponse {
+    const status = result.outcome === 'created' ? 201 : 200;
+    const headers = versionHeaders(this.#baseUrl, result.resource.resourceType, result.resource.id, result.versionId, result.lastUpdated);
+    switch (parsePrefer(prefer)) {
+      case 'minimal':
+        return { status, headers };
+      case 'OperationOutcome':
+        return { status, headers, body: informationOutcome(outcomeText(result)) };
+      default:
+        return { status, headers, body: result.resource };
+    }
+  }
+}
+
+function outcomeText(result: WriteResult): string {
+  if (result.outcome === 'existing') return 'A resource matching the condition already exists; nothing was created.';
+  return `${result.outcome === 'created' ? 'Created' : 'Updated'} ${result.resource.resourceType}/${result.resource.id} version ${result.versionId}.`;
+}
+
+function deleteResponse(result: DeleteResult): FhirResponse {
+  if (result.outcome === 'deleted') {
+    return {
+      status: 200,
+      headers: { etag: etag(result.versionId as number) },
+      body: informationOutcome('Deleted; the previous versions remain in history.'),
+    };
+  }
+  return { status: 204, headers: {} };
+}
+
+function typeOf(req: FhirRequest): string {
+  if (!req.resourceType || !isResourceType(req.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
+  return req.resourceType;
+}
+
+function typeAndId(req: FhirRequest): { resourceType: string; id: string } {
+  const resourceType = typeOf(req);
+  if (!req.id) throw new WardError('WARD_INVALID_REQUEST');
+  return { resourceType, id: req.id };
+}
+
+/** Criteria of a conditional write: refused when empty, which would otherwise match everything. */
+function conditionFrom(resourceType: string, query: URLSearchParams): Criteria {
+  const criteria = parseCriteria(resourceType, query);
+  if (isEmptyCriteria(criteria)) {
+    throw new WardError('WARD_INVALID_REQUEST', {
+      details: [{ diagnostics: 'A conditional interaction needs at least one search criterion (_id or identifier)' }],
+    });
+  }
+  return criteria;
+}
+
+function applyJsonPatch(current: FhirResource, operations: unknown[]): unknown {
+  try {
+    const result = jsonPatch.applyPatch(structuredClone(current), operations as jsonPatch.Operation[], true, false);
+    return result.newDocument;
+  } catch (e) {
+    const name = (e as { name?: string }).name ?? 'error';
+    const index = (e as { index?: number }).index;
+    throw new WardError('WARD_INVALID_PATCH', {
+      details: [{ diagnostics: `JSON Patch ${name}${index !== undefined ? ` at operation ${index}` : ''}` }],
+      cause: e,
+    });
+  }
+}

@@ -1,0 +1,22 @@
+import type { Principal } from '../policy/index.js';
+import type { RequestContext } from '../vault/index.js';
+
+/** A FHIR interaction without HTTP types: the edge, batch entries and the CLI all build one. */
+export interface FhirRequest {
+  readonly principal: Principal;
+  readonly ctx: RequestContext;
+  readonly resourceType?: string;
+  readonly id?: string;
+  readonly versionId?: string;
+  readonly query: URLSearchParams;
+  readonly body?: unknown;
+  readonly ifMatch?: string;
+  readonly ifNoneExist?: string;
+  readonly prefer?: string;
+}
+
+export interface FhirResponse {
+  readonly status: number;
+  readonly body?: unknown;
+  readonly headers: Readonly<Record<string, string>>;
+}

@@ -1,0 +1,53 @@
+import type { Database } from './database.js';
+
+/**
+ * On PostgreSQL Ward serves through a login role that is neither superuser nor table owner
+ * (invariant 4): it may read and write resources, but on the audit log only INSERT and SELECT,
+ * and it cannot disable the append-only triggers or drop the log, because only an owner can.
+ */
+export interface AppRole {
+  readonly name: string;
+  readonly password: string;
+}
+
+export function appRoleName(databaseName: string): string {
+  return `ward_app_${databaseName.toLowerCase().replace(/[^a-z0-9_]/g, '_')}`.slice(0, 63);
+}
+
+/** Creates or updates the serving role and its grants. Run by `migrate` as the owner. */
+export async function provisionAppRole(db: Database, role: AppRole): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(role.name)) throw new TypeError('invalid role name');
+  if (!/^[A-Za-z0-9_-]{32,}$/.test(role.password)) throw new TypeError('app role password must be 32+ url-safe characters');
+  const me = (
+    await db.query<{ super: boolean; createrole: boolean; db: string }>(
+      `SELECT rolsuper AS super, rolcreaterole AS createrole, current_database() AS db FROM pg_roles WHERE rolname = current_user`,
+    )
+  ).rows[0];
+  if (!me || (!me.super && !me.createrole)) {
+    throw new TypeError(
+      'DATABASE_URL must name a superuser or a role with CREATEROLE so Ward can create its serving role; otherwise set WARD_APP_DATABASE_URL to a non-owner role you created',
+    );
+  }
+  const exists = (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.name])).rowCount > 0;
+  const verb = exists ? 'ALTER' : 'CREATE';
+  // Identifiers and the password are validated above; DDL cannot take bind parameters.
+  await db.exec(
+    `${verb} ROLE ${role.name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD '${role.password}'`,
+  );
+  await db.exec(`
+    GRANT CONNECT ON DATABASE "${me.db}" TO ${role.name};
+    GRANT USAGE ON SCHEMA public TO ${role.name};
+    REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version, ward_identifier_index TO ${role.name};
+    GRANT SELECT, INSERT ON ward_data_key TO ${role.name};
+    GRANT SELECT, INSERT ON ward_audit_entry TO ${role.name};
+    GRANT SELECT ON ward_migration TO ${role.name};
+    GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
+  `);
+}
+
+/** Drops the serving role (tests drop their database and its role after a run). */
+export async function dropAppRole(db: Database, name: string): Promise<void> {
+  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError('invalid role name');
+  await db.exec(`DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`);
+}

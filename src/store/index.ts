@@ -1,0 +1,19 @@
+export { type AppRole, appRoleName, dropAppRole, provisionAppRole } from './app-role.js';
+export { type AuditQuery, type AuditRow, insertAuditRows, readAuditRows, type StoredAuditRow } from './audit-store.js';
+export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
+export { keyStore } from './key-store.js';
+export { MIGRATIONS, migrate } from './migrate.js';
+export { openPostgres } from './pg-database.js';
+export { openPglite } from './pglite-database.js';
+export {
+  findCurrent,
+  type HistoryQuery,
+  type NewVersion,
+  readCurrent,
+  readHistory,
+  readVersion,
+  replaceIdentifierHashes,
+  type StoredVersion,
+  type WriteMethod,
+  writeVersion,
+} from './resource-store.js';

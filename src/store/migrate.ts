@@ -1,0 +1,50 @@
+import type { Database } from './database.js';
+import { migration0001 } from './migrations/0001-core.js';
+
+export interface Migration {
+  readonly version: number;
+  readonly name: string;
+  readonly sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [migration0001];
+
+/**
+ * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two
+ * instances starting together from racing (PGlite has one connection, so it is trivially held).
+ */
+export async function migrate(db: Database): Promise<{ applied: number[] }> {
+  await db.exec(`CREATE TABLE IF NOT EXISTS ward_migration (
+    version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
+  const applied: number[] = [];
+  await db.transaction(async (tx) => {
+    await tx.query(`SELECT pg_advisory_xact_lock(7305950417)`);
+    const done = new Set((await tx.query<{ version: number }>('SELECT version FROM ward_migration')).rows.map((r) => Number(r.version)));
+    for (const m of MIGRATIONS) {
+      if (done.has(m.version)) continue;
+      for (const statement of splitStatements(m.sql)) await tx.query(statement);
+      await tx.query('INSERT INTO ward_migration (version, name) VALUES ($1, $2)', [m.version, m.name]);
+      applied.push(m.version);
+    }
+  });
+  return { applied };
+}
+
+/** Splits on semicolons outside dollar-quoted bodies (the migrations use $fn$ … $fn$). */
+function splitStatements(sql: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  let inDollar = false;
+  for (const line of sql.split('\n')) {
+    if (/^\s*--/.test(line)) continue;
+    const dollars = line.match(/\$fn\$/g)?.length ?? 0;
+    if (dollars % 2 === 1) inDollar = !inDollar;
+    current += `${line}\n`;
+    if (!inDollar && line.trimEnd().endsWith(';')) {
+      out.push(current.trim());
+      current = '';
+    }
+  }
+  if (current.trim()) out.push(current.trim());
+  return out;
+}

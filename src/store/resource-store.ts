@@ -1,0 +1,159 @@
+import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
+
+export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/** One stored version as the database holds it: ciphertext and metadata, never plaintext. */
+export interface StoredVersion {
+  readonly seq: number;
+  readonly resourceType: string;
+  readonly id: string;
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+  readonly method: WriteMethod;
+  readonly deleted: boolean;
+  readonly keyId: string | null;
+  readonly iv: Buffer | null;
+  readonly body: Buffer | null;
+  readonly patients: readonly string[];
+}
+
+export interface NewVersion {
+  readonly resourceType: string;
+  readonly id: string;
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+  readonly method: WriteMethod;
+  readonly sealed: { keyId: string; iv: Buffer; ciphertext: Buffer } | null;
+  readonly patients: readonly string[];
+}
+
+const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients`;
+
+function toStoredVersion(row: Record<string, unknown>): StoredVersion {
+  return {
+    seq: asNumber(row.seq),
+    resourceType: row.resource_type as string,
+    id: row.id as string,
+    versionId: Number(row.version_id),
+    lastUpdated: asDate(row.last_updated),
+    method: row.method as WriteMethod,
+    deleted: row.deleted as boolean,
+    keyId: (row.key_id as string | null) ?? null,
+    iv: row.iv == null ? null : asBuffer(row.iv),
+    body: row.body == null ? null : asBuffer(row.body),
+    patients: (row.patients as string[] | null) ?? [],
+  };
+}
+
+/** The current version of a resource (a tombstone when deleted), or undefined if it never existed. */
+export async function readCurrent(q: Queryable, resourceType: string, id: string, forUpdate = false): Promise<StoredVersion | undefined> {
+  const { rows } = await q.query(
+    `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
+      WHERE r.resource_type = $1 AND r.id = $2${forUpdate ? ' FOR UPDATE OF r' : ''}`,
+    [resourceType, id],
+  );
+  return rows[0] ? toStoredVersion(rows[0]) : undefined;
+}
+
+export async function readVersion(q: Queryable, resourceType: string, id: string, versionId: number): Promise<StoredVersion | undefined> {
+  const { rows } = await q.query(
+    `SELECT ${VERSION_COLUMNS} FROM ward_resource_version v WHERE v.resource_type = $1 AND v.id = $2 AND v.version_id = $3`,
+    [resourceType, id, versionId],
+  );
+  return rows[0] ? toStoredVersion(rows[0]) : undefined;
+}
+
+/** Appends a version and points the current row at it; the caller holds the row lock (readCurrent forUpdate). */
+export async function writeVersion(tx: Queryable, v: NewVersion): Promise<number> {
+  const { rows } = await tx.query<{ seq: unknown }>(
+    `INSERT INTO ward_resource_version (resource_type, id, version_id, last_updated, method, deleted, key_id, iv, body, patients)
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq`,
+    [
+      v.resourceType,
+      v.id,
+      v.versionId,
+      v.lastUpdated,
+      v.method,
+      v.sealed === null,
+      v.sealed?.keyId ?? null,
+      v.sealed?.iv ?? null,
+      v.sealed?.ciphertext ?? null,
+      v.patients,
+    ],
+  );
+  const seq = asNumber(rows[0]?.seq);
+  await tx.query(
+    `INSERT INTO ward_resource (resource_type, id, version_id, last_updated, deleted, current_seq, patients)
+     VALUES ($1, $2, $3, $4, $5, $6, $7)
+     ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+       deleted = EXCLUDED.deleted, current_seq = EXCLUDED.current_seq, patients = EXCLUDED.patients`,
+    [v.resourceType, v.id, v.versionId, v.lastUpdated, v.sealed === null, seq, v.patients],
+  );
+  return seq;
+}
+
+export interface HistoryQuery {
+  readonly resourceType?: string;
+  readonly id?: string;
+  /** Only versions with seq below this cursor (pages run newest first, so new writes never shift a page). */
+  readonly beforeSeq?: number;
+  readonly since?: Date;
+  readonly limit: number;
+}
+
+export async function readHistory(q: Queryable, h: HistoryQuery): Promise<StoredVersion[]> {
+  const where: string[] = [];
+  const params: unknown[] = [];
+  const add = (clause: string, value: unknown) => {
+    params.push(value);
+    where.push(clause.replace('?', `$${params.length}`));
+  };
+  if (h.resourceType) add('v.resource_type = ?', h.resourceType);
+  if (h.id) add('v.id = ?', h.id);
+  if (h.beforeSeq !== undefined) add('v.seq < ?', h.beforeSeq);
+  if (h.since) add('v.last_updated >= ?', h.since);
+  params.push(h.limit);
+  const { rows } = await q.query(
+    `SELECT ${VERSION_COLUMNS} FROM ward_resource_version v ${where.length ? `WHERE ${where.join(' AND ')}` : ''}
+      ORDER BY v.seq DESC LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(toStoredVersion);
+}
+
+/** Replaces the identifier blind-index hashes of a resource's current version. */
+export async function replaceIdentifierHashes(tx: Queryable, resourceType: string, id: string, hashes: readonly Buffer[]): Promise<void> {
+  await tx.query('DELETE FROM ward_identifier_index WHERE resource_type = $1 AND id = $2', [resourceType, id]);
+  const unique = [...new Map(hashes.map((h) => [h.toString('hex'), h])).values()];
+  if (unique.length === 0) return;
+  const values = unique.map((_, i) => `($1, $2, $${i + 3})`).join(', ');
+  await tx.query(`INSERT INTO ward_identifier_index (resource_type, id, hash) VALUES ${values}`, [resourceType, id, ...unique]);
+}
+
+/** Current, non-deleted resources of a type matching all given criteria (ids and identifier hashes). */
+export async function findCurrent(
+  q: Queryable,
+  resourceType: string,
+  criteria: { readonly ids?: readonly string[]; readonly identifierHashes?: readonly (readonly Buffer[])[] },
+  limit: number,
+): Promise<StoredVersion[]> {
+  const params: unknown[] = [resourceType];
+  const where = ['r.resource_type = $1', 'NOT r.deleted'];
+  if (criteria.ids) {
+    params.push(criteria.ids);
+    where.push(`r.id = ANY($${params.length}::text[])`);
+  }
+  for (const anyOf of criteria.identifierHashes ?? []) {
+    params.push(anyOf);
+    where.push(
+      `EXISTS (SELECT 1 FROM ward_identifier_index i WHERE i.resource_type = r.resource_type AND i.id = r.id AND i.hash = ANY($${params.length}::bytea[]))`,
+    );
+  }
+  params.push(limit);
+  const { rows } = await q.query(
+    `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
+      WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT $${params.length}`,
+    params,
+  );
+  return rows.map(toStoredVersion);
+}

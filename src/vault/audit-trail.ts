@@ -1,0 +1,61 @@
+import type { AuditAction, AuditEntry } from '../audit/index.js';
+import { isWardError } from '../fhir/index.js';
+import type { Decision, Principal } from '../policy/index.js';
+import type { RequestContext } from './request-context.js';
+
+/** What an operation learnt while it ran, enough to write its one audit entry. */
+export interface OperationRecord {
+  readonly principal: Principal | null;
+  readonly ctx: RequestContext;
+  readonly action: AuditAction;
+  resourceType?: string;
+  resourceId?: string;
+  versionId?: number;
+  patients?: readonly string[];
+  decision?: Decision;
+  returned?: string[];
+  detail?: Record<string, string>;
+}
+
+export function auditEntry(op: OperationRecord, time: Date, status: number, code?: string): AuditEntry {
+  const p = op.principal;
+  return {
+    time: time.toISOString(),
+    who: p
+      ? {
+          id: p.id,
+          kind: p.kind,
+          roles: p.roles,
+          ...(p.clientId ? { clientId: p.clientId } : {}),
+          ...(p.tokenId ? { tokenId: p.tokenId } : {}),
+          scopes: [...p.scopes.resourceScopes.map((s) => s.text), ...p.scopes.other].join(' '),
+        }
+      : { id: 'anonymous', kind: 'anonymous', roles: [] },
+    action: op.action,
+    ...(op.resourceType ? { resourceType: op.resourceType } : {}),
+    ...(op.resourceId ? { resourceId: op.resourceId } : {}),
+    ...(op.versionId ? { versionId: op.versionId } : {}),
+    ...(op.patients?.[0] ? { patientId: op.patients[0] } : {}),
+    where: {
+      requestId: op.ctx.requestId,
+      listener: op.ctx.listener,
+      ...(op.ctx.address ? { address: op.ctx.address } : {}),
+      ...(op.ctx.userAgent ? { userAgent: op.ctx.userAgent.slice(0, 256) } : {}),
+      ...(op.ctx.method ? { method: op.ctx.method } : {}),
+      ...(op.ctx.route ? { route: op.ctx.route } : {}),
+    },
+    purposeOfUse: p?.purposeOfUse ?? 'none',
+    decision: op.decision ? { effect: op.decision.effect, reasons: op.decision.reasons } : { effect: 'none', reasons: [] },
+    outcome: { status, ...(code ? { code } : {}) },
+    ...(op.returned ? { returned: op.returned } : {}),
+    ...(op.detail || (op.patients && op.patients.length > 1)
+      ? { detail: { ...op.detail, ...(op.patients && op.patients.length > 1 ? { patients: op.patients.join(' ') } : {}) } }
+      : {}),
+  };
+}
+
+/** The status and code an error will be answered with, for its audit entry. */
+export function statusOf(error: unknown): { status: number; code: string } {
+  if (isWardError(error)) return { status: error.status, code: error.code };
+  return { status: 500, code: 'WARD_INTERNAL' };
+}

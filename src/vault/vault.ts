@@ -1,0 +1,538 @@
+import { type AuditLog, AuditUnavailableError } from '../audit/index.js';
+import type { Keyring } from '../crypto/index.js';
+import {
+  type Criteria,
+  type FhirResource,
+  isFhirId,
+  isPlainObject,
+  isResourceType,
+  isWardError,
+  patientCompartmentOf,
+  validateResource,
+  WardError,
+} from '../fhir/index.js';
+import { type Decision, decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
+import {
+  type Database,
+  findCurrent,
+  type Queryable,
+  readCurrent,
+  readHistory,
+  readVersion,
+  replaceIdentifierHashes,
+  type StoredVersion,
+  type WriteMethod,
+  writeVersion,
+} from '../store/index.js';
+import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
+import { criteriaHashes, identifierHashes } from './identifier-index.js';
+import type { RequestContext } from './request-context.js';
+import { openResource, sealResource } from './sealing.js';
+
+export interface VaultDeps {
+  readonly db: Database;
+  readonly audit: AuditLog;
+  readonly keyring: Keyring;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+export interface VersionedResource {
+  readonly resource: FhirResource & { id: string };
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+}
+
+export interface WriteResult extends VersionedResource {
+  /** created: a new resource; updated: a new version; existing: a conditional create matched. */
+  readonly outcome: 'created' | 'updated' | 'existing';
+}
+
+export interface HistoryEntry {
+  readonly resourceType: string;
+  readonly id: string;
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+  readonly method: WriteMethod;
+  readonly resource?: FhirResource;
+  readonly seq: number;
+}
+
+export interface HistoryPage {
+  readonly entries: HistoryEntry[];
+  /** Cursor for the next (older) page, when there is one. */
+  readonly nextCursor?: number;
+}
+
+export interface DeleteResult {
+  readonly outcome: 'deleted' | 'already-deleted' | 'not-found';
+  readonly versionId?: number;
+}
+
+const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
+
+/**
+ * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
+ * load, decide on the instance, open or seal, store — and writes exactly one audit entry: reads
+ * append it durably before returning data; writes append it in their own transaction; failures
+ * (denials, validation errors, conflicts, integrity failures) append it before the error leaves.
+ */
+export class Vault {
+  readonly #deps: VaultDeps;
+
+  constructor(deps: VaultDeps) {
+    this.#deps = deps;
+  }
+
+  async read(principal: Principal, ctx: RequestContext, resourceType: string, id: string): Promise<VersionedResource> {
+    const op = this.#op(principal, ctx, 'read', resourceType, id);
+    return this.#audited(op, async () => {
+      decideOnType(op, 'read');
+      const row = await readCurrent(this.#deps.db, resourceType, id);
+      const visible = this.#decideOnRow(op, 'read', row);
+      if (visible.deleted) throw new WardError('WARD_GONE');
+      return this.#open(visible);
+    });
+  }
+
+  async vread(principal: Principal, ctx: RequestContext, resourceType: string, id: string, versionId: number): Promise<VersionedResource> {
+    const op = this.#op(principal, ctx, 'vread', resourceType, id);
+    op.versionId = versionId;
+    return this.#audited(op, async () => {
+      decideOnType(op, 'vread');
+      const row = Number.isSafeInteger(versionId) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
+      const visible = this.#decideOnRow(op, 'vread', row);
+      if (visible.deleted) throw new WardError('WARD_GONE');
+      return this.#open(visible);
+    });
+  }
+
+  /** Create; with `ifNoneExist`, returns the one match instead of creating (412 when several match). */
+  async create(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    body: unknown,
+    options: { ifNoneExist?: Criteria } = {},
+  ): Promise<WriteResult> {
+    const op = this.#op(principal, ctx, 'create', resourceType);
+    return this.#auditedWrite(op, async (tx) => {
+      decideOnType(op, 'create');
+      const resource = checkBody(body, resourceType);
+      if (options.ifNoneExist) {
+        await this.#lockCriteria(tx, resourceType, options.ifNoneExist);
+        const matches = await this.#visibleMatches(tx, op, resourceType, options.ifNoneExist, 2);
+        if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
+        const match = matches[0];
+        if (match) {
+          op.resourceId = match.id;
+          op.detail = { conditional: 'matched-existing' };
+          return { ...this.#open(match), outcome: 'existing' as const };
+        }
+      }
+      resource.id = this.#deps.newId();
+      return this.#store(tx, op, resource, 'create', undefined, 'POST');
+    });
+  }
+
+  /** Update by id; creates the resource with the client's id when it does not exist (update-as-create). */
+  async update(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    id: string,
+    body: unknown,
+    options: { ifMatch?: number } = {},
+  ): Promise<WriteResult> {
+    const op = this.#op(principal, ctx, 'update', resourceType, id);
+    return this.#auditedWrite(op, async (tx) => {
+      decideOnType(op, 'update');
+      if (!isFhirId(id))
+        throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: 'The id in the URL is not a valid FHIR id' }] });
+      const resource = checkBody(body, resourceType);
+      if (resource.id !== id) {
+        throw new WardError('WARD_ID_MISMATCH', {
+          details: [{ expression: `${resourceType}.id`, diagnostics: 'Resource.id must be present and equal the id in the URL' }],
+        });
+      }
+      const current = await readCurrent(tx, resourceType, id, true);
+      return this.#store(tx, op, resource, 'update', current, 'PUT', options.ifMatch);
+    });
+  }
+
+  /** Conditional update: no match creates, one match updates, several is 412. */
+  async conditionalUpdate(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    criteria: Criteria,
+    body: unknown,
+  ): Promise<WriteResult> {
+    const op = this.#op(principal, ctx, 'update', resourceType);
+    return this.#auditedWrite(op, async (tx) => {
+      decideOnType(op, 'update');
+      const resource = checkBody(body, resourceType);
+      await this.#lockCriteria(tx, resourceType, criteria);
+      const matches = await this.#visibleMatches(tx, op, resourceType, criteria, 2);
+      if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
+      const match = matches[0];
+      if (!match) {
+        if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
+        resource.id ??= this.#deps.newId();
+        const existing = await readCurrent(tx, resourceType, resource.id, true);
+        return this.#store(tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+      }
+      if (resource.id !== undefined && resource.id !== match.id) {
+        throw new WardError('WARD_ID_MISMATCH', {
+          details: [{ expression: `${resourceType}.id`, diagnostics: 'Resource.id does not match the resource the condition selected' }],
+        });
+      }
+      resource.id = match.id;
+      const current = await readCurrent(tx, resourceType, match.id, true);
+      return this.#store(tx, op, resource, 'update', current, 'PUT');
+    });
+  }
+
+  /** JSON Patch (or any pure transformation) of the current version, atomically. */
+  async patch(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    id: string,
+    apply: (current: FhirResource) => unknown,
+    options: { ifMatch?: number } = {},
+  ): Promise<WriteResult> {
+    const op = this.#op(principal, ctx, 'patch', resourceType, id);
+    return this.#auditedWrite(op, async (tx) => {
+      decideOnType(op, 'patch');
+      const row = await readCurrent(tx, resourceType, id, true);
+      const visible = this.#decideOnRow(op, 'patch', row);
+      if (visible.deleted) throw new WardError('WARD_GONE');
+      if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
+      const patched = checkBody(apply(this.#open(visible).resource), resourceType);
+      if (patched.id !== id)
+        throw new WardError('WARD_INVALID_PATCH', {
+          details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
+        });
+      return this.#store(tx, op, patched, 'patch', visible, 'PATCH');
+    });
+  }
+
+  async delete(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    id: string,
+    options: { ifMatch?: number } = {},
+  ): Promise<DeleteResult> {
+    const op = this.#op(principal, ctx, 'delete', resourceType, id);
+    return this.#auditedWrite(
+      op,
+      async (tx) => {
+        decideOnType(op, 'delete');
+        const row = await readCurrent(tx, resourceType, id, true);
+        const visible = this.#decideOnRow(op, 'delete', row);
+        return this.#tombstone(tx, op, visible, options.ifMatch);
+      },
+      (r) => (r.outcome === 'deleted' ? 200 : 204),
+    );
+  }
+
+  /** Conditional delete of exactly one match (several is 412; none is a no-op). */
+  async conditionalDelete(principal: Principal, ctx: RequestContext, resourceType: string, criteria: Criteria): Promise<DeleteResult> {
+    const op = this.#op(principal, ctx, 'delete', resourceType);
+    return this.#auditedWrite(
+      op,
+      async (tx) => {
+        decideOnType(op, 'delete');
+        await this.#lockCriteria(tx, resourceType, criteria);
+        const matches = await this.#visibleMatches(tx, op, resourceType, criteria, 2);
+        if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
+        if (!matches[0]) return { outcome: 'not-found' as const };
+        op.resourceId = matches[0].id;
+        const row = await readCurrent(tx, resourceType, matches[0].id, true);
+        return this.#tombstone(tx, op, this.#decideOnRow(op, 'delete', row));
+      },
+      (r) => (r.outcome === 'deleted' ? 200 : 204),
+    );
+  }
+
+  /** Instance, type or system history, newest first, each version decided on its own. */
+  async history(
+    principal: Principal,
+    ctx: RequestContext,
+    query: { resourceType?: string; id?: string; count: number; beforeSeq?: number; since?: Date },
+  ): Promise<HistoryPage> {
+    const level: PolicyAction = query.id ? 'history-instance' : query.resourceType ? 'history-type' : 'history-system';
+    const op = this.#op(principal, ctx, 'history', query.resourceType, query.id);
+    return this.#audited(op, async () => {
+      decideOnType(op, level);
+      const rows = await readHistory(this.#deps.db, { ...query, limit: query.count + 1 });
+      const page = rows.slice(0, query.count);
+      const entries: HistoryEntry[] = [];
+      for (const row of page) {
+        if (decide(principal, level, targetOf(row)).effect !== 'permit') continue;
+        entries.push({
+          resourceType: row.resourceType,
+          id: row.id,
+          versionId: row.versionId,
+          lastUpdated: row.lastUpdated,
+          method: row.method,
+          seq: row.seq,
+          ...(row.deleted ? {} : { resource: this.#open(row).resource }),
+        });
+      }
+      op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
+      const last = page[page.length - 1];
+      return { entries, ...(rows.length > query.count && last ? { nextCursor: last.seq } : {}) };
+    });
+  }
+
+  /** Search by the criteria conditional interactions understand (_id, identifier). */
+  async find(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    criteria: Criteria,
+    limit: number,
+  ): Promise<VersionedResource[]> {
+    const op = this.#op(principal, ctx, 'search', resourceType);
+    return this.#audited(op, async () => {
+      decideOnType(op, 'search');
+      const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
+      op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
+      return rows.map((r) => this.#open(r));
+    });
+  }
+
+  /**
+   * The audit entry for a request that failed before reaching a vault operation (no credentials,
+   * malformed body, unknown route), so that every request has one (invariant 2).
+   */
+  async recordRequest(
+    principal: Principal | null,
+    ctx: RequestContext,
+    outcome: { status: number; code: string; resourceType?: string },
+  ): Promise<void> {
+    const op = this.#op(principal, ctx, 'request', outcome.resourceType);
+    await this.#append(op, outcome.status, outcome.code);
+  }
+
+  /** Audits an operator or administrative action (token minted, key created) before it takes effect outside. */
+  async recordAdministrative(
+    principal: Principal,
+    ctx: RequestContext,
+    action: 'token-create' | 'key-create' | 'migrate',
+    outcome: { status: number; code?: string; detail: Record<string, string> },
+  ): Promise<void> {
+    const op = this.#op(principal, ctx, action);
+    op.detail = outcome.detail;
+    await this.#append(op, outcome.status, outcome.code);
+  }
+
+  // ── steps ────────────────────────────────────────────────────────────────────────────────
+
+  #op(
+    principal: Principal | null,
+    ctx: RequestContext,
+    action: OperationRecord['action'],
+    resourceType?: string,
+    id?: string,
+  ): OperationRecord {
+    return { principal, ctx, action, ...(resourceType ? { resourceType } : {}), ...(id ? { resourceId: id } : {}) };
+  }
+
+  /** A refusal that depends on the row answers 404, exactly like a missing row: no existence oracle. */
+  #decideOnRow(op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): StoredVersion {
+    if (!row) throw new WardError('WARD_NOT_FOUND');
+    op.patients = row.patients;
+    op.versionId = row.versionId;
+    const decision = decide(op.principal as Principal, action, targetOf(row));
+    op.decision = decision;
+    if (decision.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
+    return row;
+  }
+
+  #open(row: StoredVersion): VersionedResource {
+    const resource = openResource(this.#deps.keyring, row) as FhirResource & { id: string };
+    return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
+  }
+
+  async #visibleMatches(
+    q: Queryable,
+    op: OperationRecord,
+    resourceType: string,
+    criteria: Criteria,
+    limit: number,
+  ): Promise<StoredVersion[]> {
+    const rows = await findCurrent(
+      q,
+      resourceType,
+      {
+        ...(criteria.ids ? { ids: criteria.ids } : {}),
+        identifierHashes: criteriaHashes(this.#deps.keyring.blindIndexer, resourceType, criteria),
+      },
+      // Rows the principal may not see are dropped after the query; fetch enough to fill the page.
+      limit + 100,
+    );
+    const principal = op.principal as Principal;
+    return rows.filter((r) => decide(principal, 'search', targetOf(r)).effect === 'permit').slice(0, limit);
+  }
+
+  /** Serialises conditional writes on the same criteria so two cannot both find "no match" and create twice. */
+  async #lockCriteria(tx: Queryable, resourceType: string, criteria: Criteria): Promise<void> {
+    const key = this.#deps.keyring.blindIndexer.hash('lock', resourceType, JSON.stringify(criteria));
+    await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key.readBigInt64BE(0).toString()]);
+  }
+
+  async #store(
+    tx: Queryable,
+    op: OperationRecord,
+    resource: FhirResource & { id?: string },
+    action: 'create' | 'update' | 'patch',
+    current: StoredVersion | undefined,
+    method: WriteMethod,
+    ifMatch?: number,
+  ): Promise<WriteResult> {
+    const id = resource.id as string;
+    op.resourceId = id;
+    if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch))
+      throw new WardError('WARD_VERSION_CONFLICT');
+    const patients = patientCompartmentOf({ ...resource, id });
+    op.patients = patients;
+    const effective: PolicyAction = current ? action : 'create';
+    // The principal must be allowed both where the resource is now and where it would be after the write.
+    const decisions: Decision[] = [decide(op.principal as Principal, effective, { resourceType: resource.resourceType, id, patients })];
+    if (current && !current.deleted) decisions.push(decide(op.principal as Principal, effective, targetOf(current)));
+    const refusal = decisions.find((d) => d.effect !== 'permit');
+    op.decision = refusal ?? decisions[0];
+    if (refusal) throw new WardError('WARD_POLICY_DENIED');
+
+    const versionId = (current?.versionId ?? 0) + 1;
+    const lastUpdated = this.#deps.now();
+    op.versionId = versionId;
+    const stored = {
+      ...resource,
+      id,
+      meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
+    } as FhirResource & { id: string };
+    await writeVersion(tx, {
+      resourceType: resource.resourceType,
+      id,
+      versionId,
+      lastUpdated,
+      method: current ? method : method === 'PATCH' ? 'PUT' : method,
+      sealed: sealResource(this.#deps.keyring, stored, versionId),
+      patients,
+    });
+    await replaceIdentifierHashes(tx, resource.resourceType, id, identifierHashes(this.#deps.keyring.blindIndexer, stored));
+    return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
+  }
+
+  async #tombstone(tx: Queryable, op: OperationRecord, current: StoredVersion, ifMatch?: number): Promise<DeleteResult> {
+    if (current.deleted) return { outcome: 'already-deleted' };
+    if (ifMatch !== undefined && ifMatch !== current.versionId) throw new WardError('WARD_VERSION_CONFLICT');
+    const versionId = current.versionId + 1;
+    op.versionId = versionId;
+    await writeVersion(tx, {
+      resourceType: current.resourceType,
+      id: current.id,
+      versionId,
+      lastUpdated: this.#deps.now(),
+      method: 'DELETE',
+      sealed: null,
+      patients: current.patients,
+    });
+    await replaceIdentifierHashes(tx, current.resourceType, current.id, []);
+    return { outcome: 'deleted', versionId };
+  }
+
+  // ── audit ────────────────────────────────────────────────────────────────────────────────
+
+  /** Runs a read-type operation; its entry is durable before the result is returned. */
+  async #audited<T>(op: OperationRecord, body: () => Promise<T>): Promise<T> {
+    let result: T;
+    try {
+      result = await body();
+    } catch (e) {
+      await this.#recordFailure(op, e);
+      throw e;
+    }
+    await this.#append(op, 200);
+    return result;
+  }
+
+  /** Runs a write in one transaction with its audit entry; a failed write is audited on its own. */
+  async #auditedWrite<T extends WriteResult | DeleteResult>(
+    op: OperationRecord,
+    body: (tx: Queryable) => Promise<T>,
+    statusOf_: (r: T) => number = (r) => WRITE_STATUS[(r as WriteResult).outcome],
+  ): Promise<T> {
+    try {
+      const result = await this.#deps.db.transaction(async (tx) => {
+        const r = await body(tx);
+        try {
+          await this.#deps.audit.recordIn(tx, auditEntry(op, this.#deps.now(), statusOf_(r)));
+        } catch (e) {
+          throw asWardError(e);
+        }
+        return r;
+      });
+      op.ctx.audited = true;
+      return result;
+    } catch (e) {
+      const error = isWardError(e) ? e : isUniqueViolation(e) ? new WardError('WARD_CONFLICT', { cause: e }) : e;
+      await this.#recordFailure(op, error);
+      throw error;
+    }
+  }
+
+  async #recordFailure(op: OperationRecord, error: unknown): Promise<void> {
+    const { status, code } = statusOf(error);
+    await this.#append(op, status, code);
+  }
+
+  async #append(op: OperationRecord, status: number, code?: string): Promise<void> {
+    try {
+      await this.#deps.audit.record(auditEntry(op, this.#deps.now(), status, code));
+      op.ctx.audited = true;
+    } catch (e) {
+      throw asWardError(e);
+    }
+  }
+}
+
+function decideOnType(op: OperationRecord, action: PolicyAction): void {
+  if (op.resourceType !== undefined && !isResourceType(op.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
+  const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
+  op.decision = decision;
+  if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+}
+
+function targetOf(row: StoredVersion): PolicyTarget {
+  return { resourceType: row.resourceType, id: row.id, patients: row.patients };
+}
+
+/** Snapshot the untrusted body, then validate the snapshot: what policy sees is what is stored. */
+function checkBody(body: unknown, resourceType: string): FhirResource & { id?: string } {
+  if (!isPlainObject(body)) throw new WardError('WARD_INVALID_RESOURCE', { details: [{ diagnostics: 'The body must be a JSON object' }] });
+  const snapshot = structuredClone(body) as FhirResource;
+  const issues = validateResource(snapshot, resourceType);
+  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length > 0) {
+    throw new WardError('WARD_INVALID_RESOURCE', {
+      details: errors.map((i) => ({ severity: i.severity, code: i.code, expression: i.expression, diagnostics: i.diagnostics })),
+    });
+  }
+  return snapshot as FhirResource & { id?: string };
+}
+
+function asWardError(e: unknown): WardError {
+  if (isWardError(e)) return e;
+  if (e instanceof AuditUnavailableError) return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
+  return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string } | null)?.code === '23505';
+}

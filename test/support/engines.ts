@@ -1,0 +1,100 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import pg from 'pg';
+import { inject } from 'vitest';
+import { loadConfig, type WardConfig } from '../../src/app/config.js';
+import { createToken, operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
+import { WARD_VERSION } from '../../src/app/version.js';
+import { openWard, type Ward } from '../../src/app/ward.js';
+import { buildHttpApp, type HttpApp } from '../../src/edge/index.js';
+import { withDatabase } from './global-setup.js';
+
+export type EngineName = 'pglite' | 'postgres';
+
+/** The engines this run covers: PGlite always, PostgreSQL when the global setup reached it. */
+export function engines(): EngineName[] {
+  return inject('pgTemplate') ? ['pglite', 'postgres'] : ['pglite'];
+}
+
+export interface TestWard {
+  readonly engine: EngineName;
+  readonly ward: Ward;
+  readonly http: HttpApp;
+  readonly config: WardConfig;
+  /** Owner connection to this file's PostgreSQL database (null on PGlite). */
+  readonly ownerUrl: string | null;
+  /** Sets the fake clock (the default is real time). */
+  setNow(date: Date | null): void;
+  /** An access token minted through the operator command (and audited like one). */
+  token(options: { role: string | string[]; sub: string; scope: string; patient?: string; ttl?: string }): Promise<string>;
+  close(): Promise<void>;
+}
+
+/**
+ * A Ward on one engine, in a fresh data directory: PGlite on disk in that directory, or a
+ * PostgreSQL database cloned from the run's migrated template. Served through Fastify inject.
+ */
+export async function openTestWard(engine: EngineName, env: Record<string, string> = {}): Promise<TestWard> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'ward-test-'));
+  let ownerUrl: string | null = null;
+  let database: string | null = null;
+  if (engine === 'postgres') {
+    const admin = inject('pgAdminUrl');
+    const template = inject('pgTemplate');
+    if (!admin || !template) throw new Error('PostgreSQL is not available in this run');
+    database = `${inject('runId')}_${randomBytes(4).toString('hex')}`;
+    const client = new pg.Client({ connectionString: admin });
+    await client.connect();
+    await client.query(`CREATE DATABASE ${database} TEMPLATE ${template}`);
+    await client.end();
+    ownerUrl = withDatabase(admin, database);
+  }
+  const config = loadConfig(
+    {
+      WARD_DATA_DIR: dataDir,
+      WARD_BASE_URL: 'https://ward.test',
+      WARD_LOG_LEVEL: 'silent',
+      ...(ownerUrl ? { DATABASE_URL: ownerUrl, WARD_DB_POOL_SIZE: '8' } : {}),
+      ...env,
+    },
+    dataDir,
+  );
+  let fakeNow: Date | null = null;
+  const now = () => fakeNow ?? new Date();
+  const ward = await openWard(config, { now, migrate: true });
+  const http = await buildHttpApp({
+    fhir: ward.fhir,
+    tokens: ward.tokens,
+    baseUrl: config.baseUrl,
+    version: WARD_VERSION,
+    now,
+    bodyLimitBytes: config.bodyLimitBytes,
+    https: undefined,
+    logger: false,
+  });
+  return {
+    engine,
+    ward,
+    http,
+    config,
+    ownerUrl,
+    setNow(date) {
+      fakeNow = date;
+    },
+    token: ({ role, sub, scope, patient, ttl }) =>
+      createToken(ward, operatorPrincipal('test'), operatorContext('cli'), {
+        roles: [role].flat(),
+        sub,
+        scope,
+        ...(patient ? { patient } : {}),
+        ...(ttl ? { ttl } : {}),
+      }),
+    async close() {
+      await http.app.close();
+      await ward.close();
+      rmSync(dataDir, { recursive: true, force: true });
+    },
+  };
+}
