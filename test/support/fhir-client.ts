@@ -4,7 +4,8 @@ import type { TestWard } from './engines.js';
 export interface Call {
   readonly status: number;
   readonly headers: Record<string, string | string[] | undefined>;
-  readonly body: any; // biome-ignore lint/suspicious/noExplicitAny: test responses are inspected structurally
+  /** Parsed JSON; tests inspect it structurally. */
+  readonly body: any;
   readonly raw: LightMyRequestResponse;
 }
 
