@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import { WardError } from '../fhir/index.js';
+import { isFhirId, WardError } from '../fhir/index.js';
 import type { AccessTokens } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { FhirInteractions } from '../services/index.js';
@@ -148,13 +148,14 @@ async function sendError(fhir: FhirInteractions, request: FastifyRequest, reply:
   let final = error;
   const ctx = request.wardCtx;
   if (ctx && !ctx.audited) {
+    const params = request.params as { type?: unknown; id?: unknown } | undefined;
     try {
       await fhir.recordRequest(request.principal, ctx, {
         status: error.status,
         code: error.code,
-        ...(typeof (request.params as { type?: unknown })?.type === 'string'
-          ? { resourceType: (request.params as { type: string }).type }
-          : {}),
+        ...(typeof params?.type === 'string' ? { resourceType: params.type } : {}),
+        // The target of a refused request is part of "what" (164.312(b)); only a well-formed id is recorded.
+        ...(typeof params?.id === 'string' && isFhirId(params.id) ? { resourceId: params.id } : {}),
       });
     } catch (e) {
       final = toWardError(e);

@@ -34,7 +34,7 @@ export class FhirInteractions {
   async recordRequest(
     principal: Principal | null,
     ctx: RequestContext,
-    outcome: { status: number; code: string; resourceType?: string },
+    outcome: { status: number; code: string; resourceType?: string; resourceId?: string },
   ): Promise<void> {
     await this.#vault.recordRequest(principal, ctx, outcome);
   }

@@ -270,8 +270,10 @@ export class Vault {
       const rows = await readHistory(this.#deps.db, { ...query, limit: query.count + 1 });
       const page = rows.slice(0, query.count);
       const entries: HistoryEntry[] = [];
+      const patients = new Set<string>();
       for (const row of page) {
         if (decide(principal, level, targetOf(row)).effect !== 'permit') continue;
+        for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
           id: row.id,
@@ -283,6 +285,7 @@ export class Vault {
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
+      op.patients = [...patients];
       const last = page[page.length - 1];
       return { entries, ...(rows.length > query.count && last ? { nextCursor: last.seq } : {}) };
     });
@@ -301,6 +304,7 @@ export class Vault {
       decideOnType(op, 'search');
       const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
       op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
+      op.patients = [...new Set(rows.flatMap((r) => r.patients))];
       return rows.map((r) => this.#open(r));
     });
   }
@@ -312,9 +316,9 @@ export class Vault {
   async recordRequest(
     principal: Principal | null,
     ctx: RequestContext,
-    outcome: { status: number; code: string; resourceType?: string },
+    outcome: { status: number; code: string; resourceType?: string; resourceId?: string },
   ): Promise<void> {
-    const op = this.#op(principal, ctx, 'request', outcome.resourceType);
+    const op = this.#op(principal, ctx, 'request', outcome.resourceType, outcome.resourceId);
     await this.#append(op, outcome.status, outcome.code);
   }
 

@@ -3,7 +3,7 @@ import type { TestWard } from './engines.js';
 
 export interface Call {
   readonly status: number;
-  readonly headers: Record<string, string | string[] | undefined>;
+  readonly headers: Record<string, string | string[] | number | undefined>;
   /** Parsed JSON; tests inspect it structurally. */
   readonly body: any;
   readonly raw: LightMyRequestResponse;

@@ -1,0 +1,161 @@
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CpuWindow } from './cpu.js';
+import type { LoadResult } from './load-generator.js';
+import type { ProfileSummary } from './profile.js';
+
+export interface ScenarioResult {
+  readonly name: string;
+  readonly description: string;
+  readonly load: LoadResult;
+  readonly cpu: CpuWindow;
+  /** The bare-baseline scenario this one is compared with, and Ward's fraction of its req/s. */
+  readonly baseline?: string;
+  /** Ward only: audit entries written in the window and the commits that carried them. */
+  readonly audit?: { entries: number; commits: number; perCommit: number };
+  ratio?: number;
+  profile?: ProfileSummary;
+  profileFile?: string;
+}
+
+export interface Goal {
+  readonly scenario: string;
+  readonly baseline: string;
+  readonly atLeast: number;
+  readonly ratio: number | null;
+  readonly met: boolean;
+}
+
+/** The issue's targets: an audited, encrypted read at half a bare read; a create at 40 % of a bare insert. */
+const GOALS: readonly { scenario: string; baseline: string; atLeast: number }[] = [
+  { scenario: 'ward-read', baseline: 'bare-read', atLeast: 0.5 },
+  { scenario: 'ward-create', baseline: 'bare-insert', atLeast: 0.4 },
+];
+
+export function computeRatios(results: ScenarioResult[]): Goal[] {
+  const byName = new Map(results.map((r) => [r.name, r]));
+  for (const r of results) {
+    const base = r.baseline ? byName.get(r.baseline) : undefined;
+    if (base && base.load.okPerSecond > 0) r.ratio = r.load.okPerSecond / base.load.okPerSecond;
+  }
+  return GOALS.map((g) => {
+    const ratio = byName.get(g.scenario)?.ratio ?? null;
+    return { ...g, ratio, met: ratio !== null && ratio >= g.atLeast };
+  });
+}
+
+const f1 = (n: number) => n.toFixed(1);
+const f2 = (n: number) => n.toFixed(2);
+/** autocannon 9 records latency in whole milliseconds. */
+const ms = (n: number) => (Number.isInteger(n) ? String(n) : n.toFixed(1));
+const pct = (n: number | undefined) => (n === undefined ? '—' : `${(n * 100).toFixed(1)} %`);
+
+function pad(rows: string[][]): string {
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length))) ?? [];
+  return rows.map((r) => r.map((c, i) => (i === 0 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')).join('\n');
+}
+
+export function figuresTable(results: readonly ScenarioResult[]): string {
+  const rows = [['scenario', 'req/s', 'p50 ms', 'p99 ms', 'errors', 'non-2xx', 'vs baseline']];
+  for (const r of results) {
+    rows.push([
+      r.name,
+      f1(r.load.okPerSecond),
+      ms(r.load.latencyMs.p50),
+      ms(r.load.latencyMs.p99),
+      String(r.load.errors),
+      String(r.load.non2xx),
+      r.baseline ? `${pct(r.ratio)} of ${r.baseline}` : '—',
+    ]);
+  }
+  return pad(rows);
+}
+
+/**
+ * CPU used during the window by processes that are not part of the benchmark (other programs,
+ * other databases' backends), in cores; null where /proc is unavailable.
+ */
+export function outsideCores(r: ScenarioResult): number | null {
+  const c = r.cpu;
+  if (c.machineBusyMs === null || c.postgresBenchCpuMs === null || c.postgresBackgroundCpuMs === null) return null;
+  const ours = c.serverCpuMs + r.load.clientCpuMs + c.postgresBenchCpuMs + c.postgresBackgroundCpuMs;
+  return Math.max(0, c.machineBusyMs - ours) / c.wallMs;
+}
+
+const msPer = (ms: number | null, n: number) => (ms === null ? 'n/a' : f2(ms / n));
+
+export function cpuTable(results: readonly ScenarioResult[]): string {
+  const rows = [
+    [
+      'scenario',
+      'server ms/req',
+      'pg backends ms/req',
+      'pg background ms/req',
+      'client ms/req',
+      'server loop busy',
+      'machine busy',
+      'outside bench',
+    ],
+  ];
+  for (const r of results) {
+    const n = Math.max(1, r.load.total);
+    const outside = outsideCores(r);
+    rows.push([
+      r.name,
+      msPer(r.cpu.serverCpuMs, n),
+      msPer(r.cpu.postgresBenchCpuMs, n),
+      msPer(r.cpu.postgresBackgroundCpuMs, n),
+      msPer(r.load.clientCpuMs, n),
+      pct(r.cpu.eventLoopUtilization),
+      r.cpu.machineBusyMs === null ? 'n/a' : `${f2(r.cpu.machineBusyMs / r.cpu.wallMs)} of ${r.cpu.cores} cores`,
+      outside === null ? 'n/a' : `${f2(outside)} cores`,
+      r.audit ? f1(r.audit.perCommit) : '—',
+    ]);
+  }
+  return pad(rows);
+}
+
+export function markdownTable(results: readonly ScenarioResult[]): string {
+  const lines = ['| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | vs baseline |', '|---|--:|--:|--:|--:|--:|---|'];
+  for (const r of results) {
+    lines.push(
+      `| ${r.name} | ${f1(r.load.okPerSecond)} | ${ms(r.load.latencyMs.p50)} | ${ms(r.load.latencyMs.p99)} | ${r.load.errors} | ${r.load.non2xx} | ${r.baseline ? `${pct(r.ratio)} of ${r.baseline}` : '—'} |`,
+    );
+  }
+  return lines.join('\n');
+}
+
+export function goalsText(goals: readonly Goal[]): string {
+  return goals
+    .map(
+      (g) =>
+        `${g.met ? 'MET    ' : 'NOT MET'}  ${g.scenario} at ${pct(g.ratio ?? undefined)} of ${g.baseline} (goal ≥ ${(g.atLeast * 100).toFixed(0)} %)`,
+    )
+    .join('\n');
+}
+
+export function profileText(r: ScenarioResult): string {
+  const p = r.profile;
+  if (!p) return '';
+  const perReq = (share: number) => ((p.totalMs * share) / 100 / Math.max(1, r.load.total)).toFixed(3);
+  const lines = [
+    `profile of ${r.name} (${p.totalMs} ms sampled${r.profileFile ? `, ${r.profileFile}` : ''})`,
+    '  cost breakdown (share of the server thread; ms per request):',
+  ];
+  for (const c of p.costs) lines.push(`    ${c.pct.toFixed(1).padStart(5)} %  ${perReq(c.pct).padStart(6)}  ${c.cost}`);
+  lines.push('  self time by area:');
+  for (const a of p.byArea.slice(0, 12)) lines.push(`    ${a.pct.toFixed(1).padStart(5)} %  ${a.area}`);
+  lines.push('  self time by function:');
+  for (const s of p.selfTop.slice(0, 12)) lines.push(`    ${s.pct.toFixed(1).padStart(5)} %  ${s.fn}`);
+  lines.push('  inclusive time (Ward functions and selected library entry points):');
+  for (const s of p.inclusiveTop.slice(0, 20)) lines.push(`    ${s.pct.toFixed(1).padStart(5)} %  ${s.fn}`);
+  return lines.join('\n');
+}
+
+/** Writes the run as JSON to bench/results/<timestamp>.json and returns the path. */
+export function writeResults(dir: string, stamp: string, data: unknown): string {
+  mkdirSync(dir, { recursive: true });
+  const path = join(dir, `${stamp}.json`);
+  writeFileSync(path, `${JSON.stringify(data, null, 2)}\n`);
+  return path;
+}

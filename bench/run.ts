@@ -1,0 +1,517 @@
+/**
+ * `npm run bench`: Ward's throughput and latency next to a bare Fastify + pg baseline, on the same
+ * PostgreSQL server, in one run. See docs/benchmarks.md for what the figures mean.
+ *
+ * Environment (all optional):
+ *   BENCH_SECONDS=10          measured seconds per scenario
+ *   BENCH_WARMUP_SECONDS=2    unmeasured load before each scenario
+ *   BENCH_CONNECTIONS=64      concurrent connections
+ *   BENCH_PATIENTS=200        population size (each with 10 Observations, 3 Conditions, 2 MedicationRequests)
+ *   BENCH_SEED=42             population seed
+ *   BENCH_DATABASE_URL        admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
+ *   BENCH_PROFILE=1           CPU-profile the server thread in each scenario (slower; figures not comparable)
+ *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read, bare-insert)
+ *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { request as httpsRequest } from 'node:https';
+import { createServer } from 'node:net';
+import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
+import { join } from 'node:path';
+import type { TLSSocket } from 'node:tls';
+import { fileURLToPath } from 'node:url';
+import { loadConfig, type WardConfig } from '../src/app/config.js';
+import { createToken, operatorContext, operatorPrincipal } from '../src/app/operator-commands.js';
+import { type RunningServer, startServer } from '../src/app/server.js';
+import { type BaselineServer, startBaselineServer } from './baseline-server.js';
+import { type CpuWindow, machineLoad, startCpuWindow } from './cpu.js';
+import { type BenchDatabase, createBenchDatabase, serverVersion } from './database.js';
+import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from './load-generator.js';
+import { type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
+import { Profiler, type ProfileSummary, summarise } from './profile.js';
+import {
+  computeRatios,
+  cpuTable,
+  figuresTable,
+  goalsText,
+  markdownTable,
+  outsideCores,
+  profileText,
+  type ScenarioResult,
+  writeResults,
+} from './report.js';
+
+const HOST = '127.0.0.1';
+/** Above this, CPU used by processes outside the benchmark during a scenario is reported as a warning. */
+const OUTSIDE_LIMIT_CORES = 0.2;
+const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
+
+function intEnv(name: string, fallback: number, min: number, max: number): number {
+  const raw = process.env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min || n > max) throw new TypeError(`${name} must be an integer between ${min} and ${max}`);
+  return n;
+}
+
+const settings = {
+  seconds: intEnv('BENCH_SECONDS', 10, 1, 3600),
+  warmupSeconds: intEnv('BENCH_WARMUP_SECONDS', 2, 0, 600),
+  connections: intEnv('BENCH_CONNECTIONS', 64, 1, 10_000),
+  patients: intEnv('BENCH_PATIENTS', 200, 1, 100_000),
+  seed: intEnv('BENCH_SEED', 42, 0, 2 ** 31),
+  adminUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
+  profile: process.env.BENCH_PROFILE === '1',
+  only: process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null,
+};
+const SHAPE = { patients: settings.patients, observationsPerPatient: 10, conditionsPerPatient: 3, medicationRequestsPerPatient: 2 };
+const wanted = (name: string) => settings.only === null || settings.only.has(name);
+
+const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, HOST, () => {
+      const address = s.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Forwarded to Ward when set, so that the bench can be run with other pool or batch sizes. */
+function wardTuning(): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const k of ['WARD_DB_POOL_SIZE', 'WARD_AUDIT_MAX_BATCH']) {
+    const v = process.env[k];
+    if (v) out[k] = v;
+  }
+  return out;
+}
+
+function wardConfig(dataDir: string, databaseUrl: string, port: number, tls: boolean): WardConfig {
+  return loadConfig(
+    {
+      WARD_DATA_DIR: dataDir,
+      DATABASE_URL: databaseUrl,
+      WARD_HOST: HOST,
+      WARD_PORT: String(port),
+      WARD_LOG_LEVEL: 'warn',
+      ...(tls ? {} : { WARD_INSECURE_HTTP: '1' }),
+      ...wardTuning(),
+    },
+    dataDir,
+  );
+}
+
+async function mintToken(server: RunningServer): Promise<string> {
+  return createToken(server.ward, operatorPrincipal('bench'), operatorContext('cli'), {
+    roles: ['physician'],
+    sub: 'Practitioner/bench',
+    scope: 'user/*.cruds',
+    ttl: '6h',
+  });
+}
+
+function poster(baseUrl: string, token: string) {
+  return {
+    async post(resource: Json): Promise<Json> {
+      const res = await fetch(`${baseUrl}/fhir/${resource.resourceType}`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json', accept: 'application/fhir+json' },
+        body: JSON.stringify(resource),
+      });
+      const text = await res.text();
+      if (res.status !== 201) throw new Error(`loading a ${resource.resourceType} failed: HTTP ${res.status} ${text.slice(0, 400)}`);
+      return JSON.parse(text) as Json;
+    },
+  };
+}
+
+/** Checks that the dev certificate verifies against $WARD_DATA_DIR/tls/ca.pem over TLS 1.3, as a real client would. */
+async function verifyTls(url: string, ca: string): Promise<{ protocol: string | null; authorized: boolean }> {
+  return new Promise((resolve, reject) => {
+    const req = httpsRequest(`${url}/healthz`, { ca, rejectUnauthorized: true, minVersion: 'TLSv1.3' }, (res) => {
+      const socket = res.socket as TLSSocket;
+      const info = { protocol: socket.getProtocol(), authorized: socket.authorized };
+      res.resume();
+      res.on('end', () => (res.statusCode === 200 ? resolve(info) : reject(new Error(`healthz answered ${res.statusCode}`))));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+class LoadGenerator {
+  readonly #child: ChildProcess;
+  #pending: { onMessage: (m: ChildMessage) => void; reject: (e: Error) => void } | null = null;
+  #exited = false;
+
+  private constructor(child: ChildProcess) {
+    this.#child = child;
+    child.on('message', (m: ChildMessage) => this.#pending?.onMessage(m));
+    child.on('exit', (code, signal) => {
+      this.#exited = true;
+      this.#pending?.reject(new Error(`load generator exited (code ${code}, signal ${signal})`));
+    });
+  }
+
+  static async start(): Promise<LoadGenerator> {
+    const child = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), [], {
+      execArgv: ['--import', 'tsx'],
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
+    const gen = new LoadGenerator(child);
+    await new Promise<void>((resolve, reject) => {
+      gen.#pending = { onMessage: (m) => m.type === 'ready' && resolve(), reject };
+    });
+    gen.#pending = null;
+    return gen;
+  }
+
+  /** Runs one spec; `onStart` fires when the measured window opens (after warm-up), `onEnd` when it closes. */
+  async run<S>(spec: LoadSpec, onStart: () => Promise<S>, onEnd: (s: S) => Promise<void>): Promise<LoadResult> {
+    return new Promise<LoadResult>((resolve, reject) => {
+      let started: Promise<S> | undefined;
+      this.#pending = {
+        reject,
+        onMessage: (m) => {
+          if (m.type === 'started') started = onStart();
+          else if (m.type === 'error') reject(new Error(`load generator: ${m.message}`));
+          else if (m.type === 'result') {
+            const result = m.result;
+            (started ?? onStart()).then(onEnd).then(() => resolve(result), reject);
+          }
+        },
+      };
+      this.#child.send({ type: 'run', spec } satisfies ParentMessage);
+    }).finally(() => {
+      this.#pending = null;
+    });
+  }
+
+  stop(): void {
+    if (this.#exited) return;
+    if (this.#child.connected) this.#child.send({ type: 'exit' } satisfies ParentMessage);
+    else this.#child.kill();
+  }
+}
+
+interface Scenario {
+  readonly name: string;
+  readonly description: string;
+  readonly url: string;
+  readonly plan: LoadPlan;
+  readonly headers: Record<string, string>;
+  readonly caPem?: string;
+  readonly baseline?: string;
+  readonly profile?: boolean;
+  /** Ward scenarios: count the audit entries and commits of the measured window. */
+  readonly audited?: boolean;
+}
+
+async function measure(gen: LoadGenerator, db: BenchDatabase, s: Scenario, stamp: string): Promise<ScenarioResult> {
+  await db.checkpoint();
+  log(`${s.name}: ${s.description} — ${settings.warmupSeconds}s warm-up, ${settings.seconds}s measured`);
+  const profiler = s.profile ? new Profiler() : null;
+  let cpu: CpuWindow | undefined;
+  let profile: ProfileSummary | undefined;
+  let profileFile: string | undefined;
+  let auditHead = 0;
+  const load = await gen.run(
+    {
+      name: s.name,
+      url: s.url,
+      connections: settings.connections,
+      seconds: settings.seconds,
+      warmupSeconds: settings.warmupSeconds,
+      headers: s.headers,
+      ...(s.caPem ? { caPem: s.caPem } : {}),
+      plan: s.plan,
+    },
+    async () => {
+      if (s.audited) auditHead = await db.auditHead();
+      await profiler?.start();
+      return startCpuWindow(() => db.backends());
+    },
+    async (end) => {
+      cpu = await end();
+      if (profiler) {
+        const raw = await profiler.stop();
+        profiler.close();
+        profileFile = join(RESULTS_DIR, `${stamp}-${s.name}.cpuprofile`);
+        writeFileSync(profileFile, JSON.stringify(raw));
+        profile = summarise(raw);
+      }
+    },
+  );
+  if (!cpu) throw new Error('measurement window never closed');
+  // Let requests still in flight when the client stopped finish before anything else happens.
+  await new Promise((r) => setTimeout(r, 1000));
+  const audit = s.audited ? await db.auditSince(auditHead) : undefined;
+  const bad = load.errors + load.non2xx;
+  log(
+    `${s.name}: ${load.okPerSecond.toFixed(1)} req/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms` +
+      (bad ? ` — ${load.errors} ERRORS, ${load.non2xx} NON-2XX (${JSON.stringify(load.statusCodes)})` : ''),
+  );
+  if (audit)
+    log(
+      `${s.name}: ${audit.entries} audit entries in ${audit.commits} commits (${(audit.entries / Math.max(1, audit.commits)).toFixed(1)} per commit)`,
+    );
+  return {
+    name: s.name,
+    description: s.description,
+    load,
+    cpu,
+    ...(s.baseline ? { baseline: s.baseline } : {}),
+    ...(audit ? { audit: { ...audit, perCommit: audit.entries / Math.max(1, audit.commits) } } : {}),
+    ...(profile ? { profile } : {}),
+    ...(profileFile ? { profileFile } : {}),
+  };
+}
+
+function shuffled<T>(items: readonly T[], r: () => number): T[] {
+  const out = [...items];
+  for (let i = out.length - 1; i > 0; i--) {
+    const j = Math.floor(r() * (i + 1));
+    [out[i], out[j]] = [out[j] as T, out[i] as T];
+  }
+  return out;
+}
+
+const fhirHeaders = (token: string, withBody: boolean): Record<string, string> => ({
+  authorization: `Bearer ${token}`,
+  accept: 'application/fhir+json',
+  ...(withBody ? { 'content-type': 'application/fhir+json' } : {}),
+});
+
+async function main(): Promise<number> {
+  const stamp = new Date().toISOString().replace(/[:.]/g, '-');
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const dataDir = mkdtempSync(join(tmpdir(), 'ward-bench-'));
+  let db: BenchDatabase | undefined;
+  let gen: LoadGenerator | undefined;
+  let ward: RunningServer | undefined;
+  let baseline: BaselineServer | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = () => {
+    cleaning ??= (async () => {
+      gen?.stop();
+      for (const stop of [() => ward?.stop(), () => baseline?.stop(), () => db?.drop()]) {
+        try {
+          await stop();
+        } catch (e) {
+          process.stderr.write(`[bench] cleanup step failed: ${(e as Error).message}\n`);
+        }
+      }
+      rmSync(dataDir, { recursive: true, force: true });
+      if (db) log(`dropped database ${db.name} and its serving role; removed ${dataDir}`);
+    })();
+    return cleaning;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    process.stderr.write(`[bench] ${signal}: cleaning up\n`);
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    const idleLoad = await machineLoad(2000);
+    if (idleLoad !== null) {
+      log(`machine load before the run: ${idleLoad.toFixed(2)} cores busy`);
+      if (idleLoad > OUTSIDE_LIMIT_CORES) log(`WARNING: the machine is not idle (${idleLoad.toFixed(2)} cores busy before starting)`);
+    }
+    const pgVersion = await serverVersion(settings.adminUrl);
+    db = await createBenchDatabase(settings.adminUrl);
+    log(`database ${db.name} on PostgreSQL ${pgVersion}; WARD_DATA_DIR ${dataDir}`);
+    gen = await LoadGenerator.start();
+    const results: ScenarioResult[] = [];
+    const r = rng(settings.seed + 1);
+
+    // ── Ward over loopback HTTP (WARD_INSECURE_HTTP=1) ────────────────────────────────
+    const httpConfig = wardConfig(dataDir, db.url, await freePort(), false);
+    ward = await startServer(httpConfig);
+    const poolSize = httpConfig.dbPoolSize;
+    let token = await mintToken(ward);
+    log(`Ward at ${ward.url} (pool ${poolSize}, audit batch ≤ ${httpConfig.auditMaxBatch}); loading the population…`);
+    const population: LoadedPopulation = await loadPopulation(poster(ward.url, token), SHAPE, settings.seed, 16);
+    log(
+      `loaded ${population.resourceCount} resources (${population.patientIds.length} patients, ${population.observations.length} Observations) in ${population.seconds.toFixed(1)} s`,
+    );
+    const readIds = shuffled(
+      population.observations.map((o) => o.id as string),
+      r,
+    );
+    // Bodies for create and bare insert: the same fresh Observations, cycling.
+    const newBodies = Array.from({ length: 2000 }, () =>
+      JSON.stringify(observationFactory(r, population.patientIds[Math.floor(r() * population.patientIds.length)] as string)),
+    );
+    const updates = shuffled(population.observations, r).map((o) => {
+      const { meta: _meta, ...current } = o;
+      return { path: `/fhir/Observation/${o.id}`, body: JSON.stringify(current) };
+    });
+
+    const wardScenarios: Scenario[] = [
+      {
+        name: 'ward-read',
+        description: `GET /fhir/Observation/<id> over ${readIds.length} ids (HTTP)`,
+        url: ward.url,
+        plan: { method: 'GET', paths: readIds.map((id) => `/fhir/Observation/${id}`) },
+        headers: fhirHeaders(token, false),
+        baseline: 'bare-read',
+      },
+      {
+        name: 'ward-create',
+        description: 'POST /fhir/Observation (HTTP)',
+        url: ward.url,
+        plan: { method: 'POST', path: '/fhir/Observation', bodies: newBodies },
+        headers: fhirHeaders(token, true),
+        baseline: 'bare-insert',
+      },
+      {
+        name: 'ward-update',
+        description: `PUT /fhir/Observation/<id> over ${updates.length} ids, no If-Match (HTTP)`,
+        url: ward.url,
+        plan: { method: 'PUT', items: updates },
+        headers: fhirHeaders(token, true),
+        baseline: 'bare-insert',
+      },
+    ];
+    for (const s of wardScenarios)
+      if (wanted(s.name)) results.push(await measure(gen, db, { ...s, profile: settings.profile, audited: true }, stamp));
+    await ward.stop();
+    ward = undefined;
+
+    // ── Ward over HTTPS (TLS 1.3, dev certificate) ─────────────────────────────────────
+    let tlsCheck: { protocol: string | null; authorized: boolean } | null = null;
+    if (wanted('ward-read-tls')) {
+      ward = await startServer(wardConfig(dataDir, db.url, await freePort(), true));
+      const caPem = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
+      tlsCheck = await verifyTls(ward.url, caPem);
+      log(`Ward at ${ward.url}: certificate verified against tls/ca.pem over ${tlsCheck.protocol}`);
+      token = await mintToken(ward);
+      results.push(
+        await measure(
+          gen,
+          db,
+          {
+            name: 'ward-read-tls',
+            description: `GET /fhir/Observation/<id> over ${readIds.length} ids (HTTPS, TLS 1.3, keep-alive)`,
+            url: ward.url,
+            plan: { method: 'GET', paths: readIds.map((id) => `/fhir/Observation/${id}`) },
+            headers: fhirHeaders(token, false),
+            caPem,
+            baseline: 'bare-read',
+            profile: settings.profile,
+            audited: true,
+          },
+          stamp,
+        ),
+      );
+      await ward.stop();
+      ward = undefined;
+    }
+
+    // ── The bare baseline, same PostgreSQL server, same pool size ─────────────────────
+    baseline = await startBaselineServer({ databaseUrl: db.url, poolSize, host: HOST, port: await freePort() });
+    await baseline.load(population.observations);
+    log(`baseline at ${baseline.url} (pool ${poolSize}) loaded with the same ${population.observations.length} Observation bodies`);
+    const bareScenarios: Scenario[] = [
+      {
+        name: 'bare-read',
+        description: 'GET /Observation/<id>: SELECT body by primary key (Fastify + pg, no auth/audit/crypto)',
+        url: baseline.url,
+        plan: { method: 'GET', paths: readIds.map((id) => `/Observation/${id}`) },
+        headers: fhirHeaders(token, false),
+      },
+      {
+        name: 'bare-insert',
+        description: 'POST /Observation: one autocommitted INSERT (Fastify + pg, no auth/audit/crypto)',
+        url: baseline.url,
+        plan: { method: 'POST', path: '/Observation', bodies: newBodies },
+        headers: fhirHeaders(token, true),
+      },
+    ];
+    for (const s of bareScenarios) if (wanted(s.name)) results.push(await measure(gen, db, { ...s, profile: settings.profile }, stamp));
+    await baseline.stop();
+    baseline = undefined;
+
+    // ── Report ─────────────────────────────────────────────────────────────────────────
+    const goals = computeRatios(results);
+    const errors = results.filter((x) => x.load.errors > 0 || x.load.non2xx > 0);
+    const busyElsewhere = results
+      .map((x) => ({ scenario: x.name, cores: outsideCores(x) }))
+      .filter((x): x is { scenario: string; cores: number } => x.cores !== null && x.cores > OUTSIDE_LIMIT_CORES);
+    const out = [
+      '',
+      `Ward benchmark — ${settings.connections} connections, ${settings.seconds} s per scenario (after ${settings.warmupSeconds} s warm-up)`,
+      `${availableParallelism()} CPUs (${cpus()[0]?.model ?? 'unknown'}), Node ${process.version}, PostgreSQL ${pgVersion}, pool ${poolSize}`,
+      '',
+      figuresTable(results),
+      '',
+      cpuTable(results),
+      '',
+      goalsText(goals),
+      busyElsewhere.length > 0
+        ? `\nWARNING: CPU outside the benchmark's processes (other programs, kernel threads) during ${busyElsewhere.map((x) => `${x.scenario} (${x.cores.toFixed(2)} cores)`).join(', ')}; those figures understate what this machine can do.`
+        : '',
+      settings.profile
+        ? '\nNOTE: profiled run (BENCH_PROFILE=1): the profiler slows Ward; these figures are not comparable to an unprofiled run.'
+        : '',
+    ];
+    process.stdout.write(`${out.join('\n')}\n`);
+    for (const x of results) if (x.profile) process.stdout.write(`\n${profileText(x)}\n`);
+    const path = writeResults(RESULTS_DIR, stamp, {
+      startedAt: stamp,
+      settings: { ...settings, only: settings.only ? [...settings.only] : null, adminUrl: undefined },
+      machine: {
+        cpus: availableParallelism(),
+        cpuModel: cpus()[0]?.model ?? null,
+        memoryGiB: Math.round((totalmem() / 2 ** 30) * 10) / 10,
+        node: process.version,
+        postgres: pgVersion,
+      },
+      machineLoadBeforeRun: idleLoad,
+      ward: { poolSize, auditMaxBatch: httpConfig.auditMaxBatch, tls: tlsCheck },
+      population: {
+        shape: SHAPE,
+        resources: population.resourceCount,
+        observations: population.observations.length,
+        loadSeconds: population.seconds,
+      },
+      results,
+      goals,
+      markdown: markdownTable(results),
+      busyElsewhere,
+      errors: errors.map((x) => ({ scenario: x.name, errors: x.load.errors, non2xx: x.load.non2xx, statusCodes: x.load.statusCodes })),
+    });
+    log(`results written to ${path}`);
+    if (errors.length > 0) {
+      const banner = '!'.repeat(78);
+      process.stderr.write(
+        `\n${banner}\n!! THIS RUN HAD ERRORS — its figures are not valid:\n${errors
+          .map(
+            (x) =>
+              `!!   ${x.name}: ${x.load.errors} connection errors/timeouts, ${x.load.non2xx} non-2xx ${JSON.stringify(x.load.statusCodes)}`,
+          )
+          .join('\n')}\n${banner}\n`,
+      );
+      return 1;
+    }
+    return 0;
+  } finally {
+    await cleanup();
+  }
+}
+
+main().then(
+  (code) => process.exit(code),
+  (e: unknown) => {
+    process.stderr.write(`\n[bench] FAILED: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+    process.exit(1);
+  },
+);
