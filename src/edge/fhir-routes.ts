@@ -1,7 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WardError } from '../fhir/index.js';
 import { capabilityStatement, type FhirInteractions, type FhirRequest, type FhirResponse } from '../services/index.js';
-import type { HttpAppOptions } from './http-app.js';
 import { PUBLIC, type RouteAction, route } from './routes.js';
 
 type Interaction = Exclude<keyof FhirInteractions, 'recordRequest'>;
@@ -9,7 +8,7 @@ type Interaction = Exclude<keyof FhirInteractions, 'recordRequest'>;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** The FHIR REST routes (R4 §3.1.0), each bound to its interaction and its policy action. */
-export function registerFhirRoutes(app: FastifyInstance, options: HttpAppOptions): void {
+export function registerFhirRoutes(app: FastifyInstance, options: { fhir: FhirInteractions; baseUrl: string; version: string; now: () => Date }): void {
   const { fhir } = options;
   const bind = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, action: RouteAction, interaction: Interaction) =>
     route(app, { method, url: `/fhir${url}`, action, handler: (req, reply) => run(fhir, interaction, req, reply) });

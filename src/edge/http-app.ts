@@ -3,8 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { isFhirId, WardError } from '../fhir/index.js';
 import type { AccessTokens } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
-import type { FhirInteractions } from '../services/index.js';
-import type { RequestContext } from '../vault/index.js';
+import type { FhirInteractions, RequestContext } from '../services/index.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { registerFhirRoutes } from './fhir-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
