@@ -8,7 +8,10 @@ type Interaction = Exclude<keyof FhirInteractions, 'recordRequest'>;
 const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** The FHIR REST routes (R4 §3.1.0), each bound to its interaction and its policy action. */
-export function registerFhirRoutes(app: FastifyInstance, options: { fhir: FhirInteractions; baseUrl: string; version: string; now: () => Date }): void {
+export function registerFhirRoutes(
+  app: FastifyInstance,
+  options: { fhir: FhirInteractions; baseUrl: string; version: string; now: () => Date },
+): void {
   const { fhir } = options;
   const bind = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, action: RouteAction, interaction: Interaction) =>
     route(app, { method, url: `/fhir${url}`, action, handler: (req, reply) => run(fhir, interaction, req, reply) });
