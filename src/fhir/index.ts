@@ -1,3 +1,4 @@
+export { categoriesOf } from './categories.js';
 export { CRITERIA_PARAMETERS, type Criteria, type IdentifierToken, isEmptyCriteria, parseCriteria } from './conditional-criteria.js';
 export { isResourceType, RESOURCE_TYPES } from './definitions.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetail, isWardError, WardError } from './errors.js';

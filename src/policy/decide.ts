@@ -37,12 +37,21 @@ export interface PolicyTarget {
   readonly id?: string;
   /** Ids of the Patients whose compartment holds the resource. */
   readonly patients?: readonly string[];
-  /** Category tokens of the resource (`system|code` and `code`), for granular scopes. */
+  /**
+   * Category tokens of the resource (`system|code` and `code`), for granular scopes. Absent means
+   * "not known yet": a permit that depends on them then carries a decide-on-content obligation.
+   */
   readonly categories?: readonly string[];
 }
 
+/** Something the vault must do before a permit takes effect. */
+export type Obligation = {
+  /** Decide again with the resource's content (its categories) before anything leaves or is written. */
+  readonly kind: 'decide-on-content';
+};
+
 export type Decision =
-  | { readonly effect: 'permit'; readonly reasons: readonly string[]; readonly obligations: readonly never[] }
+  | { readonly effect: 'permit'; readonly reasons: readonly string[]; readonly obligations: readonly Obligation[] }
   | { readonly effect: 'deny'; readonly reasons: readonly string[] };
 
 const deny = (reason: string): Decision => ({ effect: 'deny', reasons: [`${POLICY_VERSION}: ${reason}`] });
@@ -67,28 +76,32 @@ export function decide(principal: Principal, action: PolicyAction, target: Polic
     if (!inCompartment(target, own)) return deny('outside the patient compartment');
   }
 
-  const scope = principal.scopes.resourceScopes.find((s) => scopeGrants(s, principal, permission, target));
-  if (!scope) return deny(`no scope grants ${label}`);
+  // An unconditional grant wins over one that still depends on the resource's content.
+  const grants = principal.scopes.resourceScopes.map((s) => ({ scope: s, grant: scopeGrants(s, principal, permission, target) }));
+  const chosen = grants.find((g) => g.grant === 'yes') ?? grants.find((g) => g.grant === 'on-content');
+  if (!chosen) return deny(`no scope grants ${label}`);
 
   return {
     effect: 'permit',
-    reasons: [`${POLICY_VERSION}: role ${role} allows ${label}`, `scope ${scope.text}`],
-    obligations: [],
+    reasons: [`${POLICY_VERSION}: role ${role} allows ${label}`, `scope ${chosen.scope.text}`],
+    obligations: chosen.grant === 'on-content' ? [{ kind: 'decide-on-content' }] : [],
   };
 }
 
-function scopeGrants(scope: ResourceScope, principal: Principal, permission: Permission, target: PolicyTarget): boolean {
-  if (!scope.permissions.has(permission)) return false;
-  if (scope.resourceType !== '*' && scope.resourceType !== target.resourceType) return false;
+type Grant = 'yes' | 'no' | 'on-content';
+
+function scopeGrants(scope: ResourceScope, principal: Principal, permission: Permission, target: PolicyTarget): Grant {
+  if (!scope.permissions.has(permission)) return 'no';
+  if (scope.resourceType !== '*' && scope.resourceType !== target.resourceType) return 'no';
   switch (scope.context) {
     case 'system':
-      if (principal.kind !== 'system') return false;
+      if (principal.kind !== 'system') return 'no';
       break;
     case 'user':
-      if (principal.kind !== 'user' && principal.kind !== 'patient') return false;
+      if (principal.kind !== 'user' && principal.kind !== 'patient') return 'no';
       break;
     case 'patient':
-      if (!principal.patient || !inCompartment(target, principal.patient)) return false;
+      if (!principal.patient || !inCompartment(target, principal.patient)) return 'no';
       break;
   }
   return restrictionHolds(scope, target);
@@ -102,12 +115,17 @@ function inCompartment(target: PolicyTarget, patientId: string): boolean {
 }
 
 /** Granular scopes: only `category` is understood; any other restriction grants nothing (fail closed). */
-function restrictionHolds(scope: ResourceScope, target: PolicyTarget): boolean {
-  if (!scope.restriction) return true;
+function restrictionHolds(scope: ResourceScope, target: PolicyTarget): Grant {
+  if (!scope.restriction) return 'yes';
+  let grant: Grant = 'yes';
   for (const [name, values] of scope.restriction) {
-    if (name !== 'category') return false;
+    if (name !== 'category') return 'no';
     if (target.id === undefined) continue;
-    if (!values.some((v) => (target.categories ?? []).includes(v))) return false;
+    if (target.categories === undefined) {
+      grant = 'on-content';
+      continue;
+    }
+    if (!values.some((v) => target.categories?.includes(v))) return 'no';
   }
-  return true;
+  return grant;
 }

@@ -2,6 +2,7 @@ import { type AuditLog, AuditUnavailableError } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
 import {
   type Criteria,
+  categoriesOf,
   type FhirResource,
   isFhirId,
   isPlainObject,
@@ -272,7 +273,7 @@ export class Vault {
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
       for (const row of page) {
-        if (decide(principal, level, targetOf(row)).effect !== 'permit') continue;
+        if (this.#permits(principal, level, row).effect !== 'permit') continue;
         for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
@@ -351,10 +352,24 @@ export class Vault {
     if (!row) throw new WardError('WARD_NOT_FOUND');
     op.patients = row.patients;
     op.versionId = row.versionId;
-    const decision = decide(op.principal as Principal, action, targetOf(row));
+    const decision = this.#permits(op.principal as Principal, action, row);
     op.decision = decision;
     if (decision.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
     return row;
+  }
+
+  /**
+   * Decides on a stored row. A permit that depends on content (a granular `?category=` scope)
+   * is decided again on the opened resource; nothing has left the vault in between.
+   */
+  #permits(principal: Principal, action: PolicyAction, row: StoredVersion): Decision {
+    const decision = decide(principal, action, targetOf(row));
+    if (decision.effect !== 'permit' || !decision.obligations.some((o) => o.kind === 'decide-on-content')) return decision;
+    const categories = row.deleted ? [] : categoriesOf(this.#open(row).resource);
+    const final = decide(principal, action, { ...targetOf(row), categories });
+    return final.effect === 'permit' && final.obligations.length === 0
+      ? final
+      : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
   }
 
   #open(row: StoredVersion): VersionedResource {
@@ -380,7 +395,7 @@ export class Vault {
       limit + 100,
     );
     const principal = op.principal as Principal;
-    return rows.filter((r) => decide(principal, 'search', targetOf(r)).effect === 'permit').slice(0, limit);
+    return rows.filter((r) => this.#permits(principal, 'search', r).effect === 'permit').slice(0, limit);
   }
 
   /** Serialises conditional writes on the same criteria so two cannot both find "no match" and create twice. */
@@ -406,8 +421,15 @@ export class Vault {
     op.patients = patients;
     const effective: PolicyAction = current ? action : 'create';
     // The principal must be allowed both where the resource is now and where it would be after the write.
-    const decisions: Decision[] = [decide(op.principal as Principal, effective, { resourceType: resource.resourceType, id, patients })];
-    if (current && !current.deleted) decisions.push(decide(op.principal as Principal, effective, targetOf(current)));
+    const decisions: Decision[] = [
+      decide(op.principal as Principal, effective, {
+        resourceType: resource.resourceType,
+        id,
+        patients,
+        categories: categoriesOf(resource),
+      }),
+    ];
+    if (current && !current.deleted) decisions.push(this.#permits(op.principal as Principal, effective, current));
     const refusal = decisions.find((d) => d.effect !== 'permit');
     op.decision = refusal ?? decisions[0];
     if (refusal) throw new WardError('WARD_POLICY_DENIED');

@@ -20,7 +20,7 @@ describe.each(engines())('FHIR REST interactions on %s', (engine) => {
   });
   afterAll(async () => t.close());
 
-  it('creates a resource with a server id, version 1, Location, ETag and Last-Modified', async () => {
+  it('170.315(d)(7): creates a resource with a server id, version 1, Location, ETag, Last-Modified and no-store caching', async () => {
     const res = await fhir.post('Patient', patient());
     expect(res.status).toBe(201);
     expect(res.body.id).toMatch(/^[A-Za-z0-9\-.]{1,64}$/);
@@ -84,7 +84,7 @@ describe.each(engines())('FHIR REST interactions on %s', (engine) => {
     expect((await fhir.get(`Patient/${created.id}`)).body.meta.versionId).toBe('2');
   });
 
-  it('deletes as a new version: read is 410, history keeps every version', async () => {
+  it('164.312(c)(1): deletes as a new version — read is 410, history keeps every version, and nothing purges', async () => {
     const created = (await fhir.post('Patient', patient('Deleted'))).body;
     const del = await fhir.delete(`Patient/${created.id}`);
     expect(del.status).toBe(200);
@@ -95,6 +95,10 @@ describe.each(engines())('FHIR REST interactions on %s', (engine) => {
     expect(history.body.type).toBe('history');
     expect(history.body.entry.map((e: any) => e.request.method)).toEqual(['DELETE', 'POST']);
     expect(history.body.entry[1].resource.name[0].family).toBe('Deleted');
+    expect((await fhir.get(`Patient/${created.id}/_history/1`)).status).toBe(200);
+    // No interaction destroys a version: there is no purge, expunge or version delete.
+    expect((await fhir.delete(`Patient/${created.id}/_history/1`)).status).toBe(404);
+    expect((await fhir.post(`Patient/${created.id}/$expunge`, {})).status).toBe(404);
     expect((await fhir.get(`Patient/${created.id}/_history/1`)).status).toBe(200);
   });
 

@@ -1,0 +1,35 @@
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/app/config.js';
+
+describe('loadConfig refuses unsafe configuration at start-up', () => {
+  it('164.312(e)(1) · (e)(2)(ii): plaintext HTTP only behind WARD_INSECURE_HTTP=1 and only on loopback', () => {
+    expect(() => loadConfig({ WARD_INSECURE_HTTP: '1', WARD_HOST: '0.0.0.0' }, '/tmp')).toThrow(TypeError);
+    expect(() => loadConfig({ WARD_INSECURE_HTTP: '1', WARD_HOST: '10.1.2.3' }, '/tmp')).toThrow(/loopback/);
+    expect(loadConfig({ WARD_INSECURE_HTTP: '1' }, '/tmp').host).toBe('127.0.0.1');
+    expect(loadConfig({}, '/tmp').insecureHttp).toBe(false);
+  });
+
+  it('refuses plaintext HTTP and the default key location in production mode', () => {
+    expect(() => loadConfig({ WARD_ENV: 'production', WARD_INSECURE_HTTP: '1', WARD_ROOT_KEY_FILE: '/k' }, '/tmp')).toThrow(TypeError);
+    expect(() => loadConfig({ WARD_ENV: 'production' }, '/tmp')).toThrow(/WARD_ROOT_KEY_FILE/);
+    expect(loadConfig({ WARD_ENV: 'production', WARD_ROOT_KEY_FILE: '/etc/ward/root.key' }, '/tmp').rootKeyFile).toBe('/etc/ward/root.key');
+  });
+
+  it('defaults to HTTPS on localhost:8443 with data in ./.ward', () => {
+    const c = loadConfig({}, '/srv/app');
+    expect(c.baseUrl).toBe('https://localhost:8443');
+    expect(c.dataDir).toBe('/srv/app/.ward');
+    expect(c.rootKeyFile).toBe('/srv/app/.ward/keys/root.key');
+  });
+
+  it('refuses malformed numbers and half-configured TLS', () => {
+    expect(() => loadConfig({ WARD_PORT: 'eighty' }, '/tmp')).toThrow(/WARD_PORT/);
+    expect(() => loadConfig({ WARD_BODY_LIMIT_BYTES: '-1' }, '/tmp')).toThrow(/WARD_BODY_LIMIT_BYTES/);
+    expect(() => loadConfig({ WARD_TLS_CERT_FILE: '/c.pem' }, '/tmp')).toThrow(/WARD_TLS_KEY_FILE/);
+  });
+
+  it('170.315(d)(2)(ii)–(iii): has no setting that turns audit off', () => {
+    const c = loadConfig({ WARD_AUDIT: 'off', WARD_AUDIT_ENABLED: 'false', WARD_DISABLE_AUDIT: '1' }, '/tmp');
+    expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual(['auditMaxBatch']);
+  });
+});
