@@ -1,8 +1,4 @@
-import fhirpath from 'fhirpath';
-import r4model from 'fhirpath/fhir-context/r4/index.js';
-import { expressionFor, searchParameter } from './search-parameters.js';
-
-const compiled = new Map<string, ((r: object) => unknown[]) | null>();
+import { compiledSearchExpression } from './search-parameters.js';
 
 /**
  * The category tokens of a resource (`system|code` and bare `code`), from the official `category`
@@ -10,13 +6,7 @@ const compiled = new Map<string, ((r: object) => unknown[]) | null>();
  * `patient/Observation.rs?category=…|vital-signs` restrict on.
  */
 export function categoriesOf(resource: { resourceType: string }): string[] {
-  let fn = compiled.get(resource.resourceType);
-  if (fn === undefined) {
-    const sp = searchParameter(resource.resourceType, 'category');
-    const expression = sp && sp.type === 'token' ? expressionFor(sp, resource.resourceType) : undefined;
-    fn = expression ? (fhirpath.compile(expression, r4model) as (r: object) => unknown[]) : null;
-    compiled.set(resource.resourceType, fn);
-  }
+  const fn = compiledSearchExpression(resource.resourceType, 'category', 'token');
   if (!fn) return [];
   const out = new Set<string>();
   for (const node of fn(resource)) {

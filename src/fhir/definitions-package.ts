@@ -3,7 +3,7 @@
  * CodeSystem) from the installed hl7.fhir.r4.examples package. The package is part of the
  * build, never user data, so reading it is configuration, not data access.
  */
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 
@@ -35,6 +35,18 @@ export function readPackageFile(fileName: string): JsonObject | undefined {
   }
   const parsed: unknown = JSON.parse(text);
   return isJsonObject(parsed) ? parsed : undefined;
+}
+
+/** Like readPackageFile, for definitions that must exist (a missing one is a broken install). */
+export function readDefinition<T>(fileName: string): T {
+  const parsed = readPackageFile(fileName);
+  if (!parsed) throw new TypeError(`the R4 definitions package lacks ${fileName}`);
+  return parsed as T;
+}
+
+/** The names of the package's files. */
+export function packageFileNames(): string[] {
+  return readdirSync(folder());
 }
 
 export function isJsonObject(value: unknown): value is JsonObject {

@@ -1,7 +1,5 @@
-import fhirpath from 'fhirpath';
-import r4model from 'fhirpath/fhir-context/r4/index.js';
-import { readDefinition } from './definitions-folder.js';
-import { expressionFor, searchParameter } from './search-parameters.js';
+import { readDefinition } from './definitions-package.js';
+import { compileExpression, expressionFor, searchParameter } from './search-parameters.js';
 
 interface CompartmentDefinition {
   resource: { code: string; param?: string[] }[];
@@ -34,7 +32,7 @@ function extractorFor(resourceType: string): Extractor {
     .map((sp) => (sp ? expressionFor(sp, resourceType) : undefined))
     .filter((e): e is string => e !== undefined)
     // resolve() has no resolver at write time; the reference's own type prefix says whether it is a Patient.
-    .map((e) => fhirpath.compile(e.replaceAll('.where(resolve() is Patient)', ''), r4model));
+    .map((e) => compileExpression(e.replaceAll('.where(resolve() is Patient)', '')));
   const extractor: Extractor = (resource) => {
     const out: string[] = [];
     for (const fn of compiled) {

@@ -1,5 +1,6 @@
-import { readdirSync } from 'node:fs';
-import { R4_PACKAGE_DIR, readDefinition } from './definitions-folder.js';
+import fhirpath from 'fhirpath';
+import r4model from 'fhirpath/fhir-context/r4/index.js';
+import { packageFileNames, readDefinition } from './definitions-package.js';
 
 /** A search parameter as the official R4 SearchParameter definitions give it. */
 export interface SearchParameterDefinition {
@@ -15,7 +16,7 @@ let byBase: Map<string, Map<string, SearchParameterDefinition>> | undefined;
 function load(): Map<string, Map<string, SearchParameterDefinition>> {
   if (byBase) return byBase;
   byBase = new Map();
-  for (const file of readdirSync(R4_PACKAGE_DIR)) {
+  for (const file of packageFileNames()) {
     if (!file.startsWith('SearchParameter-') || !file.endsWith('.json')) continue;
     const sp = readDefinition<SearchParameterDefinition & { resourceType: string; url?: string; experimental?: boolean }>(file);
     // The package also carries example SearchParameters; only the core definitions count.
@@ -47,4 +48,31 @@ export function expressionFor(definition: SearchParameterDefinition, resourceTyp
     .map((p) => p.trim().replace(/^\((.*)\)$/, '$1'))
     .filter((p) => p.startsWith(`${resourceType}.`) || p.startsWith(`(${resourceType}.`));
   return parts.length ? parts.join(' | ') : undefined;
+}
+
+export type CompiledExpression = (resource: object) => unknown[];
+const compiledByKey = new Map<string, CompiledExpression | null>();
+
+/**
+ * The compiled FHIRPath of search parameter `code` on `resourceType` (of the given parameter
+ * type), or null when the type has no such parameter. Compiled once and cached.
+ */
+export function compiledSearchExpression(
+  resourceType: string,
+  code: string,
+  type: SearchParameterDefinition['type'],
+): CompiledExpression | null {
+  const key = `${resourceType}.${code}`;
+  let fn = compiledByKey.get(key);
+  if (fn === undefined) {
+    const sp = searchParameter(resourceType, code);
+    const expression = sp && sp.type === type ? expressionFor(sp, resourceType) : undefined;
+    fn = expression ? compileExpression(expression) : null;
+    compiledByKey.set(key, fn);
+  }
+  return fn;
+}
+
+export function compileExpression(expression: string): CompiledExpression {
+  return fhirpath.compile(expression, r4model) as CompiledExpression;
 }
