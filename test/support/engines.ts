@@ -32,25 +32,29 @@ export interface TestWard {
   close(): Promise<void>;
 }
 
+/** A PostgreSQL database for one test file, cloned from the run's migrated template; returns an owner URL. */
+export async function createTestDatabase(): Promise<string> {
+  const admin = inject('pgAdminUrl');
+  const template = inject('pgTemplate');
+  if (!admin || !template) throw new Error('PostgreSQL is not available in this run');
+  const database = `${inject('runId')}_${randomBytes(4).toString('hex')}`;
+  const client = new pg.Client({ connectionString: admin });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${database} TEMPLATE ${template}`);
+  } finally {
+    await client.end();
+  }
+  return withDatabase(admin, database);
+}
+
 /**
  * A Ward on one engine, in a fresh data directory: PGlite on disk in that directory, or a
  * PostgreSQL database cloned from the run's migrated template. Served through Fastify inject.
  */
 export async function openTestWard(engine: EngineName, env: Record<string, string> = {}): Promise<TestWard> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ward-test-'));
-  let ownerUrl: string | null = null;
-  let database: string | null = null;
-  if (engine === 'postgres') {
-    const admin = inject('pgAdminUrl');
-    const template = inject('pgTemplate');
-    if (!admin || !template) throw new Error('PostgreSQL is not available in this run');
-    database = `${inject('runId')}_${randomBytes(4).toString('hex')}`;
-    const client = new pg.Client({ connectionString: admin });
-    await client.connect();
-    await client.query(`CREATE DATABASE ${database} TEMPLATE ${template}`);
-    await client.end();
-    ownerUrl = withDatabase(admin, database);
-  }
+  const ownerUrl = engine === 'postgres' ? await createTestDatabase() : null;
   const config = loadConfig(
     {
       WARD_DATA_DIR: dataDir,
