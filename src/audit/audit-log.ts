@@ -41,7 +41,7 @@ export class AuditLog {
   record(entry: AuditEntry): Promise<void> {
     if (this.#closed) return Promise.reject(new AuditUnavailableError('audit log is closed'));
     return new Promise<void>((resolve, reject) => {
-      this.#queue.push({ row: toRow(entry), resolve, reject });
+      this.#queue.push({ row: auditRowOf(entry), resolve, reject });
       if (!this.#flushing) {
         this.#flushing = true;
         // Let the requests of this event-loop turn join the batch before it is written.
@@ -53,7 +53,7 @@ export class AuditLog {
   /** Appends inside the caller's transaction: the entry commits or rolls back with the data change. */
   async recordIn(tx: Queryable, entry: AuditEntry): Promise<void> {
     try {
-      await insertAuditRows(tx, [toRow(entry)]);
+      await insertAuditRows(tx, [auditRowOf(entry)]);
     } catch (e) {
       throw new AuditUnavailableError('audit store refused the entry', { cause: e });
     }
@@ -83,7 +83,8 @@ export class AuditLog {
   }
 }
 
-function toRow(entry: AuditEntry): AuditRow {
+/** The row an entry is stored as (canonical JSON plus its query columns). */
+export function auditRowOf(entry: AuditEntry): AuditRow {
   return {
     recordedAt: new Date(entry.time),
     action: entry.action,

@@ -8,5 +8,5 @@ export type {
   PrincipalKind,
 } from './audit-entry.js';
 export { outcomeLabel } from './audit-entry.js';
-export { AuditLog, type AuditLogOptions, AuditUnavailableError } from './audit-log.js';
+export { AuditLog, type AuditLogOptions, AuditUnavailableError, auditRowOf } from './audit-log.js';
 export { canonicalJson } from './canonical-json.js';

@@ -6,14 +6,15 @@ export { MIGRATIONS, migrate } from './migrate.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {
+  commitWrite,
   findCurrent,
   type HistoryQuery,
   type NewVersion,
+  type PendingWrite,
   readCurrent,
   readHistory,
   readVersion,
-  replaceIdentifierHashes,
   type StoredVersion,
+  WriteConflictError,
   type WriteMethod,
-  writeVersion,
 } from './resource-store.js';

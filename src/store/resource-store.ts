@@ -1,3 +1,4 @@
+import type { AuditRow } from './audit-store.js';
 import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -47,9 +48,14 @@ function toStoredVersion(row: Record<string, unknown>): StoredVersion {
 
 /** The current version of a resource (a tombstone when deleted), or undefined if it never existed. */
 export async function readCurrent(q: Queryable, resourceType: string, id: string, forUpdate = false): Promise<StoredVersion | undefined> {
+  if (forUpdate) {
+    // Lock the pointer row on its own: a FOR UPDATE over the join would, after waiting for a
+    // concurrent writer, re-check the join against the old version row and return nothing.
+    await q.query('SELECT 1 FROM ward_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE', [resourceType, id]);
+  }
   const { rows } = await q.query(
     `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE r.resource_type = $1 AND r.id = $2${forUpdate ? ' FOR UPDATE OF r' : ''}`,
+      WHERE r.resource_type = $1 AND r.id = $2`,
     [resourceType, id],
   );
   return rows[0] ? toStoredVersion(rows[0]) : undefined;
@@ -61,35 +67,6 @@ export async function readVersion(q: Queryable, resourceType: string, id: string
     [resourceType, id, versionId],
   );
   return rows[0] ? toStoredVersion(rows[0]) : undefined;
-}
-
-/** Appends a version and points the current row at it; the caller holds the row lock (readCurrent forUpdate). */
-export async function writeVersion(tx: Queryable, v: NewVersion): Promise<number> {
-  const { rows } = await tx.query<{ seq: unknown }>(
-    `INSERT INTO ward_resource_version (resource_type, id, version_id, last_updated, method, deleted, key_id, iv, body, patients)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING seq`,
-    [
-      v.resourceType,
-      v.id,
-      v.versionId,
-      v.lastUpdated,
-      v.method,
-      v.sealed === null,
-      v.sealed?.keyId ?? null,
-      v.sealed?.iv ?? null,
-      v.sealed?.ciphertext ?? null,
-      v.patients,
-    ],
-  );
-  const seq = asNumber(rows[0]?.seq);
-  await tx.query(
-    `INSERT INTO ward_resource (resource_type, id, version_id, last_updated, deleted, current_seq, patients)
-     VALUES ($1, $2, $3, $4, $5, $6, $7)
-     ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
-       deleted = EXCLUDED.deleted, current_seq = EXCLUDED.current_seq, patients = EXCLUDED.patients`,
-    [v.resourceType, v.id, v.versionId, v.lastUpdated, v.sealed === null, seq, v.patients],
-  );
-  return seq;
 }
 
 export interface HistoryQuery {
@@ -121,15 +98,6 @@ export async function readHistory(q: Queryable, h: HistoryQuery): Promise<Stored
   return rows.map(toStoredVersion);
 }
 
-/** Replaces the identifier blind-index hashes of a resource's current version. */
-export async function replaceIdentifierHashes(tx: Queryable, resourceType: string, id: string, hashes: readonly Buffer[]): Promise<void> {
-  await tx.query('DELETE FROM ward_identifier_index WHERE resource_type = $1 AND id = $2', [resourceType, id]);
-  const unique = [...new Map(hashes.map((h) => [h.toString('hex'), h])).values()];
-  if (unique.length === 0) return;
-  const values = unique.map((_, i) => `($1, $2, $${i + 3})`).join(', ');
-  await tx.query(`INSERT INTO ward_identifier_index (resource_type, id, hash) VALUES ${values}`, [resourceType, id, ...unique]);
-}
-
 /** Current, non-deleted resources of a type matching all given criteria (ids and identifier hashes). */
 export async function findCurrent(
   q: Queryable,
@@ -156,4 +124,78 @@ export async function findCurrent(
     params,
   );
   return rows.map(toStoredVersion);
+}
+
+/** A version ready to be written, with the identifier blind-index hashes of its content. */
+export interface PendingWrite {
+  readonly version: NewVersion;
+  readonly identifierHashes: readonly Buffer[];
+}
+
+/** The resource moved on since it was read: another writer committed first. Nothing was stored. */
+export class WriteConflictError extends Error {
+  override readonly name = 'WriteConflictError';
+}
+
+/**
+ * Writes a version, moves the current pointer, replaces the identifier index and appends the
+ * audit entry — in ONE statement, so it is atomic without a transaction and costs one round trip.
+ * The statement first locks the current row and checks it is still the version the caller read
+ * (version - 1, or absent for version 1); if another writer got there first it stores nothing and
+ * WriteConflictError is thrown. Two writers creating the same new id collide on the primary key
+ * (23505), with the same effect.
+ */
+export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow): Promise<number> {
+  const v = w.version;
+  const hashes = [...new Map(w.identifierHashes.map((h) => [h.toString('hex'), h])).values()];
+  const { rows } = await q.query<{ seq: unknown }>(
+    `WITH c AS (
+       SELECT version_id FROM ward_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE
+     ), v AS (
+       INSERT INTO ward_resource_version (resource_type, id, version_id, last_updated, method, deleted, key_id, iv, body, patients)
+       SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[]
+        WHERE (SELECT version_id FROM c) IS NOT DISTINCT FROM $20::int
+       RETURNING seq
+     ), r AS (
+       INSERT INTO ward_resource (resource_type, id, version_id, last_updated, deleted, current_seq, patients)
+       SELECT $1, $2, $3, $4, $6, v.seq, $10::text[] FROM v
+       ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
+         deleted = EXCLUDED.deleted, current_seq = EXCLUDED.current_seq, patients = EXCLUDED.patients
+     ), d AS (
+       DELETE FROM ward_identifier_index WHERE resource_type = $1 AND id = $2 AND NOT (hash = ANY($11::bytea[]))
+         AND EXISTS (SELECT 1 FROM v)
+     ), i AS (
+       INSERT INTO ward_identifier_index (resource_type, hash, id) SELECT $1, h, $2 FROM unnest($11::bytea[]) AS h
+        WHERE EXISTS (SELECT 1 FROM v)
+       ON CONFLICT DO NOTHING
+     ), a AS (
+       INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash)
+       SELECT $12, $13, $14, $15, $16, $17, $18, $19, '\\x'::bytea WHERE EXISTS (SELECT 1 FROM v)
+     )
+     SELECT seq FROM v`,
+    [
+      v.resourceType,
+      v.id,
+      v.versionId,
+      v.lastUpdated,
+      v.method,
+      v.sealed === null,
+      v.sealed?.keyId ?? null,
+      v.sealed?.iv ?? null,
+      v.sealed?.ciphertext ?? null,
+      v.patients,
+      hashes,
+      audit.recordedAt,
+      audit.action,
+      audit.outcome,
+      audit.principalId,
+      audit.patientId,
+      audit.resourceType,
+      audit.resourceId,
+      audit.entry,
+      v.versionId === 1 ? null : v.versionId - 1,
+    ],
+  );
+  if (rows.length === 0) throw new WriteConflictError('the resource changed since it was read');
+  return asNumber(rows[0]?.seq);
 }

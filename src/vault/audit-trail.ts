@@ -1,6 +1,7 @@
 import type { AuditAction, AuditEntry } from '../audit/index.js';
 import { isWardError } from '../fhir/index.js';
 import type { Decision, Principal } from '../policy/index.js';
+import type { PendingWrite } from '../store/index.js';
 import type { RequestContext } from './request-context.js';
 
 /** What an operation learnt while it ran, enough to write its one audit entry. */
@@ -15,6 +16,8 @@ export interface OperationRecord {
   decision?: Decision;
   returned?: string[];
   detail?: Record<string, string>;
+  /** The version a write will commit together with this operation's audit entry. */
+  pending?: PendingWrite | undefined;
 }
 
 export function auditEntry(op: OperationRecord, time: Date, status: number, code?: string): AuditEntry {

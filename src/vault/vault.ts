@@ -1,4 +1,4 @@
-import { type AuditLog, AuditUnavailableError } from '../audit/index.js';
+import { type AuditLog, AuditUnavailableError, auditRowOf } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
 import {
   type Criteria,
@@ -14,16 +14,16 @@ import {
 } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
 import {
+  commitWrite,
   type Database,
   findCurrent,
   type Queryable,
   readCurrent,
   readHistory,
   readVersion,
-  replaceIdentifierHashes,
   type StoredVersion,
+  WriteConflictError,
   type WriteMethod,
-  writeVersion,
 } from '../store/index.js';
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { criteriaHashes, identifierHashes } from './identifier-index.js';
@@ -71,6 +71,8 @@ export interface DeleteResult {
 }
 
 const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
+/** How often a write that lost a race is run again before the client gets 409. */
+const MAX_WRITE_ATTEMPTS = 4;
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
@@ -117,12 +119,13 @@ export class Vault {
     options: { ifNoneExist?: Criteria } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'create', resourceType);
-    return this.#auditedWrite(op, async (tx) => {
+    const conditional = options.ifNoneExist;
+    return this.#auditedWrite(op, { transactional: conditional !== undefined }, async (q) => {
       decideOnType(op, 'create');
       const resource = checkBody(body, resourceType);
-      if (options.ifNoneExist) {
-        await this.#lockCriteria(tx, resourceType, options.ifNoneExist);
-        const matches = await this.#visibleMatches(tx, op, resourceType, options.ifNoneExist, 2);
+      if (conditional) {
+        await this.#lockCriteria(q, resourceType, conditional);
+        const matches = await this.#visibleMatches(q, op, resourceType, conditional, 2);
         if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
         const match = matches[0];
         if (match) {
@@ -132,7 +135,7 @@ export class Vault {
         }
       }
       resource.id = this.#deps.newId();
-      return this.#store(tx, op, resource, 'create', undefined, 'POST');
+      return this.#store(op, resource, 'create', undefined, 'POST');
     });
   }
 
@@ -146,7 +149,7 @@ export class Vault {
     options: { ifMatch?: number } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType, id);
-    return this.#auditedWrite(op, async (tx) => {
+    return this.#auditedWrite(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'update');
       if (!isFhirId(id))
         throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: 'The id in the URL is not a valid FHIR id' }] });
@@ -156,8 +159,8 @@ export class Vault {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'Resource.id must be present and equal the id in the URL' }],
         });
       }
-      const current = await readCurrent(tx, resourceType, id, true);
-      return this.#store(tx, op, resource, 'update', current, 'PUT', options.ifMatch);
+      const current = await readCurrent(q, resourceType, id, lock);
+      return this.#store(op, resource, 'update', current, 'PUT', options.ifMatch);
     });
   }
 
@@ -170,7 +173,7 @@ export class Vault {
     body: unknown,
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
-    return this.#auditedWrite(op, async (tx) => {
+    return this.#auditedWrite(op, { transactional: true }, async (tx) => {
       decideOnType(op, 'update');
       const resource = checkBody(body, resourceType);
       await this.#lockCriteria(tx, resourceType, criteria);
@@ -181,7 +184,7 @@ export class Vault {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
         resource.id ??= this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return this.#store(tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return this.#store(op, resource, existing ? 'update' : 'create', existing, 'PUT');
       }
       if (resource.id !== undefined && resource.id !== match.id) {
         throw new WardError('WARD_ID_MISMATCH', {
@@ -190,11 +193,11 @@ export class Vault {
       }
       resource.id = match.id;
       const current = await readCurrent(tx, resourceType, match.id, true);
-      return this.#store(tx, op, resource, 'update', current, 'PUT');
+      return this.#store(op, resource, 'update', current, 'PUT');
     });
   }
 
-  /** JSON Patch (or any pure transformation) of the current version, atomically. */
+  /** JSON Patch (or any pure transformation) of the current version; a concurrent change is retried or refused, never lost. */
   async patch(
     principal: Principal,
     ctx: RequestContext,
@@ -204,9 +207,9 @@ export class Vault {
     options: { ifMatch?: number } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'patch', resourceType, id);
-    return this.#auditedWrite(op, async (tx) => {
+    return this.#auditedWrite(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'patch');
-      const row = await readCurrent(tx, resourceType, id, true);
+      const row = await readCurrent(q, resourceType, id, lock);
       const visible = this.#decideOnRow(op, 'patch', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
@@ -215,7 +218,7 @@ export class Vault {
         throw new WardError('WARD_INVALID_PATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
         });
-      return this.#store(tx, op, patched, 'patch', visible, 'PATCH');
+      return this.#store(op, patched, 'patch', visible, 'PATCH');
     });
   }
 
@@ -229,11 +232,12 @@ export class Vault {
     const op = this.#op(principal, ctx, 'delete', resourceType, id);
     return this.#auditedWrite(
       op,
-      async (tx) => {
+      { transactional: false, retryOnConflict: options.ifMatch === undefined },
+      async (q, lock) => {
         decideOnType(op, 'delete');
-        const row = await readCurrent(tx, resourceType, id, true);
+        const row = await readCurrent(q, resourceType, id, lock);
         const visible = this.#decideOnRow(op, 'delete', row);
-        return this.#tombstone(tx, op, visible, options.ifMatch);
+        return this.#tombstone(op, visible, options.ifMatch);
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -244,6 +248,7 @@ export class Vault {
     const op = this.#op(principal, ctx, 'delete', resourceType);
     return this.#auditedWrite(
       op,
+      { transactional: true },
       async (tx) => {
         decideOnType(op, 'delete');
         await this.#lockCriteria(tx, resourceType, criteria);
@@ -252,7 +257,7 @@ export class Vault {
         if (!matches[0]) return { outcome: 'not-found' as const };
         op.resourceId = matches[0].id;
         const row = await readCurrent(tx, resourceType, matches[0].id, true);
-        return this.#tombstone(tx, op, this.#decideOnRow(op, 'delete', row));
+        return this.#tombstone(op, this.#decideOnRow(op, 'delete', row));
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -404,15 +409,15 @@ export class Vault {
     await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key.readBigInt64BE(0).toString()]);
   }
 
-  async #store(
-    tx: Queryable,
+  /** Decides on the write and prepares the version; #auditedWrite commits it with its audit entry. */
+  #store(
     op: OperationRecord,
     resource: FhirResource & { id?: string },
     action: 'create' | 'update' | 'patch',
     current: StoredVersion | undefined,
     method: WriteMethod,
     ifMatch?: number,
-  ): Promise<WriteResult> {
+  ): WriteResult {
     const id = resource.id as string;
     op.resourceId = id;
     if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch))
@@ -442,34 +447,38 @@ export class Vault {
       id,
       meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
     } as FhirResource & { id: string };
-    await writeVersion(tx, {
-      resourceType: resource.resourceType,
-      id,
-      versionId,
-      lastUpdated,
-      method: current ? method : method === 'PATCH' ? 'PUT' : method,
-      sealed: sealResource(this.#deps.keyring, stored, versionId),
-      patients,
-    });
-    await replaceIdentifierHashes(tx, resource.resourceType, id, identifierHashes(this.#deps.keyring.blindIndexer, stored));
+    op.pending = {
+      version: {
+        resourceType: resource.resourceType,
+        id,
+        versionId,
+        lastUpdated,
+        method: current ? method : method === 'PATCH' ? 'PUT' : method,
+        sealed: sealResource(this.#deps.keyring, stored, versionId),
+        patients,
+      },
+      identifierHashes: identifierHashes(this.#deps.keyring.blindIndexer, stored),
+    };
     return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
   }
 
-  async #tombstone(tx: Queryable, op: OperationRecord, current: StoredVersion, ifMatch?: number): Promise<DeleteResult> {
+  #tombstone(op: OperationRecord, current: StoredVersion, ifMatch?: number): DeleteResult {
     if (current.deleted) return { outcome: 'already-deleted' };
     if (ifMatch !== undefined && ifMatch !== current.versionId) throw new WardError('WARD_VERSION_CONFLICT');
     const versionId = current.versionId + 1;
     op.versionId = versionId;
-    await writeVersion(tx, {
-      resourceType: current.resourceType,
-      id: current.id,
-      versionId,
-      lastUpdated: this.#deps.now(),
-      method: 'DELETE',
-      sealed: null,
-      patients: current.patients,
-    });
-    await replaceIdentifierHashes(tx, current.resourceType, current.id, []);
+    op.pending = {
+      version: {
+        resourceType: current.resourceType,
+        id: current.id,
+        versionId,
+        lastUpdated: this.#deps.now(),
+        method: 'DELETE',
+        sealed: null,
+        patients: current.patients,
+      },
+      identifierHashes: [],
+    };
     return { outcome: 'deleted', versionId };
   }
 
@@ -488,28 +497,50 @@ export class Vault {
     return result;
   }
 
-  /** Runs a write in one transaction with its audit entry; a failed write is audited on its own. */
+  /**
+   * Runs a write and commits it with its audit entry in one statement (commitWrite), so the data
+   * change and the entry are stored together or not at all. Conditional writes run in a
+   * transaction that holds their criteria lock. A write that lost a race with a concurrent writer
+   * of the same resource is run again from the start (fresh read, fresh decision) when the client
+   * did not pin a version; with If-Match it is refused. A failed write is audited on its own.
+   */
   async #auditedWrite<T extends WriteResult | DeleteResult>(
     op: OperationRecord,
-    body: (tx: Queryable) => Promise<T>,
+    mode: { transactional: boolean; retryOnConflict?: boolean },
+    body: (q: Queryable, lock: boolean) => Promise<T>,
     statusOf_: (r: T) => number = (r) => WRITE_STATUS[(r as WriteResult).outcome],
   ): Promise<T> {
-    try {
-      const result = await this.#deps.db.transaction(async (tx) => {
-        const r = await body(tx);
-        try {
-          await this.#deps.audit.recordIn(tx, auditEntry(op, this.#deps.now(), statusOf_(r)));
-        } catch (e) {
-          throw asWardError(e);
-        }
-        return r;
-      });
-      op.ctx.audited = true;
-      return result;
-    } catch (e) {
-      const error = isWardError(e) ? e : isUniqueViolation(e) ? new WardError('WARD_CONFLICT', { cause: e }) : e;
-      await this.#recordFailure(op, error);
-      throw error;
+    const attempt = async (q: Queryable, lock: boolean): Promise<T> => {
+      op.pending = undefined;
+      const r = await body(q, lock);
+      const entry = auditEntry(op, this.#deps.now(), statusOf_(r));
+      try {
+        if (op.pending) await commitWrite(q, op.pending, auditRowOf(entry));
+        else await this.#deps.audit.recordIn(q, entry);
+      } catch (e) {
+        if (isUniqueViolation(e)) throw e;
+        throw asWardError(e);
+      }
+      return r;
+    };
+    for (let tries = 1; ; tries++) {
+      // The first try is optimistic (one statement, no lock); after losing a race, the retry holds
+      // the row lock in a transaction, so contending writers queue instead of colliding again.
+      const transactional = mode.transactional || tries > 1;
+      try {
+        const result = transactional ? await this.#deps.db.transaction((tx) => attempt(tx, true)) : await attempt(this.#deps.db, false);
+        op.ctx.audited = true;
+        return result;
+      } catch (e) {
+        if (isUniqueViolation(e) && mode.retryOnConflict && tries < MAX_WRITE_ATTEMPTS) continue;
+        const error = isWardError(e)
+          ? e
+          : isUniqueViolation(e)
+            ? new WardError(mode.retryOnConflict === false ? 'WARD_VERSION_CONFLICT' : 'WARD_CONFLICT', { cause: e })
+            : e;
+        await this.#recordFailure(op, error);
+        throw error;
+      }
     }
   }
 
@@ -559,6 +590,7 @@ function asWardError(e: unknown): WardError {
   return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
 }
 
+/** Lost a race with another writer of the same resource: nothing was stored. */
 function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: string } | null)?.code === '23505';
+  return e instanceof WriteConflictError || (e as { code?: string } | null)?.code === '23505';
 }
