@@ -1,5 +1,5 @@
 import { createHash, type KeyObject, randomUUID } from 'node:crypto';
-import { calculateJwkThumbprint, exportJWK, type JWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { calculateJwkThumbprint, decodeJwt, exportJWK, type JWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { WardError } from '../fhir/index.js';
 import { isRole, kindOfSubject, type Principal, parseScopes, type Role, ScopeSyntaxError } from '../policy/index.js';
 
@@ -30,6 +30,14 @@ export class TokenRequestError extends Error {
   override readonly name = 'TokenRequestError';
 }
 
+const VERIFIED_CACHE_SIZE = 10_000;
+
+/** The exp claim of a token whose signature was already verified. */
+function decodeExp(token: string): number | undefined {
+  const exp = decodeJwt(token).exp;
+  return typeof exp === 'number' ? exp : undefined;
+}
+
 const SUBJECT = /^(system|[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/;
 const MAX_TTL_SECONDS = 24 * 3600;
 
@@ -44,6 +52,12 @@ export class AccessTokens {
   readonly #audience: string;
   readonly #now: () => Date;
   #kid: string | undefined;
+  /**
+   * Tokens already verified, by their exact text, until they expire. Verifying an ES256 signature
+   * costs more than the rest of a read; a cache hit needs the identical token string, so a changed
+   * byte is verified afresh. Revocation (the SMART issue) must also evict from here.
+   */
+  readonly #verified = new Map<string, { principal: Principal; expiresAtMs: number }>();
 
   constructor(keys: TokenKeys, options: { issuer: string; audience: string; now: () => Date }) {
     if (keys.privateKey.asymmetricKeyType !== 'ec') throw new TypeError('access-token key must be an EC P-256 key');
@@ -97,6 +111,27 @@ export class AccessTokens {
    * wrong issuer or audience, expired, malformed claims — is the same 401 (164.312(d)).
    */
   async verify(token: string): Promise<Principal> {
+    const nowMs = this.#now().getTime();
+    const cached = this.#verified.get(token);
+    if (cached && nowMs < cached.expiresAtMs) return cached.principal;
+    if (cached) this.#verified.delete(token);
+    const principal = await this.#verifySignatureAndClaims(token);
+    this.#remember(token, principal);
+    return principal;
+  }
+
+  #remember(token: string, principal: Principal): void {
+    const exp = decodeExp(token);
+    if (exp === undefined) return;
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+      // Map keeps insertion order: drop the oldest entry.
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+    this.#verified.set(token, { principal, expiresAtMs: exp * 1000 });
+  }
+
+  async #verifySignatureAndClaims(token: string): Promise<Principal> {
     try {
       const { payload } = await jwtVerify(token, this.#keys.publicKey, {
         algorithms: [ACCESS_TOKEN_ALG],
