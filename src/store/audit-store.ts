@@ -17,21 +17,34 @@ export interface StoredAuditRow extends AuditRow {
   readonly leafHash: Buffer;
 }
 
-/** Appends rows in one multi-row INSERT; the trigger assigns each its leaf hash. */
+/**
+ * Appends rows in one INSERT (one fixed statement whatever the batch size, so it is prepared once
+ * per connection); the trigger assigns each row its leaf hash. Rows are inserted, and numbered,
+ * in the order given.
+ */
 export async function insertAuditRows(q: Queryable, rows: readonly AuditRow[]): Promise<number[]> {
   if (rows.length === 0) return [];
-  const params: unknown[] = [];
-  const tuples = rows.map((r) => {
-    const base = params.length;
-    params.push(r.recordedAt, r.action, r.outcome, r.principalId, r.patientId, r.resourceType, r.resourceId, r.entry);
-    return `(${Array.from({ length: 8 }, (_, i) => `$${base + i + 1}`).join(', ')}, '\\x'::bytea)`;
-  });
+  const column = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
   const result = await q.query<{ seq: unknown }>(
     `INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash)
-     VALUES ${tuples.join(', ')} RETURNING seq`,
-    params,
+     SELECT t.recorded_at, t.action, t.outcome, t.principal_id, t.patient_id, t.resource_type, t.resource_id, t.entry, '\\x'::bytea
+       FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
+         WITH ORDINALITY AS t(recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, n)
+      ORDER BY t.n
+     RETURNING seq`,
+    [
+      rows.map((r) => r.recordedAt.toISOString()),
+      column('action'),
+      column('outcome'),
+      column('principalId'),
+      column('patientId'),
+      column('resourceType'),
+      column('resourceId'),
+      column('entry'),
+    ],
+    'ward_audit_insert',
   );
-  return result.rows.map((r) => asNumber(r.seq));
+  return result.rows.map((r) => asNumber(r.seq)).sort((a, b) => a - b);
 }
 
 export interface AuditQuery {

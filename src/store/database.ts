@@ -5,7 +5,11 @@ export interface QueryResult<R> {
 }
 
 export interface Queryable {
-  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>>;
+  /**
+   * Runs one statement. A `name` marks fixed, hot SQL: PostgreSQL then parses and plans it once
+   * per connection (a named prepared statement); PGlite ignores it.
+   */
+  query<R = Record<string, unknown>>(sql: string, params?: readonly unknown[], name?: string): Promise<QueryResult<R>>;
 }
 
 export type Engine = 'postgres' | 'pglite';

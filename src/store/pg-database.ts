@@ -11,8 +11,8 @@ export function openPostgres(connectionString: string, options: { max?: number; 
   // An idle client's error (server restart) must not crash the process; the next query reconnects.
   pool.on('error', () => undefined);
 
-  const query = async <R>(sql: string, params?: readonly unknown[]): Promise<QueryResult<R>> => {
-    const result = await pool.query(sql, params as unknown[] | undefined);
+  const query = async <R>(sql: string, params?: readonly unknown[], name?: string): Promise<QueryResult<R>> => {
+    const result = await pool.query({ text: sql, values: params as unknown[] | undefined, ...(name ? { name } : {}) });
     return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
   };
 
@@ -24,8 +24,8 @@ export function openPostgres(connectionString: string, options: { max?: number; 
       try {
         await client.query('BEGIN');
         const tx: Queryable = {
-          async query<R>(sql: string, params?: readonly unknown[]) {
-            const result = await client.query(sql, params as unknown[] | undefined);
+          async query<R>(sql: string, params?: readonly unknown[], name?: string) {
+            const result = await client.query({ text: sql, values: params as unknown[] | undefined, ...(name ? { name } : {}) });
             return { rows: result.rows as R[], rowCount: result.rowCount ?? 0 };
           },
         };

@@ -57,6 +57,7 @@ export async function readCurrent(q: Queryable, resourceType: string, id: string
     `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
       WHERE r.resource_type = $1 AND r.id = $2`,
     [resourceType, id],
+    'ward_read_current',
   );
   return rows[0] ? toStoredVersion(rows[0]) : undefined;
 }
@@ -195,6 +196,7 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
       audit.entry,
       v.versionId === 1 ? null : v.versionId - 1,
     ],
+    'ward_commit_write',
   );
   if (rows.length === 0) throw new WriteConflictError('the resource changed since it was read');
   return asNumber(rows[0]?.seq);
