@@ -37,8 +37,9 @@ const has = (stack: readonly Frame[], test: (f: Frame) => boolean) => stack.some
 const inFile = (f: Frame, part: string) => f.url.includes(part);
 
 /**
- * Cost buckets, first match wins. Async functions break stacks at each await, so a bucket is
- * matched on the whole (possibly short) stack of a sample, not only on its top frame.
+ * Named costs, first match wins. Async functions break stacks at each await, so these are matched
+ * on the whole (possibly short) stack of a sample, not only on its top frame. A sample none of
+ * them claims goes to the owner of its nearest recognisable frame (see OWNERS).
  */
 const COSTS: readonly { cost: string; match: (stack: readonly Frame[]) => boolean }[] = [
   { cost: '(idle)', match: (s) => s[0]?.functionName === '(idle)' },
@@ -64,18 +65,28 @@ const COSTS: readonly { cost: string; match: (stack: readonly Frame[]) => boolea
     cost: 'validation and body snapshot',
     match: (s) => has(s, (f) => /^(validateResource|checkBody)$/.test(f.functionName) || inFile(f, '/src/fhir/validation')),
   },
-  {
-    cost: 'pg driver (protocol encode/decode, pool)',
-    match: (s) => has(s, (f) => /\/node_modules\/(pg|pg-protocol|pg-pool|pg-types)\//.test(f.url)),
-  },
+];
+
+/** Owners for the rest, by the frame nearest the top of the stack that one of them recognises. */
+const OWNERS: readonly { cost: string; test: (f: Frame) => boolean }[] = [
+  { cost: 'ward (other)', test: (f) => inFile(f, '/src/') },
+  { cost: 'pg driver (protocol encode/decode, pool)', test: (f) => /\/node_modules\/(pg|pg-protocol|pg-pool|pg-types)\//.test(f.url) },
   {
     cost: 'fastify (routing, hooks, parse, serialize)',
-    match: (s) =>
-      has(s, (f) => /\/node_modules\/(fastify|find-my-way|avvio|@fastify\/[^/]+|fast-json-stringify|secure-json-parse)\//.test(f.url)),
+    test: (f) => /\/node_modules\/(fastify|find-my-way|avvio|@fastify\/[^/]+|fast-json-stringify|secure-json-parse|pino)\//.test(f.url),
   },
-  { cost: 'node http/net/streams', match: (s) => has(s, (f) => /^node:(_http|net|internal\/(http|streams|stream_base))/.test(f.url)) },
-  { cost: 'ward (other)', match: (s) => has(s, (f) => inFile(f, '/src/')) },
+  { cost: 'node http/net/streams', test: (f) => /^node:(_http|net|internal\/(http|streams|stream_base))/.test(f.url) },
 ];
+
+function costOf(stack: readonly Frame[]): string {
+  const named = COSTS.find((c) => c.match(stack));
+  if (named) return named.cost;
+  for (const f of stack) {
+    const owner = OWNERS.find((o) => o.test(f));
+    if (owner) return owner.cost;
+  }
+  return 'other (native, node internals)';
+}
 
 export class Profiler {
   readonly #session = new Session();
@@ -162,7 +173,7 @@ export function summarise(profile: CpuProfile, top = 15): ProfileSummary {
     const node = byId.get(id);
     if (!node) continue;
     const stack = stackOf(id);
-    const cost = COSTS.find((c) => c.match(stack))?.cost ?? 'other (native, node internals)';
+    const cost = costOf(stack);
     costs.set(cost, (costs.get(cost) ?? 0) + ms);
     const a = areaOf(node.callFrame);
     area.set(a, (area.get(a) ?? 0) + ms);
@@ -199,6 +210,6 @@ export function summarise(profile: CpuProfile, top = 15): ProfileSummary {
     byArea: rank(area, 'area', 30),
     selfTop: rank(selfFn, 'fn', top),
     inclusiveTop: rank(inclusive, 'fn', top * 2),
-    costs: rank(costs, 'cost', COSTS.length + 1),
+    costs: rank(costs, 'cost', COSTS.length + OWNERS.length + 1),
   };
 }

@@ -9,8 +9,10 @@ export interface ScenarioResult {
   readonly description: string;
   readonly load: LoadResult;
   readonly cpu: CpuWindow;
-  /** The bare-baseline scenario this one is compared with, and Ward's fraction of its req/s. */
+  /** The bare-baseline group this one is compared with, and Ward's fraction of its mean req/s. */
   readonly baseline?: string;
+  /** The group of a bare scenario measured more than once (bare-read, bare-insert). */
+  readonly group?: string;
   /** Ward only: audit entries written in the window and the commits that carried them. */
   readonly audit?: { entries: number; commits: number; perCommit: number };
   ratio?: number;
@@ -32,11 +34,57 @@ const GOALS: readonly { scenario: string; baseline: string; atLeast: number }[] 
   { scenario: 'ward-create', baseline: 'bare-insert', atLeast: 0.4 },
 ];
 
+/** Mean req/s of each bare group (a bare scenario is measured at the start and at the end). */
+export function baselineMeans(results: readonly ScenarioResult[]): Map<string, number> {
+  const sums = new Map<string, { total: number; n: number }>();
+  for (const r of results) {
+    if (!r.group) continue;
+    const s = sums.get(r.group) ?? { total: 0, n: 0 };
+    sums.set(r.group, { total: s.total + r.load.okPerSecond, n: s.n + 1 });
+  }
+  return new Map([...sums].map(([g, s]) => [g, s.total / s.n]));
+}
+
+export interface Drift {
+  readonly group: string;
+  readonly first: number;
+  readonly last: number;
+  /** (last − first) / mean. */
+  readonly drift: number;
+}
+
+export function baselineDrift(results: readonly ScenarioResult[]): Drift[] {
+  const out: Drift[] = [];
+  for (const [group, mean] of baselineMeans(results)) {
+    const runs = results.filter((r) => r.group === group);
+    const first = runs[0];
+    const last = runs[runs.length - 1];
+    if (!first || !last || runs.length < 2 || mean <= 0) continue;
+    out.push({
+      group,
+      first: first.load.okPerSecond,
+      last: last.load.okPerSecond,
+      drift: (last.load.okPerSecond - first.load.okPerSecond) / mean,
+    });
+  }
+  return out;
+}
+
+export function driftText(drift: readonly Drift[]): string {
+  return drift
+    .map(
+      (d) =>
+        `baseline ${d.group}: ${f1(d.first)} req/s at the start, ${f1(d.last)} at the end (${d.drift >= 0 ? '+' : ''}${(d.drift * 100).toFixed(1)} %)`,
+    )
+    .join('\n');
+}
+
 export function computeRatios(results: ScenarioResult[]): Goal[] {
   const byName = new Map(results.map((r) => [r.name, r]));
+  const means = baselineMeans(results);
   for (const r of results) {
-    const base = r.baseline ? byName.get(r.baseline) : undefined;
-    if (base && base.load.okPerSecond > 0) r.ratio = r.load.okPerSecond / base.load.okPerSecond;
+    const base = r.baseline ? means.get(r.baseline) : undefined;
+    if (base !== undefined && base > 0) r.ratio = r.load.okPerSecond / base;
   }
   return GOALS.map((g) => {
     const ratio = byName.get(g.scenario)?.ratio ?? null;
@@ -65,7 +113,7 @@ export function figuresTable(results: readonly ScenarioResult[]): string {
       ms(r.load.latencyMs.p99),
       String(r.load.errors),
       String(r.load.non2xx),
-      r.baseline ? `${pct(r.ratio)} of ${r.baseline}` : '—',
+      r.baseline ? `${pct(r.ratio)} of ${r.baseline} (mean)` : '—',
     ]);
   }
   return pad(rows);
@@ -119,7 +167,7 @@ export function markdownTable(results: readonly ScenarioResult[]): string {
   const lines = ['| scenario | req/s | p50 ms | p99 ms | errors | non-2xx | vs baseline |', '|---|--:|--:|--:|--:|--:|---|'];
   for (const r of results) {
     lines.push(
-      `| ${r.name} | ${f1(r.load.okPerSecond)} | ${ms(r.load.latencyMs.p50)} | ${ms(r.load.latencyMs.p99)} | ${r.load.errors} | ${r.load.non2xx} | ${r.baseline ? `${pct(r.ratio)} of ${r.baseline}` : '—'} |`,
+      `| ${r.name} | ${f1(r.load.okPerSecond)} | ${ms(r.load.latencyMs.p50)} | ${ms(r.load.latencyMs.p99)} | ${r.load.errors} | ${r.load.non2xx} | ${r.baseline ? `${pct(r.ratio)} of ${r.baseline} (mean)` : '—'} |`,
     );
   }
   return lines.join('\n');

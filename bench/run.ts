@@ -10,7 +10,8 @@
  *   BENCH_SEED=42             population seed
  *   BENCH_DATABASE_URL        admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_PROFILE=1           CPU-profile the server thread in each scenario (slower; figures not comparable)
- *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read, bare-insert)
+ *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read, bare-insert;
+ *                             a bare scenario runs twice, at the start and at the end)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
  */
 import { type ChildProcess, fork } from 'node:child_process';
@@ -31,8 +32,10 @@ import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from
 import { type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
 import { Profiler, type ProfileSummary, summarise } from './profile.js';
 import {
+  baselineDrift,
   computeRatios,
   cpuTable,
+  driftText,
   figuresTable,
   goalsText,
   markdownTable,
@@ -45,6 +48,8 @@ import {
 const HOST = '127.0.0.1';
 /** Above this, CPU used by processes outside the benchmark during a scenario is reported as a warning. */
 const OUTSIDE_LIMIT_CORES = 0.2;
+/** Above this, a change between the two measurements of a bare scenario is reported as a warning. */
+const DRIFT_LIMIT = 0.1;
 const RESULTS_DIR = fileURLToPath(new URL('./results/', import.meta.url));
 
 function intEnv(name: string, fallback: number, min: number, max: number): number {
@@ -208,6 +213,8 @@ interface Scenario {
   readonly headers: Record<string, string>;
   readonly caPem?: string;
   readonly baseline?: string;
+  /** Bare scenarios measured twice share a group; Ward's ratios use the group's mean. */
+  readonly group?: string;
   readonly profile?: boolean;
   /** Ward scenarios: count the audit entries and commits of the measured window. */
   readonly audited?: boolean;
@@ -267,6 +274,7 @@ async function measure(gen: LoadGenerator, db: BenchDatabase, s: Scenario, stamp
     load,
     cpu,
     ...(s.baseline ? { baseline: s.baseline } : {}),
+    ...(s.group ? { group: s.group } : {}),
     ...(audit ? { audit: { ...audit, perCommit: audit.entries / Math.max(1, audit.commits) } } : {}),
     ...(profile ? { profile } : {}),
     ...(profileFile ? { profileFile } : {}),
@@ -336,7 +344,7 @@ async function main(): Promise<number> {
     const httpConfig = wardConfig(dataDir, db.url, await freePort(), false);
     ward = await startServer(httpConfig);
     const poolSize = httpConfig.dbPoolSize;
-    let token = await mintToken(ward);
+    const token = await mintToken(ward);
     log(`Ward at ${ward.url} (pool ${poolSize}, audit batch ≤ ${httpConfig.auditMaxBatch}); loading the population…`);
     const population: LoadedPopulation = await loadPopulation(poster(ward.url, token), SHAPE, settings.seed, 16);
     log(
@@ -355,34 +363,68 @@ async function main(): Promise<number> {
       return { path: `/fhir/Observation/${o.id}`, body: JSON.stringify(current) };
     });
 
-    const wardScenarios: Scenario[] = [
+    // The baseline runs beside Ward, and the comparisons are interleaved — bare, Ward, …, bare
+    // again — because this VM's speed drifts over minutes: each bare scenario is measured at the
+    // start and at the end, the ratios use the mean, and the drift between the two is reported.
+    baseline = await startBaselineServer({ databaseUrl: db.url, poolSize, host: HOST, port: await freePort() });
+    await baseline.load(population.observations);
+    log(`baseline at ${baseline.url} (pool ${poolSize}) loaded with the same ${population.observations.length} Observation bodies`);
+    const bare = (pass: '' | '-again'): { read: Scenario; insert: Scenario } => ({
+      read: {
+        name: `bare-read${pass}`,
+        group: 'bare-read',
+        description: 'GET /Observation/<id>: SELECT body by primary key (Fastify + pg, no auth/audit/crypto)',
+        url: (baseline as BaselineServer).url,
+        plan: { method: 'GET', paths: readIds.map((id) => `/Observation/${id}`) },
+        headers: fhirHeaders(token, false),
+        profile: settings.profile && pass === '',
+      },
+      insert: {
+        name: `bare-insert${pass}`,
+        group: 'bare-insert',
+        description: 'POST /Observation: one autocommitted INSERT (Fastify + pg, no auth/audit/crypto)',
+        url: (baseline as BaselineServer).url,
+        plan: { method: 'POST', path: '/Observation', bodies: newBodies },
+        headers: fhirHeaders(token, true),
+        profile: settings.profile && pass === '',
+      },
+    });
+    const wardHttp = ward.url;
+    const sequence: Scenario[] = [
+      bare('').read,
       {
         name: 'ward-read',
         description: `GET /fhir/Observation/<id> over ${readIds.length} ids (HTTP)`,
-        url: ward.url,
+        url: wardHttp,
         plan: { method: 'GET', paths: readIds.map((id) => `/fhir/Observation/${id}`) },
         headers: fhirHeaders(token, false),
         baseline: 'bare-read',
+        profile: settings.profile,
+        audited: true,
       },
+      bare('').insert,
       {
         name: 'ward-create',
         description: 'POST /fhir/Observation (HTTP)',
-        url: ward.url,
+        url: wardHttp,
         plan: { method: 'POST', path: '/fhir/Observation', bodies: newBodies },
         headers: fhirHeaders(token, true),
         baseline: 'bare-insert',
+        profile: settings.profile,
+        audited: true,
       },
       {
         name: 'ward-update',
         description: `PUT /fhir/Observation/<id> over ${updates.length} ids, no If-Match (HTTP)`,
-        url: ward.url,
+        url: wardHttp,
         plan: { method: 'PUT', items: updates },
         headers: fhirHeaders(token, true),
         baseline: 'bare-insert',
+        profile: settings.profile,
+        audited: true,
       },
     ];
-    for (const s of wardScenarios)
-      if (wanted(s.name)) results.push(await measure(gen, db, { ...s, profile: settings.profile, audited: true }, stamp));
+    for (const sc of sequence) if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, stamp));
     await ward.stop();
     ward = undefined;
 
@@ -393,7 +435,7 @@ async function main(): Promise<number> {
       const caPem = readFileSync(join(dataDir, 'tls', 'ca.pem'), 'utf8');
       tlsCheck = await verifyTls(ward.url, caPem);
       log(`Ward at ${ward.url}: certificate verified against tls/ca.pem over ${tlsCheck.protocol}`);
-      token = await mintToken(ward);
+      const tlsToken = await mintToken(ward);
       results.push(
         await measure(
           gen,
@@ -403,7 +445,7 @@ async function main(): Promise<number> {
             description: `GET /fhir/Observation/<id> over ${readIds.length} ids (HTTPS, TLS 1.3, keep-alive)`,
             url: ward.url,
             plan: { method: 'GET', paths: readIds.map((id) => `/fhir/Observation/${id}`) },
-            headers: fhirHeaders(token, false),
+            headers: fhirHeaders(tlsToken, false),
             caPem,
             baseline: 'bare-read',
             profile: settings.profile,
@@ -416,32 +458,16 @@ async function main(): Promise<number> {
       ward = undefined;
     }
 
-    // ── The bare baseline, same PostgreSQL server, same pool size ─────────────────────
-    baseline = await startBaselineServer({ databaseUrl: db.url, poolSize, host: HOST, port: await freePort() });
-    await baseline.load(population.observations);
-    log(`baseline at ${baseline.url} (pool ${poolSize}) loaded with the same ${population.observations.length} Observation bodies`);
-    const bareScenarios: Scenario[] = [
-      {
-        name: 'bare-read',
-        description: 'GET /Observation/<id>: SELECT body by primary key (Fastify + pg, no auth/audit/crypto)',
-        url: baseline.url,
-        plan: { method: 'GET', paths: readIds.map((id) => `/Observation/${id}`) },
-        headers: fhirHeaders(token, false),
-      },
-      {
-        name: 'bare-insert',
-        description: 'POST /Observation: one autocommitted INSERT (Fastify + pg, no auth/audit/crypto)',
-        url: baseline.url,
-        plan: { method: 'POST', path: '/Observation', bodies: newBodies },
-        headers: fhirHeaders(token, true),
-      },
-    ];
-    for (const s of bareScenarios) if (wanted(s.name)) results.push(await measure(gen, db, { ...s, profile: settings.profile }, stamp));
+    // ── The baseline again, to average over the run and expose drift ───────────────────
+    for (const sc of [bare('-again').read, bare('-again').insert])
+      if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, stamp));
     await baseline.stop();
     baseline = undefined;
 
     // ── Report ─────────────────────────────────────────────────────────────────────────
     const goals = computeRatios(results);
+    const drift = baselineDrift(results);
+    const drifting = drift.filter((d) => Math.abs(d.drift) > DRIFT_LIMIT);
     const errors = results.filter((x) => x.load.errors > 0 || x.load.non2xx > 0);
     const busyElsewhere = results
       .map((x) => ({ scenario: x.name, cores: outsideCores(x) }))
@@ -456,6 +482,10 @@ async function main(): Promise<number> {
       cpuTable(results),
       '',
       goalsText(goals),
+      drift.length > 0 ? `\n${driftText(drift)}` : '',
+      drifting.length > 0
+        ? `\nWARNING: the baseline drifted by more than ${DRIFT_LIMIT * 100} % between the start and the end of the run (${drifting.map((d) => d.group).join(', ')}): the machine's speed changed during the run; treat the ratios with care.`
+        : '',
       busyElsewhere.length > 0
         ? `\nWARNING: CPU outside the benchmark's processes (other programs, kernel threads) during ${busyElsewhere.map((x) => `${x.scenario} (${x.cores.toFixed(2)} cores)`).join(', ')}; those figures understate what this machine can do.`
         : '',
@@ -463,7 +493,12 @@ async function main(): Promise<number> {
         ? '\nNOTE: profiled run (BENCH_PROFILE=1): the profiler slows Ward; these figures are not comparable to an unprofiled run.'
         : '',
     ];
-    process.stdout.write(`${out.join('\n')}\n`);
+    process.stdout.write(
+      `${out
+        .join('\n')
+        .replace(/\n{3,}/g, '\n\n')
+        .trimEnd()}\n`,
+    );
     for (const x of results) if (x.profile) process.stdout.write(`\n${profileText(x)}\n`);
     const path = writeResults(RESULTS_DIR, stamp, {
       startedAt: stamp,
@@ -486,6 +521,7 @@ async function main(): Promise<number> {
       results,
       goals,
       markdown: markdownTable(results),
+      baselineDrift: drift,
       busyElsewhere,
       errors: errors.map((x) => ({ scenario: x.name, errors: x.load.errors, non2xx: x.load.non2xx, statusCodes: x.load.statusCodes })),
     });
