@@ -50,6 +50,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       tokens,
       now,
       async close() {
+        await vault.drain();
         await audit.close();
         await db.close();
       },

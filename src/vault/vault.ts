@@ -1,20 +1,8 @@
-import { type AuditLog, AuditUnavailableError, auditRowOf } from '../audit/index.js';
+import type { AuditLog } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
+import { type Criteria, categoriesOf, type FhirResource, isFhirId, patientCompartmentOf, WardError } from '../fhir/index.js';
+import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
 import {
-  type Criteria,
-  categoriesOf,
-  type FhirResource,
-  isFhirId,
-  isPlainObject,
-  isResourceType,
-  isWardError,
-  patientCompartmentOf,
-  validateResource,
-  WardError,
-} from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
-import {
-  commitWrite,
   type Database,
   findCurrent,
   type Queryable,
@@ -22,13 +10,14 @@ import {
   readHistory,
   readVersion,
   type StoredVersion,
-  WriteConflictError,
   type WriteMethod,
 } from '../store/index.js';
-import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
+import type { OperationRecord } from './audit-trail.js';
+import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { criteriaHashes, identifierHashes } from './identifier-index.js';
 import type { RequestContext } from './request-context.js';
 import { openResource, sealResource } from './sealing.js';
+import { checkBody, decideOnType, targetOf } from './vault-steps.js';
 
 export interface VaultDeps {
   readonly db: Database;
@@ -71,8 +60,6 @@ export interface DeleteResult {
 }
 
 const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
-/** How often a write that lost a race is run again before the client gets 409. */
-const MAX_WRITE_ATTEMPTS = 4;
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
@@ -82,14 +69,26 @@ const MAX_WRITE_ATTEMPTS = 4;
  */
 export class Vault {
   readonly #deps: VaultDeps;
+  readonly #run: AuditedRunner;
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
+    this.#run = new AuditedRunner(deps);
+  }
+
+  /** A create or update, answered 201 when it created and 200 otherwise. */
+  #write(op: OperationRecord, mode: WriteMode, body: (q: Queryable, lock: boolean) => Promise<WriteResult>): Promise<WriteResult> {
+    return this.#run.write(op, mode, body, (r) => WRITE_STATUS[r.outcome]);
+  }
+
+  /** Waits for operations in flight (shutdown). */
+  drain(timeoutMs?: number): Promise<void> {
+    return this.#run.drain(timeoutMs);
   }
 
   async read(principal: Principal, ctx: RequestContext, resourceType: string, id: string): Promise<VersionedResource> {
     const op = this.#op(principal, ctx, 'read', resourceType, id);
-    return this.#audited(op, async () => {
+    return this.#run.read(op, async () => {
       decideOnType(op, 'read');
       const row = await readCurrent(this.#deps.db, resourceType, id);
       const visible = this.#decideOnRow(op, 'read', row);
@@ -101,7 +100,7 @@ export class Vault {
   async vread(principal: Principal, ctx: RequestContext, resourceType: string, id: string, versionId: number): Promise<VersionedResource> {
     const op = this.#op(principal, ctx, 'vread', resourceType, id);
     op.versionId = versionId;
-    return this.#audited(op, async () => {
+    return this.#run.read(op, async () => {
       decideOnType(op, 'vread');
       const row = Number.isSafeInteger(versionId) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = this.#decideOnRow(op, 'vread', row);
@@ -120,7 +119,7 @@ export class Vault {
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'create', resourceType);
     const conditional = options.ifNoneExist;
-    return this.#auditedWrite(op, { transactional: conditional !== undefined }, async (q) => {
+    return this.#write(op, { transactional: conditional !== undefined }, async (q) => {
       decideOnType(op, 'create');
       const resource = checkBody(body, resourceType);
       if (conditional) {
@@ -149,7 +148,7 @@ export class Vault {
     options: { ifMatch?: number } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType, id);
-    return this.#auditedWrite(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
+    return this.#write(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'update');
       if (!isFhirId(id))
         throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: 'The id in the URL is not a valid FHIR id' }] });
@@ -173,7 +172,7 @@ export class Vault {
     body: unknown,
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
-    return this.#auditedWrite(op, { transactional: true }, async (tx) => {
+    return this.#write(op, { transactional: true }, async (tx) => {
       decideOnType(op, 'update');
       const resource = checkBody(body, resourceType);
       await this.#lockCriteria(tx, resourceType, criteria);
@@ -207,7 +206,7 @@ export class Vault {
     options: { ifMatch?: number } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'patch', resourceType, id);
-    return this.#auditedWrite(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
+    return this.#write(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'patch');
       const row = await readCurrent(q, resourceType, id, lock);
       const visible = this.#decideOnRow(op, 'patch', row);
@@ -230,7 +229,7 @@ export class Vault {
     options: { ifMatch?: number } = {},
   ): Promise<DeleteResult> {
     const op = this.#op(principal, ctx, 'delete', resourceType, id);
-    return this.#auditedWrite(
+    return this.#run.write(
       op,
       { transactional: false, retryOnConflict: options.ifMatch === undefined },
       async (q, lock) => {
@@ -246,7 +245,7 @@ export class Vault {
   /** Conditional delete of exactly one match (several is 412; none is a no-op). */
   async conditionalDelete(principal: Principal, ctx: RequestContext, resourceType: string, criteria: Criteria): Promise<DeleteResult> {
     const op = this.#op(principal, ctx, 'delete', resourceType);
-    return this.#auditedWrite(
+    return this.#run.write(
       op,
       { transactional: true },
       async (tx) => {
@@ -271,7 +270,7 @@ export class Vault {
   ): Promise<HistoryPage> {
     const level: PolicyAction = query.id ? 'history-instance' : query.resourceType ? 'history-type' : 'history-system';
     const op = this.#op(principal, ctx, 'history', query.resourceType, query.id);
-    return this.#audited(op, async () => {
+    return this.#run.read(op, async () => {
       decideOnType(op, level);
       const rows = await readHistory(this.#deps.db, { ...query, limit: query.count + 1 });
       const page = rows.slice(0, query.count);
@@ -306,7 +305,7 @@ export class Vault {
     limit: number,
   ): Promise<VersionedResource[]> {
     const op = this.#op(principal, ctx, 'search', resourceType);
-    return this.#audited(op, async () => {
+    return this.#run.read(op, async () => {
       decideOnType(op, 'search');
       const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
       op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
@@ -325,7 +324,7 @@ export class Vault {
     outcome: { status: number; code: string; resourceType?: string; resourceId?: string },
   ): Promise<void> {
     const op = this.#op(principal, ctx, 'request', outcome.resourceType, outcome.resourceId);
-    await this.#append(op, outcome.status, outcome.code);
+    await this.#run.append(op, outcome.status, outcome.code);
   }
 
   /** Audits an operator or administrative action (token minted, key created) before it takes effect outside. */
@@ -337,7 +336,7 @@ export class Vault {
   ): Promise<void> {
     const op = this.#op(principal, ctx, action);
     op.detail = outcome.detail;
-    await this.#append(op, outcome.status, outcome.code);
+    await this.#run.append(op, outcome.status, outcome.code);
   }
 
   // ── steps ────────────────────────────────────────────────────────────────────────────────
@@ -481,116 +480,4 @@ export class Vault {
     };
     return { outcome: 'deleted', versionId };
   }
-
-  // ── audit ────────────────────────────────────────────────────────────────────────────────
-
-  /** Runs a read-type operation; its entry is durable before the result is returned. */
-  async #audited<T>(op: OperationRecord, body: () => Promise<T>): Promise<T> {
-    let result: T;
-    try {
-      result = await body();
-    } catch (e) {
-      await this.#recordFailure(op, e);
-      throw e;
-    }
-    await this.#append(op, 200);
-    return result;
-  }
-
-  /**
-   * Runs a write and commits it with its audit entry in one statement (commitWrite), so the data
-   * change and the entry are stored together or not at all. Conditional writes run in a
-   * transaction that holds their criteria lock. A write that lost a race with a concurrent writer
-   * of the same resource is run again from the start (fresh read, fresh decision) when the client
-   * did not pin a version; with If-Match it is refused. A failed write is audited on its own.
-   */
-  async #auditedWrite<T extends WriteResult | DeleteResult>(
-    op: OperationRecord,
-    mode: { transactional: boolean; retryOnConflict?: boolean },
-    body: (q: Queryable, lock: boolean) => Promise<T>,
-    statusOf_: (r: T) => number = (r) => WRITE_STATUS[(r as WriteResult).outcome],
-  ): Promise<T> {
-    const attempt = async (q: Queryable, lock: boolean): Promise<T> => {
-      op.pending = undefined;
-      const r = await body(q, lock);
-      const entry = auditEntry(op, this.#deps.now(), statusOf_(r));
-      try {
-        if (op.pending) await commitWrite(q, op.pending, auditRowOf(entry));
-        else await this.#deps.audit.recordIn(q, entry);
-      } catch (e) {
-        if (isUniqueViolation(e)) throw e;
-        throw asWardError(e);
-      }
-      return r;
-    };
-    for (let tries = 1; ; tries++) {
-      // The first try is optimistic (one statement, no lock); after losing a race, the retry holds
-      // the row lock in a transaction, so contending writers queue instead of colliding again.
-      const transactional = mode.transactional || tries > 1;
-      try {
-        const result = transactional ? await this.#deps.db.transaction((tx) => attempt(tx, true)) : await attempt(this.#deps.db, false);
-        op.ctx.audited = true;
-        return result;
-      } catch (e) {
-        if (isUniqueViolation(e) && mode.retryOnConflict && tries < MAX_WRITE_ATTEMPTS) continue;
-        const error = isWardError(e)
-          ? e
-          : isUniqueViolation(e)
-            ? new WardError(mode.retryOnConflict === false ? 'WARD_VERSION_CONFLICT' : 'WARD_CONFLICT', { cause: e })
-            : e;
-        await this.#recordFailure(op, error);
-        throw error;
-      }
-    }
-  }
-
-  async #recordFailure(op: OperationRecord, error: unknown): Promise<void> {
-    const { status, code } = statusOf(error);
-    await this.#append(op, status, code);
-  }
-
-  async #append(op: OperationRecord, status: number, code?: string): Promise<void> {
-    try {
-      await this.#deps.audit.record(auditEntry(op, this.#deps.now(), status, code));
-      op.ctx.audited = true;
-    } catch (e) {
-      throw asWardError(e);
-    }
-  }
-}
-
-function decideOnType(op: OperationRecord, action: PolicyAction): void {
-  if (op.resourceType !== undefined && !isResourceType(op.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
-  const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
-  op.decision = decision;
-  if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
-}
-
-function targetOf(row: StoredVersion): PolicyTarget {
-  return { resourceType: row.resourceType, id: row.id, patients: row.patients };
-}
-
-/** Snapshot the untrusted body, then validate the snapshot: what policy sees is what is stored. */
-function checkBody(body: unknown, resourceType: string): FhirResource & { id?: string } {
-  if (!isPlainObject(body)) throw new WardError('WARD_INVALID_RESOURCE', { details: [{ diagnostics: 'The body must be a JSON object' }] });
-  const snapshot = structuredClone(body) as FhirResource;
-  const issues = validateResource(snapshot, resourceType);
-  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
-  if (errors.length > 0) {
-    throw new WardError('WARD_INVALID_RESOURCE', {
-      details: errors.map((i) => ({ severity: i.severity, code: i.code, expression: i.expression, diagnostics: i.diagnostics })),
-    });
-  }
-  return snapshot as FhirResource & { id?: string };
-}
-
-function asWardError(e: unknown): WardError {
-  if (isWardError(e)) return e;
-  if (e instanceof AuditUnavailableError) return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
-  return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
-}
-
-/** Lost a race with another writer of the same resource: nothing was stored. */
-function isUniqueViolation(e: unknown): boolean {
-  return e instanceof WriteConflictError || (e as { code?: string } | null)?.code === '23505';
 }

@@ -1,0 +1,43 @@
+import { AuditUnavailableError } from '../audit/index.js';
+import { type FhirResource, isPlainObject, isResourceType, isWardError, validateResource, WardError } from '../fhir/index.js';
+import { decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
+import { type StoredVersion, WriteConflictError } from '../store/index.js';
+import type { OperationRecord } from './audit-trail.js';
+
+/** Decides on the type before any data is touched; an unknown type is 404, a refusal 403. */
+export function decideOnType(op: OperationRecord, action: PolicyAction): void {
+  if (op.resourceType !== undefined && !isResourceType(op.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
+  const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
+  op.decision = decision;
+  if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+}
+
+export function targetOf(row: StoredVersion): PolicyTarget {
+  return { resourceType: row.resourceType, id: row.id, patients: row.patients };
+}
+
+/** Snapshot the untrusted body, then validate the snapshot: what policy sees is what is stored. */
+export function checkBody(body: unknown, resourceType: string): FhirResource & { id?: string } {
+  if (!isPlainObject(body)) throw new WardError('WARD_INVALID_RESOURCE', { details: [{ diagnostics: 'The body must be a JSON object' }] });
+  const snapshot = structuredClone(body) as FhirResource;
+  const issues = validateResource(snapshot, resourceType);
+  const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
+  if (errors.length > 0) {
+    throw new WardError('WARD_INVALID_RESOURCE', {
+      details: errors.map((i) => ({ severity: i.severity, code: i.code, expression: i.expression, diagnostics: i.diagnostics })),
+    });
+  }
+  return snapshot as FhirResource & { id?: string };
+}
+
+/** Any failure to store an audit entry is a 503: the request is not performed and nothing leaves. */
+export function asWardError(e: unknown): WardError {
+  if (isWardError(e)) return e;
+  if (e instanceof AuditUnavailableError) return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
+  return new WardError('WARD_AUDIT_UNAVAILABLE', { cause: e });
+}
+
+/** Lost a race with another writer of the same resource: nothing was stored. */
+export function isLostRace(e: unknown): boolean {
+  return e instanceof WriteConflictError || (e as { code?: string } | null)?.code === '23505';
+}
