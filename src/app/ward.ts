@@ -9,6 +9,7 @@ import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import type { WardConfig } from './config.js';
 import { openStore } from './open-store.js';
+import { systemPrincipal } from './operator-commands.js';
 
 export interface Ward {
   readonly config: WardConfig;
@@ -42,6 +43,13 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
     const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`);
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
+    // Key operations are audited like any other (invariant 2): the first start creates the keys.
+    for (const key of keyring.created) {
+      await vault.recordAdministrative(systemPrincipal(), { requestId: randomUUID(), listener: 'cli', audited: false }, 'key-create', {
+        status: 201,
+        detail: { keyId: key.keyId, purpose: key.purpose, kekId: key.kekId },
+      });
+    }
     return {
       config,
       db,

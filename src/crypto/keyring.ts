@@ -32,19 +32,30 @@ export class Keyring {
   readonly #dataKeys: Map<string, DataKey>;
   readonly #active: DataKey;
   readonly blindIndexer: BlindIndexer;
+  /** Keys this open created (a new store), so the caller can audit the key operation. */
+  readonly created: readonly { keyId: string; purpose: KeyPurpose; kekId: string }[];
 
-  private constructor(dataKeys: Map<string, DataKey>, active: DataKey, blindIndexer: BlindIndexer) {
+  private constructor(
+    dataKeys: Map<string, DataKey>,
+    active: DataKey,
+    blindIndexer: BlindIndexer,
+    created: readonly { keyId: string; purpose: KeyPurpose; kekId: string }[],
+  ) {
     this.#dataKeys = dataKeys;
     this.#active = active;
     this.blindIndexer = blindIndexer;
+    this.created = created;
   }
 
   /** Unwraps every stored key, creating the first data key and blind-index key on a new store. */
   static async open(store: WrappedKeyStore, provider: KeyProvider): Promise<Keyring> {
     let records = await store.listKeys();
+    const created: { keyId: string; purpose: KeyPurpose; kekId: string }[] = [];
     for (const purpose of ['data', 'blind-index'] as const) {
       if (!records.some((r) => r.purpose === purpose)) {
-        await store.insertKey(await createWrappedKey(provider, purpose));
+        const record = await createWrappedKey(provider, purpose);
+        await store.insertKey(record);
+        created.push({ keyId: record.keyId, purpose, kekId: record.kekId });
       }
     }
     records = await store.listKeys();
@@ -67,7 +78,7 @@ export class Keyring {
       }
     }
     if (!active || !blind) throw new UnknownKeyError('keyring is incomplete');
-    return new Keyring(dataKeys, active, new BlindIndexer(blind));
+    return new Keyring(dataKeys, active, new BlindIndexer(blind), created);
   }
 
   activeDataKey(): DataKey {

@@ -4,6 +4,7 @@ import { packageFileNames, readDefinition } from './definitions-package.js';
 
 /** A search parameter as the official R4 SearchParameter definitions give it. */
 export interface SearchParameterDefinition {
+  readonly url: string;
   readonly code: string;
   readonly base: readonly string[];
   readonly type: 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';

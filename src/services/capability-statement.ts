@@ -1,4 +1,4 @@
-import { CRITERIA_PARAMETERS, hasIdentifierParameter, RESOURCE_TYPES } from '../fhir/index.js';
+import { CRITERIA_PARAMETERS, RESOURCE_TYPES, searchParameter } from '../fhir/index.js';
 
 /**
  * The CapabilityStatement states exactly what this build implements (and nothing it does not):
@@ -44,11 +44,10 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
           conditionalUpdate: true,
           conditionalDelete: 'single',
           referencePolicy: ['literal'],
-          searchParam: CRITERIA_PARAMETERS.filter((p) => p === '_id' || hasIdentifierParameter(type)).map((name) => ({
-            name,
-            definition: `http://hl7.org/fhir/SearchParameter/${name === '_id' ? 'Resource-id' : `${type}-identifier`}`,
-            type: name === '_id' ? 'token' : 'token',
-          })),
+          searchParam: CRITERIA_PARAMETERS.flatMap((name) => {
+            const definition = searchParameter(type, name);
+            return definition && definition.type === 'token' ? [{ name, definition: definition.url, type: definition.type }] : [];
+          }),
         })),
         interaction: [{ code: 'history-system' }],
       },
