@@ -41,7 +41,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     const keyring = await Keyring.open(keyStore(db), provider);
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
-    const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`);
+    const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {

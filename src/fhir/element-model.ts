@@ -91,7 +91,18 @@ export function compileTypeModel(sd: JsonObject): TypeModel | undefined {
   return compileStructure(kind, name, sd.abstract === true, raw);
 }
 
+/**
+ * Spec regexes whose backtracking is exponential on hostile input, replaced by equivalent
+ * unambiguous ones. base64Binary's `(\s*([0-9a-zA-Z\+\=]){4}\s*)+` takes hours on ~200 characters
+ * of "AAAA  …!" (a denial of service by any client that may write); this form matches the same
+ * strings (groups of four base64 characters, whitespace anywhere) in linear time.
+ */
+const LINEAR_PATTERNS: Readonly<Record<string, RegExp>> = {
+  base64Binary: /^[ \t\n\x0B\f\r]*(?:(?:[A-Za-z0-9+/=][ \t\n\x0B\f\r]*){4})+$/,
+};
+
 function primitivePattern(name: string, raw: readonly RawElement[]): RegExp | undefined {
+  if (LINEAR_PATTERNS[name]) return LINEAR_PATTERNS[name];
   const value = raw.find((e) => e.path === `${name}.value`);
   for (const type of arrayOf(value?.json.type)) {
     for (const ext of arrayOf(type.extension)) {

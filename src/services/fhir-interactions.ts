@@ -5,6 +5,7 @@ import {
   informationOutcome,
   isEmptyCriteria,
   isResourceType,
+  isWardError,
   parseCriteria,
   WardError,
 } from '../fhir/index.js';
@@ -25,7 +26,11 @@ export class FhirInteractions {
   readonly #vault: Vault;
   readonly #baseUrl: string;
 
-  constructor(vault: Vault, baseUrl: string) {
+  readonly #maxResourceBytes: number;
+
+  /** `maxResourceBytes` bounds what a JSON Patch may grow a resource to (the body limit). */
+  constructor(vault: Vault, baseUrl: string, options: { maxResourceBytes: number }) {
+    this.#maxResourceBytes = options.maxResourceBytes;
     this.#vault = vault;
     this.#baseUrl = baseUrl.replace(/\/$/, '');
   }
@@ -90,7 +95,7 @@ export class FhirInteractions {
       req.ctx,
       resourceType,
       id,
-      (current) => applyJsonPatch(current, operations),
+      (current) => applyJsonPatch(current, operations, this.#maxResourceBytes),
       ifMatch !== undefined ? { ifMatch } : {},
     );
     return this.#writeResponse(result, req.prefer);
@@ -247,16 +252,50 @@ function conditionFrom(resourceType: string, query: URLSearchParams): Criteria {
   return criteria;
 }
 
-function applyJsonPatch(current: FhirResource, operations: unknown[]): unknown {
-  try {
-    const result = jsonPatch.applyPatch(structuredClone(current), operations as jsonPatch.Operation[], true, false);
-    return result.newDocument;
-  } catch (e) {
-    const name = (e as { name?: string }).name ?? 'error';
-    const index = (e as { index?: number }).index;
+/** At most this many operations in one JSON Patch. */
+const MAX_PATCH_OPERATIONS = 100;
+
+/**
+ * Applies RFC 6902 operations one by one, bounded: at most 100 operations; copy/move into its own
+ * source is refused; and the document may not grow past `maxBytes` (each add, replace, test or
+ * copy counts the size of the value it brings), so a few `copy` operations cannot double the
+ * document until memory runs out.
+ */
+function applyJsonPatch(current: FhirResource, operations: unknown[], maxBytes: number): unknown {
+  if (operations.length > MAX_PATCH_OPERATIONS) {
     throw new WardError('WARD_INVALID_PATCH', {
-      details: [{ diagnostics: `JSON Patch ${name}${index !== undefined ? ` at operation ${index}` : ''}` }],
-      cause: e,
+      details: [{ diagnostics: `A patch may hold at most ${MAX_PATCH_OPERATIONS} operations` }],
     });
   }
+  let document: unknown = structuredClone(current);
+  let size = JSON.stringify(current).length;
+  operations.forEach((raw, index) => {
+    const op = raw as jsonPatch.Operation & { from?: unknown; value?: unknown };
+    try {
+      if (
+        (op.op === 'copy' || op.op === 'move') &&
+        typeof op.from === 'string' &&
+        (op.path === op.from || op.path?.startsWith(`${op.from}/`))
+      ) {
+        throw new WardError('WARD_INVALID_PATCH', {
+          details: [{ diagnostics: `JSON Patch operation ${index} copies or moves a value into itself` }],
+        });
+      }
+      const brought =
+        op.op === 'copy' && typeof op.from === 'string'
+          ? jsonPatch.getValueByPointer(document, op.from)
+          : 'value' in op
+            ? op.value
+            : undefined;
+      size += brought === undefined ? 0 : JSON.stringify(brought).length;
+      if (size > maxBytes)
+        throw new WardError('WARD_BODY_TOO_LARGE', { details: [{ diagnostics: 'The patched resource would exceed the size limit' }] });
+      document = jsonPatch.applyOperation(document, op, true, true, true, index).newDocument;
+    } catch (e) {
+      if (isWardError(e)) throw e;
+      const name = (e as { name?: string }).name ?? 'error';
+      throw new WardError('WARD_INVALID_PATCH', { details: [{ diagnostics: `JSON Patch ${name} at operation ${index}` }], cause: e });
+    }
+  });
+  return document;
 }

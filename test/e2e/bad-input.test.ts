@@ -114,6 +114,32 @@ describe.each(engines())('bad input on %s', (engine) => {
             { op: 'add', path: '/active', value: true },
           ]),
       },
+      {
+        name: 'a JSON Patch of more than 100 operations',
+        status: 400,
+        code: 'WARD_INVALID_PATCH',
+        run: (f) =>
+          f.patch(
+            `Patient/${existing.id}`,
+            Array.from({ length: 101 }, () => ({ op: 'replace', path: '/active', value: true })),
+          ),
+      },
+      {
+        name: 'a JSON Patch that copies a value into itself',
+        status: 400,
+        code: 'WARD_INVALID_PATCH',
+        run: (f) => f.patch(`Patient/${existing.id}`, [{ op: 'copy', from: '/name', path: '/name/0/given' }]),
+      },
+      {
+        name: 'a JSON Patch whose copies would grow the resource past the size limit',
+        status: 413,
+        code: 'WARD_BODY_TOO_LARGE',
+        run: (f) =>
+          f.patch(`Patient/${existing.id}`, [
+            { op: 'add', path: '/extension', value: [{ url: 'urn:x', valueString: SENTINEL.repeat(1200) }] },
+            ...Array.from({ length: 4 }, () => ({ op: 'copy', from: '/extension/0', path: '/extension/-' })),
+          ]),
+      },
       { name: 'a request for XML', status: 406, code: 'WARD_NOT_ACCEPTABLE', run: (f) => f.get(`Patient/${existing.id}?_format=xml`) },
       {
         name: 'a bad _summary',

@@ -526,3 +526,21 @@ describe('every official R4 example validates without errors', () => {
     expect((conformance.get(type) ?? []).flatMap((file) => unexpectedErrors(file, type))).toEqual([]);
   });
 });
+
+describe('base64Binary', () => {
+  const photo = (data: string) => ({ resourceType: 'Patient', photo: [{ data }] });
+
+  it('accepts base64 in groups of four, with whitespace anywhere', () => {
+    expect(validateResource(photo('SGVsbG8gV29ybGQ='))).toEqual([]);
+    expect(validateResource(photo('SGVs bG8g\nV29y bGQ='))).toEqual([]);
+  });
+
+  it('rejects a value that is not base64, pointing at the element', () => {
+    expect(validateResource(photo('SGV')).map((i) => i.expression)).toEqual(['Patient.photo[0].data']);
+  });
+
+  it('rejects the hostile shape that makes the spec regex backtrack exponentially (this test hangs if it does)', () => {
+    const hostile = `${'AAAA  '.repeat(60)}!`;
+    expect(validateResource(photo(hostile)).map((i) => i.expression)).toEqual(['Patient.photo[0].data']);
+  });
+});
