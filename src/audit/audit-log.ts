@@ -75,8 +75,19 @@ export class AuditLog {
         );
         for (const p of batch) p.resolve();
       } catch (e) {
-        const error = new AuditUnavailableError('audit store refused the batch', { cause: e });
-        for (const p of batch) p.reject(error);
+        // One row the store refuses must not fail the requests it was batched with: try each alone.
+        if (batch.length === 1) {
+          batch[0]?.reject(new AuditUnavailableError('audit store refused the entry', { cause: e }));
+          continue;
+        }
+        for (const p of batch) {
+          try {
+            await insertAuditRows(this.#db, [p.row]);
+            p.resolve();
+          } catch (single) {
+            p.reject(new AuditUnavailableError('audit store refused the entry', { cause: single }));
+          }
+        }
       }
     }
     this.#flushing = false;

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
-import { isFhirId, WardError } from '../fhir/index.js';
+import { WardError } from '../fhir/index.js';
 import type { AccessTokens } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { FhirInteractions, RequestContext } from '../services/index.js';
@@ -152,9 +152,10 @@ async function sendError(fhir: FhirInteractions, request: FastifyRequest, reply:
       await fhir.recordRequest(request.principal, ctx, {
         status: error.status,
         code: error.code,
+        // The target of a refused request is part of "what" (164.312(b)); the vault records a type
+        // only if it is one, and the id only as a keyed hash.
         ...(typeof params?.type === 'string' ? { resourceType: params.type } : {}),
-        // The target of a refused request is part of "what" (164.312(b)); only a well-formed id is recorded.
-        ...(typeof params?.id === 'string' && isFhirId(params.id) ? { resourceId: params.id } : {}),
+        ...(typeof params?.id === 'string' ? { resourceId: params.id } : {}),
       });
     } catch (e) {
       final = toWardError(e);

@@ -1,5 +1,6 @@
 import { WardError } from './errors.js';
 import { hasIdentifierParameter } from './identifiers.js';
+import { FHIR_ID } from './resource.js';
 
 /** One `identifier` token: `system|value`, `|value` (no system) or `value` (any system). */
 export interface IdentifierToken {
@@ -28,7 +29,8 @@ export function parseCriteria(resourceType: string, query: URLSearchParams): Cri
   let count: number | undefined;
   for (const [name, raw] of query) {
     if (name === '_id') {
-      const list = raw.split(',').filter(Boolean);
+      // A value that is not a FHIR id can match no resource; it never reaches the database.
+      const list = raw.split(',').filter((v) => FHIR_ID.test(v));
       ids = ids ? ids.filter((i) => list.includes(i)) : list;
     } else if (name === 'identifier' && hasIdentifierParameter(resourceType)) {
       identifiers.push(raw.split(',').map(parseToken));

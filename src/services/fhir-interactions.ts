@@ -13,7 +13,7 @@ import type { Principal } from '../policy/index.js';
 import type { DeleteResult, HistoryPage, RequestContext, Vault, VersionedResource, WriteResult } from '../vault/index.js';
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 import { etag, parseIfMatch, parsePositiveInt, parsePrefer, versionHeaders } from './http-semantics.js';
-import { shapeResource } from './response-shaping.js';
+import { type Shaper, shaperFor } from './response-shaping.js';
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
@@ -46,15 +46,17 @@ export class FhirInteractions {
 
   async read(req: FhirRequest): Promise<FhirResponse> {
     const { resourceType, id } = typeAndId(req);
+    const shape = shaperFor(req.query);
     const found = await this.#vault.read(req.principal, req.ctx, resourceType, id);
-    return this.#resourceResponse(200, found, req.query, false);
+    return this.#resourceResponse(found, shape);
   }
 
   async vread(req: FhirRequest): Promise<FhirResponse> {
     const { resourceType, id } = typeAndId(req);
     const versionId = Number(req.versionId);
+    const shape = shaperFor(req.query);
     const found = await this.#vault.vread(req.principal, req.ctx, resourceType, id, Number.isInteger(versionId) ? versionId : Number.NaN);
-    return this.#resourceResponse(200, found, req.query, false);
+    return this.#resourceResponse(found, shape);
   }
 
   async create(req: FhirRequest): Promise<FhirResponse> {
@@ -118,6 +120,7 @@ export class FhirInteractions {
     const resourceType = typeOf(req);
     const criteria = parseCriteria(resourceType, req.query);
     const count = Math.min(criteria.count ?? DEFAULT_PAGE, MAX_PAGE);
+    const shape = shaperFor(req.query);
     const found = await this.#vault.find(req.principal, req.ctx, resourceType, criteria, count);
     const applied = new URLSearchParams([...req.query].filter(([k]) => k === '_id' || k === 'identifier' || k === '_count'));
     return {
@@ -129,7 +132,7 @@ export class FhirInteractions {
         link: [{ relation: 'self', url: `${this.#baseUrl}/${resourceType}${applied.size ? `?${applied}` : ''}` }],
         entry: found.map((f) => ({
           fullUrl: `${this.#baseUrl}/${resourceType}/${f.resource.id}`,
-          resource: shapeResource(f.resource, req.query),
+          resource: shape(f.resource),
           search: { mode: 'match' },
         })),
       },
@@ -194,10 +197,13 @@ export class FhirInteractions {
     };
   }
 
-  #resourceResponse(status: number, found: VersionedResource, query: URLSearchParams, withLocation: boolean): FhirResponse {
+  #resourceResponse(found: VersionedResource, shape: Shaper): FhirResponse {
     const all = versionHeaders(this.#baseUrl, found.resource.resourceType, found.resource.id, found.versionId, found.lastUpdated);
-    const headers = withLocation ? all : { etag: all.etag as string, 'last-modified': all['last-modified'] as string };
-    return { status, headers, body: shapeResource(found.resource, query) };
+    return {
+      status: 200,
+      headers: { etag: all.etag as string, 'last-modified': all['last-modified'] as string },
+      body: shape(found.resource),
+    };
   }
 
   #writeResponse(result: WriteResult, prefer: string | undefined): FhirResponse {

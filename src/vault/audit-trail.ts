@@ -9,7 +9,10 @@ export interface OperationRecord {
   readonly principal: Principal | null;
   readonly ctx: RequestContext;
   readonly action: AuditAction;
+  /** Only a known resource type; see unknownType. */
   resourceType?: string;
+  /** The request named a type that does not exist (not recorded: it is client text). */
+  unknownType?: boolean;
   resourceId?: string;
   versionId?: number;
   patients?: readonly string[];

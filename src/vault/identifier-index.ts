@@ -22,3 +22,14 @@ export function criteriaHashes(indexer: BlindIndexer, resourceType: string, crit
     group.map((t) => indexer.hash('identifier', resourceType, t.system === null ? ANY_SYSTEM : t.system, t.value)),
   );
 }
+
+/**
+ * Lock keys for conditional writes: one per identifier value whatever its system, so
+ * `identifier=sys|X` and `identifier=X` — which can match the same resource — share a lock.
+ */
+export function criteriaLockHashes(indexer: BlindIndexer, resourceType: string, criteria: Criteria): Buffer[] {
+  return [
+    ...criteria.identifiers.flat().map((t) => indexer.hash('identifier', resourceType, ANY_SYSTEM, t.value)),
+    ...(criteria.ids ?? []).map((id) => indexer.hash('lock-id', resourceType, id)),
+  ];
+}

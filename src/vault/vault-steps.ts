@@ -1,12 +1,12 @@
 import { AuditUnavailableError } from '../audit/index.js';
-import { type FhirResource, isPlainObject, isResourceType, isWardError, validateResource, WardError } from '../fhir/index.js';
+import { type FhirResource, isPlainObject, isWardError, validateResource, WardError } from '../fhir/index.js';
 import { decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
 import { type StoredVersion, WriteConflictError } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 
 /** Decides on the type before any data is touched; an unknown type is 404, a refusal 403. */
 export function decideOnType(op: OperationRecord, action: PolicyAction): void {
-  if (op.resourceType !== undefined && !isResourceType(op.resourceType)) throw new WardError('WARD_UNKNOWN_TYPE');
+  if (op.unknownType) throw new WardError('WARD_UNKNOWN_TYPE');
   const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
   op.decision = decision;
   if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');

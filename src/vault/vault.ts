@@ -1,6 +1,14 @@
 import type { AuditLog } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
-import { type Criteria, categoriesOf, type FhirResource, isFhirId, patientCompartmentOf, WardError } from '../fhir/index.js';
+import {
+  type Criteria,
+  categoriesOf,
+  type FhirResource,
+  isFhirId,
+  isResourceType,
+  patientCompartmentOf,
+  WardError,
+} from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
 import {
   type Database,
@@ -14,7 +22,7 @@ import {
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
-import { criteriaHashes, identifierHashes } from './identifier-index.js';
+import { criteriaHashes, criteriaLockHashes, identifierHashes } from './identifier-index.js';
 import type { RequestContext } from './request-context.js';
 import { openResource, sealResource } from './sealing.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';
@@ -90,7 +98,7 @@ export class Vault {
     const op = this.#op(principal, ctx, 'read', resourceType, id);
     return this.#run.read(op, async () => {
       decideOnType(op, 'read');
-      const row = await readCurrent(this.#deps.db, resourceType, id);
+      const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
       const visible = this.#decideOnRow(op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       return this.#open(visible);
@@ -102,7 +110,8 @@ export class Vault {
     op.versionId = versionId;
     return this.#run.read(op, async () => {
       decideOnType(op, 'vread');
-      const row = Number.isSafeInteger(versionId) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
+      const row =
+        Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = this.#decideOnRow(op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       return this.#open(visible);
@@ -208,7 +217,7 @@ export class Vault {
     const op = this.#op(principal, ctx, 'patch', resourceType, id);
     return this.#write(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'patch');
-      const row = await readCurrent(q, resourceType, id, lock);
+      const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
       const visible = this.#decideOnRow(op, 'patch', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
@@ -234,7 +243,7 @@ export class Vault {
       { transactional: false, retryOnConflict: options.ifMatch === undefined },
       async (q, lock) => {
         decideOnType(op, 'delete');
-        const row = await readCurrent(q, resourceType, id, lock);
+        const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
         const visible = this.#decideOnRow(op, 'delete', row);
         return this.#tombstone(op, visible, options.ifMatch);
       },
@@ -272,6 +281,7 @@ export class Vault {
     const op = this.#op(principal, ctx, 'history', query.resourceType, query.id);
     return this.#run.read(op, async () => {
       decideOnType(op, level);
+      if (query.id !== undefined && !isFhirId(query.id)) throw new WardError('WARD_NOT_FOUND');
       const rows = await readHistory(this.#deps.db, { ...query, limit: query.count + 1 });
       const page = rows.slice(0, query.count);
       const entries: HistoryEntry[] = [];
@@ -290,6 +300,7 @@ export class Vault {
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
+      if (query.id && entries.length > 0) op.resourceId = query.id;
       op.patients = [...patients];
       const last = page[page.length - 1];
       return { entries, ...(rows.length > query.count && last ? { nextCursor: last.seq } : {}) };
@@ -348,12 +359,28 @@ export class Vault {
     resourceType?: string,
     id?: string,
   ): OperationRecord {
-    return { principal, ctx, action, ...(resourceType ? { resourceType } : {}), ...(id ? { resourceId: id } : {}) };
+    // Path values are client input: a type is recorded only if it is one, and an id only as a
+    // keyed hash until a stored row confirms it (it could be an MRN, or hold bytes a column refuses).
+    const known = resourceType !== undefined && isResourceType(resourceType);
+    return {
+      principal,
+      ctx,
+      action,
+      ...(known ? { resourceType } : {}),
+      ...(resourceType !== undefined && !known ? { unknownType: true } : {}),
+      ...(id ? { resourceId: this.#auditId(id) } : {}),
+    };
+  }
+
+  /** How an id that no stored row has confirmed appears in the audit log: HMAC under the blind-index key. */
+  #auditId(id: string): string {
+    return `hmac:${this.#deps.keyring.blindIndexer.hash('audit-id', id).toString('hex').slice(0, 32)}`;
   }
 
   /** A refusal that depends on the row answers 404, exactly like a missing row: no existence oracle. */
   #decideOnRow(op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): StoredVersion {
     if (!row) throw new WardError('WARD_NOT_FOUND');
+    op.resourceId = row.id;
     op.patients = row.patients;
     op.versionId = row.versionId;
     const decision = this.#permits(op.principal as Principal, action, row);
@@ -402,10 +429,16 @@ export class Vault {
     return rows.filter((r) => this.#permits(principal, 'search', r).effect === 'permit').slice(0, limit);
   }
 
-  /** Serialises conditional writes on the same criteria so two cannot both find "no match" and create twice. */
+  /**
+   * Serialises conditional writes that could match the same resource, so two cannot both find
+   * "no match" and create twice: one transaction-scoped lock per identifier token and per _id,
+   * taken in sorted order (no deadlock), ignoring control parameters such as _count.
+   */
   async #lockCriteria(tx: Queryable, resourceType: string, criteria: Criteria): Promise<void> {
-    const key = this.#deps.keyring.blindIndexer.hash('lock', resourceType, JSON.stringify(criteria));
-    await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key.readBigInt64BE(0).toString()]);
+    const keys = new Set(
+      criteriaLockHashes(this.#deps.keyring.blindIndexer, resourceType, criteria).map((h) => h.readBigInt64BE(0).toString()),
+    );
+    for (const key of [...keys].sort()) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
   }
 
   /** Decides on the write and prepares the version; #auditedWrite commits it with its audit entry. */
@@ -433,7 +466,8 @@ export class Vault {
         categories: categoriesOf(resource),
       }),
     ];
-    if (current && !current.deleted) decisions.push(this.#permits(op.principal as Principal, effective, current));
+    // A tombstone still belongs where its resource was: writing over it needs access there too.
+    if (current) decisions.push(this.#permits(op.principal as Principal, effective, current));
     const refusal = decisions.find((d) => d.effect !== 'permit');
     op.decision = refusal ?? decisions[0];
     if (refusal) throw new WardError('WARD_POLICY_DENIED');

@@ -5,6 +5,9 @@ import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
 
+/** Marks an expected resource id that must appear only as a keyed hash. */
+const KEYED_HASH = '(keyed hash)';
+
 const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DOCTOR = 'Practitioner/doc-audit';
@@ -196,21 +199,28 @@ describe.each(engines())('the audit seam on %s', (engine) => {
         name: '401 (no credentials)',
         run: async () => ({
           res: await anonymous.get(`Patient/${pid}`),
-          expected: { principal: 'anonymous', action: 'request', status: 401, effect: 'none', resourceType: 'Patient', resourceId: pid },
+          expected: {
+            principal: 'anonymous',
+            action: 'request',
+            status: 401,
+            effect: 'none',
+            resourceType: 'Patient',
+            resourceId: KEYED_HASH,
+          },
         }),
       },
       {
         name: '403 (billing reads an Observation)',
         run: async () => ({
           res: await billing.get(`Observation/${obsId}`),
-          expected: { principal: BILLER, action: 'read', status: 403, effect: 'deny', resourceType: 'Observation', resourceId: obsId },
+          expected: { principal: BILLER, action: 'read', status: 403, effect: 'deny', resourceType: 'Observation', resourceId: KEYED_HASH },
         }),
       },
       {
         name: '404 (missing id)',
         run: async () => ({
           res: await doctor.get('Patient/no-such-patient'),
-          expected: doctorExpects({ action: 'read', status: 404, resourceType: 'Patient', resourceId: 'no-such-patient' }),
+          expected: doctorExpects({ action: 'read', status: 404, resourceType: 'Patient', resourceId: KEYED_HASH }),
         }),
       },
       {
@@ -264,8 +274,14 @@ describe.each(engines())('the audit seam on %s', (engine) => {
       expect(row?.action).toBe(expected.action);
       expect(e.resourceType).toBe(expected.resourceType);
       expect(row?.resourceType).toBe(expected.resourceType ?? null);
-      expect(e.resourceId).toBe(expected.resourceId);
-      expect(row?.resourceId).toBe(expected.resourceId ?? null);
+      if (expected.resourceId === KEYED_HASH) {
+        // An id no stored row confirmed is client text: it is recorded only as a keyed hash.
+        expect(e.resourceId).toMatch(/^hmac:[0-9a-f]{32}$/);
+        expect(row?.resourceId).toBe(e.resourceId);
+      } else {
+        expect(e.resourceId).toBe(expected.resourceId);
+        expect(row?.resourceId).toBe(expected.resourceId ?? null);
+      }
       expect(e.patientId).toBe(expected.patientId);
       expect(row?.patientId).toBe(expected.patientId ?? null);
       if (expected.returned) expect(e.returned).toEqual(expected.returned);
@@ -459,5 +475,64 @@ describe.each(engines())('the audit seam on %s', (engine) => {
       });
       expect((await doctor.get(`Patient/${created.id}`)).body.gender).toBe('other');
     });
+  });
+});
+
+describe.each(engines())('client text in request paths on %s', (engine) => {
+  let t: TestWard;
+  let token: string;
+  beforeAll(async () => {
+    t = await openTestWard(engine);
+    token = await t.token({ role: 'physician', sub: 'Practitioner/paths', scope: 'user/*.cruds' });
+  });
+  afterAll(async () => t.close());
+
+  it('records an unconfirmed id only as a keyed hash — the same id gives the same hash — and an unknown type not at all', async () => {
+    const fhir = fhirClient(t, token);
+    const before = await lastAuditSeq(t.ward);
+    await fhir.get('Patient/123-45-6789');
+    await fhir.get('Patient/123-45-6789');
+    await fhir.get('Patient/987-65-4321');
+    await fhir.get('Jane%20Doe%20MRN-4455/1');
+    const rows = await auditRowsAfter(t.ward, before);
+    expect(rows).toHaveLength(4);
+    const all = rows.map((r) => r.entry).join('\n') + rows.map((r) => `${r.resourceType}|${r.resourceId}`).join('\n');
+    expect(all).not.toMatch(/123-45-6789|987-65-4321|Jane|MRN-4455/);
+    expect(rows[0]?.resourceId).toBe(rows[1]?.resourceId);
+    expect(rows[0]?.resourceId).not.toBe(rows[2]?.resourceId);
+    expect(rows[3]?.resourceType).toBeNull();
+    expect(rows[3]?.parsed.outcome.code).toBe('WARD_UNKNOWN_TYPE');
+  });
+
+  it('a NUL byte in a path neither fails the audit batch of other requests nor goes unaudited', async () => {
+    const fhir = fhirClient(t, token);
+    const patient = (await fhir.post('Patient', { resourceType: 'Patient', active: true })).body;
+    const before = await lastAuditSeq(t.ward);
+    const [hostile, hostileAnon, legit] = await Promise.all([
+      fhir.get('Patient/%00'),
+      fhirClient(t).get('%00/x'),
+      fhir.get(`Patient/${patient.id}`),
+    ]);
+    expect(legit.status).toBe(200);
+    expect([hostile.status, hostileAnon.status]).toEqual([404, 401]);
+    const rows = await auditRowsAfter(t.ward, before);
+    expect(rows).toHaveLength(3);
+  });
+});
+
+describe.each(engines())('refusals decided before any data is read on %s', (engine) => {
+  let t: TestWard;
+  beforeAll(async () => {
+    t = await openTestWard(engine);
+  });
+  afterAll(async () => t.close());
+
+  it('audits a read with a malformed _summary as the 400 it answers, never as a successful read', async () => {
+    const fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/s-1', scope: 'user/*.cruds' }));
+    const patient = (await fhir.post('Patient', { resourceType: 'Patient', active: true })).body;
+    const before = await lastAuditSeq(t.ward);
+    expect((await fhir.get(`Patient/${patient.id}?_summary=count`)).status).toBe(400);
+    const rows = await auditRowsAfter(t.ward, before);
+    expect(rows.map((r) => r.parsed.outcome.status)).toEqual([400]);
   });
 });

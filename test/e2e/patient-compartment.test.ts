@@ -240,3 +240,37 @@ describe.each(engines())('patient compartment on %s', (engine) => {
     expect((await billing.get(`Patient/${A}`)).status).toBe(200);
   });
 });
+
+describe.each(engines())('a deleted resource stays in its compartment on %s', (engine) => {
+  let t: TestWard;
+  beforeAll(async () => {
+    t = await openTestWard(engine);
+  });
+  afterAll(async () => t.close());
+
+  it("164.312(a)(1) (compartment): a token for patient A cannot write over patient B's deleted resource", async () => {
+    const admin = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/tomb', scope: 'user/*.cruds' }));
+    const a = (await admin.post('Patient', { resourceType: 'Patient', active: true })).body.id;
+    const b = (await admin.post('Patient', { resourceType: 'Patient', active: true })).body.id;
+    const obs = (
+      await admin.post('Observation', {
+        resourceType: 'Observation',
+        status: 'final',
+        code: { text: 'b' },
+        subject: { reference: `Patient/${b}` },
+      })
+    ).body;
+    expect((await admin.delete(`Observation/${obs.id}`)).status).toBe(200);
+    const forA = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/tomb-a', scope: 'patient/*.cruds', patient: a }));
+    const takeover = await forA.put(`Observation/${obs.id}`, {
+      resourceType: 'Observation',
+      id: obs.id,
+      status: 'final',
+      code: { text: 'a' },
+      subject: { reference: `Patient/${a}` },
+    });
+    expect(takeover.status).toBe(403);
+    const history = await admin.get(`Observation/${obs.id}/_history`);
+    expect(history.body.entry).toHaveLength(2);
+  });
+});
