@@ -16,11 +16,6 @@ export function operatorPrincipal(name: string = userInfo().username): Principal
   };
 }
 
-/** Ward itself, for actions it takes on its own (creating its keys on first start). */
-export function systemPrincipal(): Principal {
-  return { id: 'ward:system', kind: 'system', roles: [], scopes: { resourceScopes: [], other: [] }, purposeOfUse: 'HSYSADMIN' };
-}
-
 export function operatorContext(listener: 'cli' | 'admin-socket'): RequestContext {
   return { requestId: randomUUID(), listener, audited: false };
 }

@@ -9,7 +9,7 @@ import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import type { WardConfig } from './config.js';
 import { openStore } from './open-store.js';
-import { systemPrincipal } from './operator-commands.js';
+import { systemPrincipal } from './principals.js';
 
 export interface Ward {
   readonly config: WardConfig;

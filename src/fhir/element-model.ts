@@ -98,7 +98,7 @@ export function compileTypeModel(sd: JsonObject): TypeModel | undefined {
  * strings (groups of four base64 characters, whitespace anywhere) in linear time.
  */
 const LINEAR_PATTERNS: Readonly<Record<string, RegExp>> = {
-  base64Binary: /^[ \t\n\x0B\f\r]*(?:(?:[A-Za-z0-9+/=][ \t\n\x0B\f\r]*){4})+$/,
+  base64Binary: /^[ \t\n\v\f\r]*(?:(?:[A-Za-z0-9+/=][ \t\n\v\f\r]*){4})+$/,
 };
 
 function primitivePattern(name: string, raw: readonly RawElement[]): RegExp | undefined {
