@@ -36,8 +36,15 @@ export class OperatorCommandError extends Error {
  * `ward token create`: mints an access token and audits the minting (who asked, for whom, which
  * roles and scopes, the token id — never the token) before the token is handed out.
  */
-export async function createToken(ward: Ward, operator: Principal, ctx: RequestContext, args: TokenCreateArgs): Promise<string> {
+export async function createToken(
+  ward: Ward,
+  operator: Principal,
+  ctx: RequestContext,
+  args: TokenCreateArgs,
+  operatorIdentity: 'os account' | 'claimed by socket client' = 'os account',
+): Promise<string> {
   const detail: Record<string, string> = {
+    operatorIdentity,
     sub: args.sub,
     roles: args.roles.join(' '),
     scope: args.scope,

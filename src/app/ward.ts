@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
@@ -31,6 +31,11 @@ export interface OpenOptions {
 export async function openWard(config: WardConfig, options: OpenOptions = {}): Promise<Ward> {
   const now = options.now ?? (() => new Date());
   mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  // The data directory holds the keys and the admin socket: it must be the operator's alone.
+  const mode = statSync(config.dataDir).mode & 0o777;
+  if ((mode & 0o077) !== 0) {
+    throw new TypeError(`WARD_DATA_DIR ${config.dataDir} is accessible to group or others (mode ${mode.toString(8)}); run chmod 700 on it`);
+  }
   const provider = LocalKeyFileProvider.open(config.rootKeyFile, { create: true });
   // Created now so that it exists from the first start; the Merkle sealer signs tree heads with it.
   loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'audit-signing.pem'), 'ed25519');

@@ -29,13 +29,18 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     );
   }
   const exists = (await db.query('SELECT 1 FROM pg_roles WHERE rolname = $1', [role.name])).rowCount > 0;
+  // A pre-existing role that belongs to other roles could SET ROLE into more than Ward grants it.
+  const memberships = await db.query('SELECT 1 FROM pg_auth_members m JOIN pg_roles r ON r.oid = m.member WHERE r.rolname = $1', [
+    role.name,
+  ]);
+  if (memberships.rowCount > 0) throw new TypeError(`role ${role.name} is a member of other roles; Ward's serving role must have none`);
   const verb = exists ? 'ALTER' : 'CREATE';
   // Identifiers and the password are validated above; DDL cannot take bind parameters.
   await db.exec(
     `${verb} ROLE ${role.name} LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE NOINHERIT NOREPLICATION NOBYPASSRLS PASSWORD '${role.password}'`,
   );
   await db.exec(`
-    GRANT CONNECT ON DATABASE "${me.db}" TO ${role.name};
+    GRANT CONNECT ON DATABASE ${quoteIdent(me.db)} TO ${role.name};
     GRANT USAGE ON SCHEMA public TO ${role.name};
     REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version, ward_identifier_index TO ${role.name};
@@ -50,4 +55,10 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
 export async function dropAppRole(db: Database, name: string): Promise<void> {
   if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError('invalid role name');
   await db.exec(`DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`);
+}
+
+/** Quotes an SQL identifier (doubling embedded quotes), for names DDL cannot take as parameters. */
+function quoteIdent(name: string): string {
+  if (name.includes('\u0000')) throw new TypeError('identifier contains a NUL byte');
+  return `"${name.replaceAll('"', '""')}"`;
 }
