@@ -10,3 +10,4 @@ export type {
 export { outcomeLabel } from './audit-entry.js';
 export { AuditLog, type AuditLogOptions, AuditUnavailableError, auditRowOf } from './audit-log.js';
 export { canonicalJson } from './canonical-json.js';
+export { consistencyProof, type Hash, inclusionProof, leafHash, nodeHash, rootHash, verifyConsistency, verifyInclusion } from './merkle.js';
