@@ -85,12 +85,7 @@ export function verifyInclusion(index: number, size: number, leaf: Hash, proof: 
     if (sn === 0) return false;
     if (fn % 2 === 1 || fn === sn) {
       r = nodeHash(p, r);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      if (fn % 2 === 0) [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       r = nodeHash(r, p);
     }
@@ -123,12 +118,7 @@ export function verifyConsistency(size1: number, size2: number, root1: Hash, roo
     if (fn % 2 === 1 || fn === sn) {
       fr = nodeHash(c, fr);
       sr = nodeHash(c, sr);
-      if (fn % 2 === 0) {
-        while (fn % 2 === 0 && fn !== 0) {
-          fn = Math.floor(fn / 2);
-          sn = Math.floor(sn / 2);
-        }
-      }
+      if (fn % 2 === 0) [fn, sn] = shiftWhileEven(fn, sn);
     } else {
       sr = nodeHash(sr, c);
     }
@@ -136,4 +126,15 @@ export function verifyConsistency(size1: number, size2: number, root1: Hash, roo
     sn = Math.floor(sn / 2);
   }
   return fr.equals(root1) && sr.equals(root2) && sn === 0;
+}
+
+/** Right-shifts both indexes together until the first is odd or zero (RFC 9162 §2.1.3.2 step 4.b.ii). */
+function shiftWhileEven(fn: number, sn: number): [number, number] {
+  let f = fn;
+  let s = sn;
+  while (f % 2 === 0 && f !== 0) {
+    f = Math.floor(f / 2);
+    s = Math.floor(s / 2);
+  }
+  return [f, s];
 }
