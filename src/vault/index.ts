@@ -1,10 +1,3 @@
 export type { RequestContext } from './request-context.js';
-export {
-  type DeleteResult,
-  type HistoryEntry,
-  type HistoryPage,
-  Vault,
-  type VaultDeps,
-  type VersionedResource,
-  type WriteResult,
-} from './vault.js';
+export { Vault } from './vault.js';
+export type { DeleteResult, HistoryEntry, HistoryPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

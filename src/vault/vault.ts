@@ -1,87 +1,39 @@
-import type { AuditLog } from '../audit/index.js';
-import type { Keyring } from '../crypto/index.js';
-import {
-  type Criteria,
-  categoriesOf,
-  type FhirResource,
-  isFhirId,
-  isResourceType,
-  patientCompartmentOf,
-  WardError,
-} from '../fhir/index.js';
+import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, WardError } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
-import {
-  type Database,
-  findCurrent,
-  type Queryable,
-  readCurrent,
-  readHistory,
-  readVersion,
-  type StoredVersion,
-  type WriteMethod,
-} from '../store/index.js';
+import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
-import { criteriaHashes, criteriaLockHashes, identifierHashes } from './identifier-index.js';
+import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
 import type { RequestContext } from './request-context.js';
-import { openResource, sealResource } from './sealing.js';
+import { openResource } from './sealing.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';
-
-export interface VaultDeps {
-  readonly db: Database;
-  readonly audit: AuditLog;
-  readonly keyring: Keyring;
-  readonly now: () => Date;
-  readonly newId: () => string;
-}
-
-export interface VersionedResource {
-  readonly resource: FhirResource & { id: string };
-  readonly versionId: number;
-  readonly lastUpdated: Date;
-}
-
-export interface WriteResult extends VersionedResource {
-  /** created: a new resource; updated: a new version; existing: a conditional create matched. */
-  readonly outcome: 'created' | 'updated' | 'existing';
-}
-
-export interface HistoryEntry {
-  readonly resourceType: string;
-  readonly id: string;
-  readonly versionId: number;
-  readonly lastUpdated: Date;
-  readonly method: WriteMethod;
-  readonly resource?: FhirResource;
-  readonly seq: number;
-}
-
-export interface HistoryPage {
-  readonly entries: HistoryEntry[];
-  /** Cursor for the next (older) page, when there is one. */
-  readonly nextCursor?: number;
-}
-
-export interface DeleteResult {
-  readonly outcome: 'deleted' | 'already-deleted' | 'not-found';
-  readonly versionId?: number;
-}
-
-const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
+import {
+  type DeleteResult,
+  type HistoryEntry,
+  type HistoryPage,
+  type VaultDeps,
+  type VersionedResource,
+  WRITE_STATUS,
+  type WriteResult,
+} from './vault-types.js';
+import { type PrepareDeps, prepareTombstone, prepareVersion } from './write-preparation.js';
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
  * load, decide on the instance, open or seal, store — and writes exactly one audit entry: reads
- * append it durably before returning data; writes append it in their own transaction; failures
- * (denials, validation errors, conflicts, integrity failures) append it before the error leaves.
+ * append it durably before returning data; writes commit it in the same statement as their data;
+ * failures (denials, validation errors, conflicts, integrity failures) append it before the error
+ * leaves. The audited execution is AuditedRunner's; write preparation is write-preparation.ts.
  */
 export class Vault {
   readonly #deps: VaultDeps;
   readonly #run: AuditedRunner;
+  readonly #prep: PrepareDeps;
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
     this.#run = new AuditedRunner(deps);
+    this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
   }
 
   /** A create or update, answered 201 when it created and 200 otherwise. */
@@ -143,7 +95,7 @@ export class Vault {
         }
       }
       resource.id = this.#deps.newId();
-      return this.#store(op, resource, 'create', undefined, 'POST');
+      return prepareVersion(this.#prep, op, resource, 'create', undefined, 'POST');
     });
   }
 
@@ -168,7 +120,7 @@ export class Vault {
         });
       }
       const current = await readCurrent(q, resourceType, id, lock);
-      return this.#store(op, resource, 'update', current, 'PUT', options.ifMatch);
+      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT', options.ifMatch);
     });
   }
 
@@ -192,7 +144,7 @@ export class Vault {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
         resource.id ??= this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return this.#store(op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return prepareVersion(this.#prep, op, resource, existing ? 'update' : 'create', existing, 'PUT');
       }
       if (resource.id !== undefined && resource.id !== match.id) {
         throw new WardError('WARD_ID_MISMATCH', {
@@ -201,7 +153,7 @@ export class Vault {
       }
       resource.id = match.id;
       const current = await readCurrent(tx, resourceType, match.id, true);
-      return this.#store(op, resource, 'update', current, 'PUT');
+      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT');
     });
   }
 
@@ -226,7 +178,7 @@ export class Vault {
         throw new WardError('WARD_INVALID_PATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
         });
-      return this.#store(op, patched, 'patch', visible, 'PATCH');
+      return prepareVersion(this.#prep, op, patched, 'patch', visible, 'PATCH');
     });
   }
 
@@ -245,7 +197,7 @@ export class Vault {
         decideOnType(op, 'delete');
         const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
         const visible = this.#decideOnRow(op, 'delete', row);
-        return this.#tombstone(op, visible, options.ifMatch);
+        return prepareTombstone(this.#deps.now, op, visible, options.ifMatch);
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -265,7 +217,7 @@ export class Vault {
         if (!matches[0]) return { outcome: 'not-found' as const };
         op.resourceId = matches[0].id;
         const row = await readCurrent(tx, resourceType, matches[0].id, true);
-        return this.#tombstone(op, this.#decideOnRow(op, 'delete', row));
+        return prepareTombstone(this.#deps.now, op, this.#decideOnRow(op, 'delete', row));
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -439,79 +391,5 @@ export class Vault {
       criteriaLockHashes(this.#deps.keyring.blindIndexer, resourceType, criteria).map((h) => h.readBigInt64BE(0).toString()),
     );
     for (const key of [...keys].sort()) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
-  }
-
-  /** Decides on the write and prepares the version; #auditedWrite commits it with its audit entry. */
-  #store(
-    op: OperationRecord,
-    resource: FhirResource & { id?: string },
-    action: 'create' | 'update' | 'patch',
-    current: StoredVersion | undefined,
-    method: WriteMethod,
-    ifMatch?: number,
-  ): WriteResult {
-    const id = resource.id as string;
-    op.resourceId = id;
-    if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch))
-      throw new WardError('WARD_VERSION_CONFLICT');
-    const patients = patientCompartmentOf({ ...resource, id });
-    op.patients = patients;
-    const effective: PolicyAction = current ? action : 'create';
-    // The principal must be allowed both where the resource is now and where it would be after the write.
-    const decisions: Decision[] = [
-      decide(op.principal as Principal, effective, {
-        resourceType: resource.resourceType,
-        id,
-        patients,
-        categories: categoriesOf(resource),
-      }),
-    ];
-    // A tombstone still belongs where its resource was: writing over it needs access there too.
-    if (current) decisions.push(this.#permits(op.principal as Principal, effective, current));
-    const refusal = decisions.find((d) => d.effect !== 'permit');
-    op.decision = refusal ?? decisions[0];
-    if (refusal) throw new WardError('WARD_POLICY_DENIED');
-
-    const versionId = (current?.versionId ?? 0) + 1;
-    const lastUpdated = this.#deps.now();
-    op.versionId = versionId;
-    const stored = {
-      ...resource,
-      id,
-      meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
-    } as FhirResource & { id: string };
-    op.pending = {
-      version: {
-        resourceType: resource.resourceType,
-        id,
-        versionId,
-        lastUpdated,
-        method: current ? method : method === 'PATCH' ? 'PUT' : method,
-        sealed: sealResource(this.#deps.keyring, stored, versionId),
-        patients,
-      },
-      identifierHashes: identifierHashes(this.#deps.keyring.blindIndexer, stored),
-    };
-    return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
-  }
-
-  #tombstone(op: OperationRecord, current: StoredVersion, ifMatch?: number): DeleteResult {
-    if (current.deleted) return { outcome: 'already-deleted' };
-    if (ifMatch !== undefined && ifMatch !== current.versionId) throw new WardError('WARD_VERSION_CONFLICT');
-    const versionId = current.versionId + 1;
-    op.versionId = versionId;
-    op.pending = {
-      version: {
-        resourceType: current.resourceType,
-        id: current.id,
-        versionId,
-        lastUpdated: this.#deps.now(),
-        method: 'DELETE',
-        sealed: null,
-        patients: current.patients,
-      },
-      identifierHashes: [],
-    };
-    return { outcome: 'deleted', versionId };
   }
 }

@@ -1,0 +1,46 @@
+import type { AuditLog } from '../audit/index.js';
+import type { Keyring } from '../crypto/index.js';
+import type { FhirResource } from '../fhir/index.js';
+import type { Database, WriteMethod } from '../store/index.js';
+
+export interface VaultDeps {
+  readonly db: Database;
+  readonly audit: AuditLog;
+  readonly keyring: Keyring;
+  readonly now: () => Date;
+  readonly newId: () => string;
+}
+
+export interface VersionedResource {
+  readonly resource: FhirResource & { id: string };
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+}
+
+export interface WriteResult extends VersionedResource {
+  /** created: a new resource; updated: a new version; existing: a conditional create matched. */
+  readonly outcome: 'created' | 'updated' | 'existing';
+}
+
+export interface HistoryEntry {
+  readonly resourceType: string;
+  readonly id: string;
+  readonly versionId: number;
+  readonly lastUpdated: Date;
+  readonly method: WriteMethod;
+  readonly resource?: FhirResource;
+  readonly seq: number;
+}
+
+export interface HistoryPage {
+  readonly entries: HistoryEntry[];
+  /** Cursor for the next (older) page, when there is one. */
+  readonly nextCursor?: number;
+}
+
+export interface DeleteResult {
+  readonly outcome: 'deleted' | 'already-deleted' | 'not-found';
+  readonly versionId?: number;
+}
+
+export const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;

@@ -1,0 +1,90 @@
+import type { Keyring } from '../crypto/index.js';
+import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
+import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
+import type { StoredVersion, WriteMethod } from '../store/index.js';
+import type { OperationRecord } from './audit-trail.js';
+import { identifierHashes } from './identifier-index.js';
+import { sealResource } from './sealing.js';
+import type { DeleteResult, WriteResult } from './vault-types.js';
+
+export interface PrepareDeps {
+  readonly keyring: Keyring;
+  readonly now: () => Date;
+  /** The vault's decision on a stored row (deciding again on content when a scope needs it). */
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+}
+
+/** Decides on a write and prepares its sealed version in `op.pending`; the runner commits it with its audit entry. */
+export function prepareVersion(
+  deps: PrepareDeps,
+  op: OperationRecord,
+  resource: FhirResource & { id?: string },
+  action: 'create' | 'update' | 'patch',
+  current: StoredVersion | undefined,
+  method: WriteMethod,
+  ifMatch?: number,
+): WriteResult {
+  const id = resource.id as string;
+  op.resourceId = id;
+  if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch)) throw new WardError('WARD_VERSION_CONFLICT');
+  const patients = patientCompartmentOf({ ...resource, id });
+  op.patients = patients;
+  const effective: PolicyAction = current ? action : 'create';
+  // The principal must be allowed both where the resource is now and where it would be after the write.
+  const decisions: Decision[] = [
+    decide(op.principal as Principal, effective, {
+      resourceType: resource.resourceType,
+      id,
+      patients,
+      categories: categoriesOf(resource),
+    }),
+  ];
+  // A tombstone still belongs where its resource was: writing over it needs access there too.
+  if (current) decisions.push(deps.permits(op.principal as Principal, effective, current));
+  const refusal = decisions.find((d) => d.effect !== 'permit');
+  op.decision = refusal ?? decisions[0];
+  if (refusal) throw new WardError('WARD_POLICY_DENIED');
+
+  const versionId = (current?.versionId ?? 0) + 1;
+  const lastUpdated = deps.now();
+  op.versionId = versionId;
+  const stored = {
+    ...resource,
+    id,
+    meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
+  } as FhirResource & { id: string };
+  op.pending = {
+    version: {
+      resourceType: resource.resourceType,
+      id,
+      versionId,
+      lastUpdated,
+      method: current ? method : method === 'PATCH' ? 'PUT' : method,
+      sealed: sealResource(deps.keyring, stored, versionId),
+      patients,
+    },
+    identifierHashes: identifierHashes(deps.keyring.blindIndexer, stored),
+  };
+  return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
+}
+
+/** Prepares the tombstone version of a delete in `op.pending`. */
+export function prepareTombstone(now: () => Date, op: OperationRecord, current: StoredVersion, ifMatch?: number): DeleteResult {
+  if (current.deleted) return { outcome: 'already-deleted' };
+  if (ifMatch !== undefined && ifMatch !== current.versionId) throw new WardError('WARD_VERSION_CONFLICT');
+  const versionId = current.versionId + 1;
+  op.versionId = versionId;
+  op.pending = {
+    version: {
+      resourceType: current.resourceType,
+      id: current.id,
+      versionId,
+      lastUpdated: now(),
+      method: 'DELETE',
+      sealed: null,
+      patients: current.patients,
+    },
+    identifierHashes: [],
+  };
+  return { outcome: 'deleted', versionId };
+}
