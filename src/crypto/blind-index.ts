@@ -18,8 +18,3 @@ export class BlindIndexer {
     return createHmac('sha256', this.#key).update(parts.join('\u001f')).digest();
   }
 }
-
-/** Case- and accent-insensitive form used before hashing string values. */
-export function normaliseForIndex(value: string): string {
-  return value.normalize('NFKD').replace(/\p{M}/gu, '').toLowerCase().replace(/\s+/g, ' ').trim();
-}

@@ -1,4 +1,4 @@
-export { BlindIndexer, normaliseForIndex } from './blind-index.js';
+export { BlindIndexer } from './blind-index.js';
 export { type DataKey, IntegrityError, open, PHI_CIPHER, type SealedBox, seal } from './envelope.js';
 export { loadOrCreatePrivateKey } from './key-files.js';
 export { type KeyProvider, KeyProviderError } from './key-provider.js';

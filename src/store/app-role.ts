@@ -51,12 +51,6 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
   `);
 }
 
-/** Drops the serving role (tests drop their database and its role after a run). */
-export async function dropAppRole(db: Database, name: string): Promise<void> {
-  if (!/^[a-z_][a-z0-9_]{0,62}$/.test(name)) throw new TypeError('invalid role name');
-  await db.exec(`DROP OWNED BY ${name}; DROP ROLE IF EXISTS ${name}`);
-}
-
 /** Quotes an SQL identifier (doubling embedded quotes), for names DDL cannot take as parameters. */
 function quoteIdent(name: string): string {
   if (name.includes('\u0000')) throw new TypeError('identifier contains a NUL byte');

@@ -1,4 +1,4 @@
-export { type AppRole, appRoleName, dropAppRole, provisionAppRole } from './app-role.js';
+export { type AppRole, appRoleName, provisionAppRole } from './app-role.js';
 export { type AuditQuery, type AuditRow, insertAuditRows, readAuditRows, type StoredAuditRow } from './audit-store.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
