@@ -10,4 +10,16 @@ export type {
 export { outcomeLabel } from './audit-entry.js';
 export { AuditLog, type AuditLogOptions, AuditUnavailableError, auditRowOf } from './audit-log.js';
 export { canonicalJson } from './canonical-json.js';
-export { consistencyProof, type Hash, inclusionProof, leafHash, nodeHash, rootHash, verifyConsistency, verifyInclusion } from './merkle.js';
+export {
+  CompactRange,
+  consistencyProof,
+  consistencyProofFrom,
+  type Hash,
+  inclusionProof,
+  inclusionProofRanges,
+  leafHash,
+  nodeHash,
+  rootHash,
+  verifyConsistency,
+  verifyInclusion,
+} from './merkle.js';

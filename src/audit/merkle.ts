@@ -138,3 +138,136 @@ function shiftWhileEven(fn: number, sn: number): [number, number] {
   }
   return [f, s];
 }
+
+/**
+ * The right edge of a Merkle tree: the roots of the perfect subtrees that make up its leaves, one
+ * per set bit of the tree size, largest first. It is all the sealer needs to extend the tree and
+ * compute its root without reading old leaves again, and it is stored with each tree head. Its
+ * root must equal the head's signed root, which authenticates it.
+ */
+export class CompactRange {
+  #size: number;
+  readonly #nodes: Hash[];
+
+  private constructor(size: number, nodes: Hash[]) {
+    this.#size = size;
+    this.#nodes = nodes;
+  }
+
+  static empty(): CompactRange {
+    return new CompactRange(0, []);
+  }
+
+  /** Rebuilds a range from its size and its concatenated 32-byte node hashes. */
+  static fromBytes(size: number, bytes: Buffer): CompactRange {
+    if (!Number.isSafeInteger(size) || size < 0) throw new RangeError('tree size must be a non-negative integer');
+    const count = popcount(size);
+    if (bytes.length !== count * 32) throw new RangeError(`a tree of ${size} leaves has ${count} edge nodes, not ${bytes.length / 32}`);
+    const nodes: Hash[] = [];
+    for (let i = 0; i < count; i++) nodes.push(Buffer.from(bytes.subarray(i * 32, i * 32 + 32)));
+    return new CompactRange(size, nodes);
+  }
+
+  get size(): number {
+    return this.#size;
+  }
+
+  clone(): CompactRange {
+    return new CompactRange(this.#size, [...this.#nodes]);
+  }
+
+  append(leaf: Hash): void {
+    this.#nodes.push(leaf);
+    // Merge equal-sized neighbours: the trailing one bits of the old size are the merges to do.
+    for (let s = this.#size; s % 2 === 1; s = Math.floor(s / 2)) {
+      const right = this.#nodes.pop() as Hash;
+      const left = this.#nodes.pop() as Hash;
+      this.#nodes.push(nodeHash(left, right));
+    }
+    this.#size += 1;
+  }
+
+  /** MTH of the whole tree: the edge nodes folded from the right (RFC 9162 §2.1.1). */
+  root(): Hash {
+    if (this.#nodes.length === 0) return EMPTY_ROOT;
+    let h = this.#nodes[this.#nodes.length - 1] as Hash;
+    for (let i = this.#nodes.length - 2; i >= 0; i--) h = nodeHash(this.#nodes[i] as Hash, h);
+    return h;
+  }
+
+  toBytes(): Buffer {
+    return Buffer.concat(this.#nodes);
+  }
+
+  /** The edge node covering leaves [start, start + length), if it is one. */
+  node(start: number, length: number): Hash | undefined {
+    let offset = 0;
+    for (const [i, bit] of edgeSizes(this.#size).entries()) {
+      if (offset === start && bit === length) return this.#nodes[i];
+      offset += bit;
+    }
+    return undefined;
+  }
+}
+
+/**
+ * PROOF(m, D[n]) of RFC 9162 §2.1.4.1, computed from the old tree's compact range and only the
+ * leaves appended since — so a verifier can check consistency between successive heads while
+ * streaming the log, without holding every leaf. Every node of the proof that lies inside the
+ * old tree is one of its edge nodes; the rest are hashed from the new leaves.
+ */
+export function consistencyProofFrom(old: CompactRange, newLeaves: readonly Hash[]): Hash[] {
+  const m = old.size;
+  const n = m + newLeaves.length;
+  if (m < 1 || n < m) throw new RangeError('old tree size must be between 1 and the new size');
+  const mth = (start: number, end: number): Hash => {
+    if (start >= m) return rootHash(newLeaves.slice(start - m, end - m));
+    const edge = old.node(start, end - start);
+    if (!edge || end > m) throw new RangeError('consistency proof needs a node that is not on the old tree edge');
+    return edge;
+  };
+  const sub = (start: number, end: number, size: number, complete: boolean): Hash[] => {
+    const len = end - start;
+    if (size === len) return complete ? [] : [mth(start, end)];
+    const k = split(len);
+    return size <= k
+      ? [...sub(start, start + k, size, complete), mth(start + k, end)]
+      : [...sub(start + k, end, size - k, false), mth(start, start + k)];
+  };
+  return sub(0, n, m, true);
+}
+
+function edgeSizes(size: number): number[] {
+  const sizes: number[] = [];
+  for (let bit = 2 ** Math.floor(Math.log2(Math.max(size, 1))); bit >= 1; bit /= 2)
+    if (size >= bit && Math.floor(size / bit) % 2 === 1) sizes.push(bit);
+  return sizes;
+}
+
+function popcount(n: number): number {
+  let count = 0;
+  for (let v = n; v > 0; v = Math.floor(v / 2)) count += v % 2;
+  return count;
+}
+
+/**
+ * The leaf ranges [start, end) whose subtree hashes form PATH(m, D[n]), in proof order. With
+ * them an inclusion proof is computed in one pass over the leaves, holding none of them.
+ */
+export function inclusionProofRanges(m: number, n: number): [number, number][] {
+  if (!Number.isInteger(m) || !Number.isInteger(n) || m < 0 || m >= n) throw new RangeError('leaf index outside the tree');
+  const ranges: [number, number][] = [];
+  let start = 0;
+  let end = n;
+  while (end - start > 1) {
+    const k = split(end - start);
+    if (m < start + k) {
+      ranges.push([start + k, end]);
+      end = start + k;
+    } else {
+      ranges.push([start, start + k]);
+      start += k;
+    }
+  }
+  return ranges.reverse();
+}

@@ -1,6 +1,16 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { consistencyProof, inclusionProof, leafHash, rootHash, verifyConsistency, verifyInclusion } from '../../src/audit/index.js';
+import {
+  CompactRange,
+  consistencyProof,
+  consistencyProofFrom,
+  inclusionProof,
+  inclusionProofRanges,
+  leafHash,
+  rootHash,
+  verifyConsistency,
+  verifyInclusion,
+} from '../../src/audit/index.js';
 
 // The RFC 6962 reference vectors (the inputs and roots every CT implementation tests against).
 const INPUTS = ['', '00', '10', '2021', '3031', '40414243', '5051525354555657', '606162636465666768696a6b6c6d6e6f'].map((h) =>
@@ -83,6 +93,37 @@ describe('RFC 9162 Merkle tree (audit log)', () => {
         const altered = rootHash([leafHash(Buffer.from('forged')), ...big.slice(1, m)]);
         expect(verifyConsistency(m, n, altered, root2, proof)).toBe(false);
         if (proof.length > 0) expect(verifyConsistency(m, n, root1, root2, proof.slice(0, -1))).toBe(false);
+      }
+    }
+  });
+
+  it('extends a compact range to the same roots as the whole tree, and survives a round trip through bytes', () => {
+    let range = CompactRange.empty();
+    expect(range.root().toString('hex')).toBe(ROOTS[0]);
+    for (let n = 1; n <= big.length; n++) {
+      range.append(big[n - 1] as Buffer);
+      expect(range.size).toBe(n);
+      expect(range.root().equals(rootHash(big.slice(0, n)))).toBe(true);
+      range = CompactRange.fromBytes(n, range.toBytes());
+    }
+    expect(() => CompactRange.fromBytes(5, Buffer.alloc(32))).toThrow(RangeError);
+  });
+
+  it('computes from a compact range and the new leaves exactly the consistency proof of the whole tree', () => {
+    for (let m = 1; m <= big.length; m++) {
+      const old = CompactRange.empty();
+      for (const leaf of big.slice(0, m)) old.append(leaf);
+      for (let n = m; n <= big.length; n++) {
+        expect(hex(consistencyProofFrom(old, big.slice(m, n)))).toEqual(hex(consistencyProof(big.slice(0, n), m)));
+      }
+    }
+  });
+
+  it('names the leaf ranges of every inclusion proof, so a proof can be streamed', () => {
+    for (let n = 1; n <= big.length; n++) {
+      for (let m = 0; m < n; m++) {
+        const streamed = inclusionProofRanges(m, n).map(([start, end]) => rootHash(big.slice(start, end)));
+        expect(hex(streamed)).toEqual(hex(inclusionProof(big.slice(0, n), m)));
       }
     }
   });
