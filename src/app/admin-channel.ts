@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
 import type { Ward } from './ward.js';
 
@@ -9,7 +10,11 @@ import type { Ward } from './ward.js';
  * operator commands reach it through a Unix socket in the data directory (mode 0600, inside a
  * 0700 directory: only the operator's account can connect) and are audited like any other action.
  */
-export type AdminRequest = { command: 'token-create'; operator: string; args: TokenCreateArgs } | { command: 'ping' };
+export type AdminRequest =
+  | { command: 'token-create'; operator: string; args: TokenCreateArgs }
+  | { command: 'audit-verify'; operator: string; args: AuditVerifyArgs }
+  | { command: 'audit-prove'; operator: string; seq: number }
+  | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
 export function adminSocketPath(dataDir: string): string {
@@ -66,6 +71,18 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
         return {
           ok: true,
           output: await createToken(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+        };
+      case 'audit-verify':
+        return {
+          ok: true,
+          output: JSON.stringify(
+            await auditVerify(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+          ),
+        };
+      case 'audit-prove':
+        return {
+          ok: true,
+          output: JSON.stringify(await auditProve(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.seq)),
         };
       default:
         return { ok: false, error: 'unknown command' };

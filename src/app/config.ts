@@ -19,6 +19,12 @@ export interface WardConfig {
   /** A CA-issued certificate for production; without them Ward issues its own from a local CA. */
   readonly tlsCertFile?: string;
   readonly tlsKeyFile?: string;
+  /** The witness file each signed audit tree head is appended to (outside the database). */
+  readonly auditWitnessFile: string;
+  /** Optional HTTPS endpoint each signed head is POSTed to (a witness on another host). */
+  readonly auditWitnessUrl?: string;
+  /** How often the sealer runs; at most a second, so a head follows new entries within a second. */
+  readonly auditSealIntervalMs: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -49,6 +55,13 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
   const logLevel = (env.WARD_LOG_LEVEL ?? 'info') as WardConfig['logLevel'];
   if (!['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].includes(logLevel))
     throw new TypeError('WARD_LOG_LEVEL is not a pino level');
+  const auditWitnessUrl = env.WARD_AUDIT_WITNESS_URL;
+  if (auditWitnessUrl !== undefined && auditWitnessUrl !== '') {
+    const url = URL.canParse(auditWitnessUrl) ? new URL(auditWitnessUrl) : undefined;
+    // Heads carry no PHI, but a witness reached in plaintext could be impersonated.
+    if (!url || (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))))
+      throw new TypeError('WARD_AUDIT_WITNESS_URL must be an https URL (http only on loopback)');
+  }
   return {
     mode,
     dataDir,
@@ -65,6 +78,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     dbPoolSize: intFrom(env.WARD_DB_POOL_SIZE, 20, 'WARD_DB_POOL_SIZE', 1, 500),
     ...(env.WARD_TLS_CERT_FILE ? { tlsCertFile: resolvePath(env.WARD_TLS_CERT_FILE, cwd) } : {}),
     ...(env.WARD_TLS_KEY_FILE ? { tlsKeyFile: resolvePath(env.WARD_TLS_KEY_FILE, cwd) } : {}),
+    auditWitnessFile: resolvePath(env.WARD_AUDIT_WITNESS ?? join(dataDir, 'audit-witness.log'), cwd),
+    ...(auditWitnessUrl ? { auditWitnessUrl } : {}),
+    auditSealIntervalMs: intFrom(env.WARD_AUDIT_SEAL_INTERVAL_MS, 250, 'WARD_AUDIT_SEAL_INTERVAL_MS', 10, 1000),
   };
 }
 

@@ -17,6 +17,24 @@ export interface RunningServer {
   stop(): Promise<void>;
 }
 
+/** The HTTP edge over one Ward (the server's, and the tests' through Fastify inject). */
+export function buildWardHttpApp(
+  ward: Ward,
+  options: { https?: { key: string; cert: string }; logger: pino.Logger | false },
+): Promise<HttpApp> {
+  return buildHttpApp({
+    fhir: ward.fhir,
+    tokens: ward.tokens,
+    baseUrl: ward.config.baseUrl,
+    version: WARD_VERSION,
+    now: ward.now,
+    bodyLimitBytes: ward.config.bodyLimitBytes,
+    auditKey: { keyId: ward.auditKey.keyId, publicKeyPem: ward.auditKey.publicKeyPem },
+    ...(options.https ? { https: options.https } : {}),
+    logger: options.logger,
+  });
+}
+
 /** Starts the HTTPS API, the admin channel, and everything they need. */
 export async function startServer(
   config: WardConfig,
@@ -26,7 +44,14 @@ export async function startServer(
     { level: config.logLevel, base: { service: 'ward', pid: process.pid }, timestamp: pino.stdTimeFunctions.isoTime },
     options.log ?? pino.destination(1),
   );
-  const ward = await openWard(config, { migrate: true, ...(options.now ? { now: options.now } : {}) });
+  const ward = await openWard(config, {
+    migrate: true,
+    ...(options.now ? { now: options.now } : {}),
+    onSealerEvent: (event) => {
+      if (event.kind === 'sealed') logger.debug(event, 'audit head signed');
+      else logger.error(event, 'audit sealer problem');
+    },
+  });
   let admin: Server | undefined;
   try {
     let tls: { key: string; cert: string } | undefined;
@@ -43,18 +68,10 @@ export async function startServer(
         caCertPath = dev.caCertPath;
       }
     }
-    const http = await buildHttpApp({
-      fhir: ward.fhir,
-      tokens: ward.tokens,
-      baseUrl: config.baseUrl,
-      version: WARD_VERSION,
-      now: ward.now,
-      bodyLimitBytes: config.bodyLimitBytes,
-      ...(tls ? { https: tls } : {}),
-      logger,
-    });
+    const http = await buildWardHttpApp(ward, { ...(tls ? { https: tls } : {}), logger });
     admin = await listenAdminChannel(ward, adminSocketPath(config.dataDir));
     await http.app.listen({ host: config.host, port: config.port });
+    ward.sealer.start(config.auditSealIntervalMs);
     const address = http.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `${config.insecureHttp ? 'http' : 'https'}://${config.host === 'localhost' || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;

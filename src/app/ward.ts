@@ -1,7 +1,7 @@
-import { randomUUID } from 'node:crypto';
+import { type KeyObject, randomUUID } from 'node:crypto';
 import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { AuditLog } from '../audit/index.js';
+import { AuditLog, AuditSealer, auditKeyId, FileWitness, HttpWitness, type SealerEvent, type Witness } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
 import { AccessTokens } from '../identity/index.js';
 import { FhirInteractions } from '../services/index.js';
@@ -17,6 +17,9 @@ export interface Ward {
   readonly vault: Vault;
   readonly fhir: FhirInteractions;
   readonly tokens: AccessTokens;
+  readonly sealer: AuditSealer;
+  /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
+  readonly auditKey: { readonly keyId: string; readonly publicKey: KeyObject; readonly publicKeyPem: string };
   readonly now: () => Date;
   close(): Promise<void>;
 }
@@ -25,6 +28,8 @@ export interface OpenOptions {
   readonly now?: () => Date;
   /** Run migrations first (the server and `ward migrate` do). */
   readonly migrate?: boolean;
+  /** Where the sealer reports problems (the server's log); never PHI. */
+  readonly onSealerEvent?: (event: SealerEvent) => void;
 }
 
 /** The composition root: every long-lived piece is built here, once, and passed down. */
@@ -37,8 +42,8 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     throw new TypeError(`WARD_DATA_DIR ${config.dataDir} is accessible to group or others (mode ${mode.toString(8)}); run chmod 700 on it`);
   }
   const provider = LocalKeyFileProvider.open(config.rootKeyFile, { create: true });
-  // Created now so that it exists from the first start; the Merkle sealer signs tree heads with it.
-  loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'audit-signing.pem'), 'ed25519');
+  // The Merkle sealer signs tree heads with it (Ed25519); verifiers need only its public half.
+  const auditSigning = loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'audit-signing.pem'), 'ed25519');
   const tokenKeys = loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'token-signing.pem'), 'ec-p256');
 
   const db = await openStore(config, { migrate: options.migrate ?? true });
@@ -47,6 +52,17 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
     const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
+    const witnesses: Witness[] = [
+      new FileWitness(config.auditWitnessFile),
+      ...(config.auditWitnessUrl ? [new HttpWitness(config.auditWitnessUrl)] : []),
+    ];
+    const sealer = new AuditSealer(db, {
+      signingKey: auditSigning,
+      now,
+      witnesses,
+      maxEntriesPerHead: 50_000,
+      ...(options.onSealerEvent ? { onEvent: options.onSealerEvent } : {}),
+    });
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {
@@ -61,10 +77,18 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       vault,
       fhir,
       tokens,
+      sealer,
+      auditKey: {
+        keyId: auditKeyId(auditSigning.publicKey),
+        publicKey: auditSigning.publicKey,
+        publicKeyPem: auditSigning.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+      },
       now,
       async close() {
         await vault.drain();
         await audit.close();
+        // Seal what this process wrote, so a command's entries are under a head when it exits.
+        await sealer.stop();
         await db.close();
       },
     };

@@ -14,7 +14,9 @@ export type AuditAction =
   | 'request'
   | 'token-create'
   | 'migrate'
-  | 'key-create';
+  | 'key-create'
+  | 'audit-verify'
+  | 'audit-prove';
 
 export type PrincipalKind = 'user' | 'patient' | 'system' | 'operator' | 'anonymous';
 

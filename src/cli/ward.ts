@@ -1,12 +1,15 @@
 #!/usr/bin/env node
 import { existsSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
+import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { adminSocketPath, callAdminChannel } from '../app/admin-channel.js';
+import { Presets, SingleBar } from 'cli-progress';
+import { type AdminRequest, adminSocketPath, callAdminChannel } from '../app/admin-channel.js';
+import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
 import { startServer } from '../app/server.js';
-import { openWard } from '../app/ward.js';
+import { openWard, type Ward } from '../app/ward.js';
+import { describeFault, type VerifyReport } from '../audit/index.js';
 import { migrate } from '../store/index.js';
 
 const USAGE = `usage: ward <command>
@@ -15,6 +18,10 @@ const USAGE = `usage: ward <command>
   migrate                       apply database migrations and provision the serving role
   token create --role <role> --sub <principal> --scope "<SMART v2 scopes>" [--patient <id>] [--ttl 15m]
                                 mint an access token (printed alone on stdout; the minting is audited)
+  audit verify [--witness <file> | --no-witness] [--public-key <pem>] [--json]
+                                check every audit entry, the Merkle tree, each signed head and the
+                                witness; exits 0 when all holds, 1 naming each fault
+  audit prove <entry number>    print an inclusion proof of one entry against the newest signed head
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -28,6 +35,8 @@ async function main(argv: string[]): Promise<number> {
     case 'token':
       if (sub === 'create') return tokenCreate(config, rest);
       break;
+    case 'audit':
+      return audit(config, sub, rest);
     case undefined:
     case '--help':
     case 'help':
@@ -107,30 +116,119 @@ async function tokenCreate(config: WardConfig, argv: string[]): Promise<number> 
     ...(values.patient ? { patient: values.patient } : {}),
     ...(values.ttl ? { ttl: values.ttl } : {}),
   };
-  // While a server owns the embedded database, ask it over the admin channel.
-  const viaServer = config.databaseUrl
-    ? undefined
-    : await callAdminChannel(adminSocketPath(config.dataDir), {
-        command: 'token-create',
-        operator: operatorPrincipal().id.slice('operator:'.length),
-        args,
-      });
+  return operatorCommand(
+    config,
+    { command: 'token-create', operator: operatorName(), args },
+    (ward) => createToken(ward, operatorPrincipal(), operatorContext('cli'), args),
+    (token) => {
+      process.stdout.write(`${token}\n`);
+      return 0;
+    },
+  );
+}
+
+async function audit(config: WardConfig, sub: string | undefined, argv: string[]): Promise<number> {
+  if (sub === 'verify') {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        witness: { type: 'string' },
+        'no-witness': { type: 'boolean' },
+        'public-key': { type: 'string' },
+        json: { type: 'boolean' },
+      },
+      strict: true,
+    });
+    if (values.witness && values['no-witness']) {
+      process.stderr.write('give --witness <file> or --no-witness, not both\n');
+      return 2;
+    }
+    const args: AuditVerifyArgs = {
+      ...(values['no-witness'] ? { witnessFile: null } : values.witness ? { witnessFile: resolve(values.witness) } : {}),
+      ...(values['public-key'] ? { publicKeyPem: readFileSync(values['public-key'], 'utf8') } : {}),
+    };
+    const bar = process.stderr.isTTY
+      ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', hideCursor: true }, Presets.shades_classic)
+      : undefined;
+    return operatorCommand(
+      config,
+      { command: 'audit-verify', operator: operatorName(), args },
+      async (ward) => {
+        bar?.start(1, 0);
+        try {
+          return JSON.stringify(
+            await auditVerify(ward, operatorPrincipal(), operatorContext('cli'), args, (done, total) => {
+              bar?.setTotal(Math.max(total, 1));
+              bar?.update(done);
+            }),
+          );
+        } finally {
+          bar?.stop();
+        }
+      },
+      (output) => {
+        const report = JSON.parse(output) as VerifyReport;
+        process.stdout.write(values.json ? `${output}\n` : renderVerifyReport(report));
+        return report.ok ? 0 : 1;
+      },
+    );
+  }
+  if (sub === 'prove') {
+    const seq = Number(argv[0]);
+    if (argv.length !== 1 || !Number.isSafeInteger(seq) || seq < 1) {
+      process.stderr.write('usage: ward audit prove <entry number>\n');
+      return 2;
+    }
+    return operatorCommand(
+      config,
+      { command: 'audit-prove', operator: operatorName(), seq },
+      async (ward) => JSON.stringify(await auditProve(ward, operatorPrincipal(), operatorContext('cli'), seq), null, 2),
+      (output) => {
+        process.stdout.write(`${output}\n`);
+        return 0;
+      },
+    );
+  }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+function renderVerifyReport(report: VerifyReport): string {
+  const lines = [
+    `audit log: ${report.entries} entries, ${report.heads} signed heads, tree size ${report.treeSize}${report.newestHeadAt ? ` (newest head ${report.newestHeadAt})` : ''}, ${report.unsealedEntries} not sealed yet`,
+    ...(report.witnessedTreeSize !== undefined ? [`witness: newest witnessed head has tree size ${report.witnessedTreeSize}`] : []),
+    ...report.faults.map((f) => `FAULT ${describeFault(f)}`),
+    report.ok ? 'verified: every entry, head, signature and the witness agree' : `NOT VERIFIED: ${report.faults.length} fault(s)`,
+  ];
+  return `${lines.join('\n')}\n`;
+}
+
+/**
+ * Runs an operator command: while a server owns the embedded database, over its admin channel;
+ * otherwise by opening the store here. Either way the command is audited.
+ */
+async function operatorCommand(
+  config: WardConfig,
+  request: AdminRequest,
+  local: (ward: Ward) => Promise<string>,
+  print: (output: string) => number,
+): Promise<number> {
+  const viaServer = config.databaseUrl ? undefined : await callAdminChannel(adminSocketPath(config.dataDir), request);
   if (viaServer) {
     if (!viaServer.ok) {
       process.stderr.write(`${viaServer.error}\n`);
       return 1;
     }
-    process.stdout.write(`${viaServer.output}\n`);
-    return 0;
+    return print(viaServer.output);
   }
   if (!config.databaseUrl && serverRunning(config)) {
     process.stderr.write('a Ward server owns this data directory but its admin channel does not answer\n');
     return 1;
   }
   const ward = await openWard(config, { migrate: true });
+  let output: string;
   try {
-    process.stdout.write(`${await createToken(ward, operatorPrincipal(), operatorContext('cli'), args)}\n`);
-    return 0;
+    output = await local(ward);
   } catch (e) {
     if (e instanceof OperatorCommandError) {
       process.stderr.write(`${e.message}\n`);
@@ -140,6 +238,11 @@ async function tokenCreate(config: WardConfig, argv: string[]): Promise<number> 
   } finally {
     await ward.close();
   }
+  return print(output);
+}
+
+function operatorName(): string {
+  return operatorPrincipal().id.slice('operator:'.length);
 }
 
 function serverRunning(config: WardConfig): boolean {

@@ -24,6 +24,8 @@ export interface HttpAppOptions {
   readonly now: () => Date;
   readonly bodyLimitBytes: number;
   readonly https?: { key: string; cert: string };
+  /** The audit log's tree-head signing key (public half), so anyone can check a signed head. */
+  readonly auditKey: { readonly keyId: string; readonly publicKeyPem: string };
   readonly logger: FastifyInstance['log'] | false;
 }
 
@@ -133,6 +135,18 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     url: '/.well-known/jwks.json',
     action: PUBLIC,
     handler: async () => options.tokens.jwks(),
+  });
+  route(app, {
+    method: 'GET',
+    url: '/.well-known/ward-audit-key',
+    action: PUBLIC,
+    handler: async () => ({
+      keyId: options.auditKey.keyId,
+      algorithm: 'Ed25519',
+      publicKeyPem: options.auditKey.publicKeyPem,
+      signedTreeHead: 'RFC 6962 section 3.5 TreeHeadSignature: 0x00 0x01 uint64 timestamp_ms uint64 tree_size root_hash[32]',
+      leafHash: 'SHA-256(0x00 || uint64 seq || UTF-8 canonical JSON entry)',
+    }),
   });
   registerFhirRoutes(app, options);
   await app.ready();

@@ -45,7 +45,7 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version, ward_identifier_index TO ${role.name};
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};
-    GRANT SELECT, INSERT ON ward_audit_entry TO ${role.name};
+    GRANT SELECT, INSERT ON ward_audit_entry, ward_audit_head TO ${role.name};
     GRANT SELECT ON ward_migration TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);

@@ -49,14 +49,16 @@ export async function insertAuditRows(q: Queryable, rows: readonly AuditRow[]): 
 
 export interface AuditQuery {
   readonly afterSeq?: number;
+  /** Inclusive upper bound on seq. */
+  readonly throughSeq?: number;
   readonly limit: number;
 }
 
 export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<StoredAuditRow[]> {
   const { rows } = await q.query(
     `SELECT seq, recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash
-       FROM ward_audit_entry WHERE seq > $1 ORDER BY seq LIMIT $2`,
-    [query.afterSeq ?? 0, query.limit],
+       FROM ward_audit_entry WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
+    [query.afterSeq ?? 0, query.throughSeq ?? Number.MAX_SAFE_INTEGER, query.limit],
   );
   return rows.map((r) => ({
     seq: asNumber(r.seq),
@@ -70,4 +72,19 @@ export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<St
     entry: r.entry as string,
     leafHash: asBuffer(r.leaf_hash),
   }));
+}
+
+/** How many entries the log holds (for progress reporting). */
+export async function countAuditRows(q: Queryable): Promise<number> {
+  const { rows } = await q.query<{ n: unknown }>('SELECT count(*) AS n FROM ward_audit_entry');
+  return asNumber(rows[0]?.n);
+}
+
+/** How many entries have a number below `seq`, leaving out the numbers in `excluding`. */
+export async function countAuditRowsBefore(q: Queryable, seq: number, excluding: readonly number[]): Promise<number> {
+  const { rows } = await q.query<{ n: unknown }>(
+    'SELECT count(*) AS n FROM ward_audit_entry WHERE seq < $1 AND NOT (seq = ANY($2::bigint[]))',
+    [seq, excluding],
+  );
+  return asNumber(rows[0]?.n);
 }

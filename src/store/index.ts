@@ -1,5 +1,23 @@
 export { type AppRole, appRoleName, provisionAppRole } from './app-role.js';
-export { type AuditQuery, type AuditRow, insertAuditRows, readAuditRows, type StoredAuditRow } from './audit-store.js';
+export {
+  insertHead,
+  readHeadCovering,
+  readHeads,
+  readNewestHead,
+  readOldestRunningXid,
+  readSealCandidate,
+  type StoredHead,
+  tryLockSealer,
+} from './audit-head-store.js';
+export {
+  type AuditQuery,
+  type AuditRow,
+  countAuditRows,
+  countAuditRowsBefore,
+  insertAuditRows,
+  readAuditRows,
+  type StoredAuditRow,
+} from './audit-store.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { MIGRATIONS, migrate } from './migrate.js';

@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import { migration0001 } from './migrations/0001-core.js';
+import { migration0002 } from './migrations/0002-audit-heads.js';
 
 export interface Migration {
   readonly version: number;
@@ -7,7 +8,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002];
 
 /**
  * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two

@@ -294,7 +294,7 @@ export class Vault {
   async recordAdministrative(
     principal: Principal,
     ctx: RequestContext,
-    action: 'token-create' | 'key-create' | 'migrate',
+    action: 'token-create' | 'key-create' | 'migrate' | 'audit-verify' | 'audit-prove',
     outcome: { status: number; code?: string; detail: Record<string, string> },
   ): Promise<void> {
     const op = this.#op(principal, ctx, action);

@@ -30,6 +30,19 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
 
   it('170.315(d)(2)(ii)–(iii): has no setting that turns audit off', () => {
     const c = loadConfig({ WARD_AUDIT: 'off', WARD_AUDIT_ENABLED: 'false', WARD_DISABLE_AUDIT: '1' }, '/tmp');
-    expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual(['auditMaxBatch']);
+    // The audit settings tune batching, sealing and where heads are witnessed; none is an on/off switch.
+    expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual(['auditMaxBatch', 'auditWitnessFile', 'auditSealIntervalMs']);
+    expect(Object.entries(c).filter(([k, v]) => /audit/i.test(k) && typeof v === 'boolean')).toEqual([]);
+  });
+
+  it('witnesses audit heads beside the data by default, and only over https to a remote witness', () => {
+    expect(loadConfig({ WARD_DATA_DIR: '/srv/ward' }, '/tmp').auditWitnessFile).toBe('/srv/ward/audit-witness.log');
+    expect(loadConfig({ WARD_AUDIT_WITNESS_URL: 'https://witness.example.org/heads' }, '/tmp').auditWitnessUrl).toBe(
+      'https://witness.example.org/heads',
+    );
+    expect(() => loadConfig({ WARD_AUDIT_WITNESS_URL: 'http://witness.example.org/heads' }, '/tmp')).toThrow(TypeError);
+    expect(() => loadConfig({ WARD_AUDIT_WITNESS_URL: 'not a url' }, '/tmp')).toThrow(TypeError);
+    // A head must follow new entries within a second (issue 7): slower sealing is refused.
+    expect(() => loadConfig({ WARD_AUDIT_SEAL_INTERVAL_MS: '5000' }, '/tmp')).toThrow(TypeError);
   });
 });

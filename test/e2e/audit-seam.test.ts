@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { asOwner } from '../support/owner-sql.js';
 
 /** Marks an expected resource id that must appear only as a keyed hash. */
 const KEYED_HASH = '(keyed hash)';
@@ -36,21 +36,6 @@ interface SeamCase {
   readonly name: string;
   /** Arranges what the request needs (its own requests are not counted), then sends the one request under test. */
   readonly run: (act: (send: () => Promise<Call>) => Promise<Call>) => Promise<{ res: Call; expected: Expected }>;
-}
-
-/** Runs SQL as the database owner: a separate `pg` client on PostgreSQL, the only connection on PGlite. */
-async function asOwner(t: TestWard, sql: string): Promise<void> {
-  if (!t.ownerUrl) {
-    await t.ward.db.query(sql);
-    return;
-  }
-  const owner = new pg.Client({ connectionString: t.ownerUrl });
-  await owner.connect();
-  try {
-    await owner.query(sql);
-  } finally {
-    await owner.end();
-  }
 }
 
 async function count(t: TestWard, table: string): Promise<number> {

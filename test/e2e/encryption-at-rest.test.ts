@@ -3,13 +3,13 @@ import { createDecipheriv, getCipherInfo } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KeyProvider, KeyProviderError, Keyring, LocalKeyFileProvider, PHI_CIPHER, UnknownKeyError } from '../../src/crypto/index.js';
 import { asBuffer, keyStore } from '../../src/store/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { asOwner } from '../support/owner-sql.js';
 
 const patient = (family: string) => ({
   resourceType: 'Patient',
@@ -18,21 +18,6 @@ const patient = (family: string) => ({
   birthDate: '1966-07-08',
   identifier: [{ system: 'urn:oid:1.2.36.146.595.217.0.1', value: `MRN-${family}` }],
 });
-
-/** Runs SQL as the database owner: a separate `pg` client on PostgreSQL, the only connection on PGlite. */
-async function asOwner(t: TestWard, sql: string, params: unknown[] = []): Promise<void> {
-  if (!t.ownerUrl) {
-    await t.ward.db.query(sql, params);
-    return;
-  }
-  const owner = new pg.Client({ connectionString: t.ownerUrl });
-  await owner.connect();
-  try {
-    await owner.query(sql, params);
-  } finally {
-    await owner.end();
-  }
-}
 
 interface StoredRow {
   seq: number;

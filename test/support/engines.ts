@@ -6,9 +6,9 @@ import pg from 'pg';
 import { inject } from 'vitest';
 import { loadConfig, type WardConfig } from '../../src/app/config.js';
 import { createToken, operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
-import { WARD_VERSION } from '../../src/app/version.js';
+import { buildWardHttpApp } from '../../src/app/server.js';
 import { openWard, type Ward } from '../../src/app/ward.js';
-import { buildHttpApp, type HttpApp } from '../../src/edge/index.js';
+import type { HttpApp } from '../../src/edge/index.js';
 import { withDatabase } from './global-setup.js';
 
 export type EngineName = 'pglite' | 'postgres';
@@ -68,16 +68,7 @@ export async function openTestWard(engine: EngineName, env: Record<string, strin
   let fakeNow: Date | null = null;
   const now = () => fakeNow ?? new Date();
   const ward = await openWard(config, { now, migrate: true });
-  const http = await buildHttpApp({
-    fhir: ward.fhir,
-    tokens: ward.tokens,
-    baseUrl: config.baseUrl,
-    version: WARD_VERSION,
-    now,
-    bodyLimitBytes: config.bodyLimitBytes,
-    https: undefined,
-    logger: false,
-  });
+  const http = await buildWardHttpApp(ward, { logger: false });
   return {
     engine,
     ward,

@@ -1,0 +1,190 @@
+import type { KeyObject } from 'node:crypto';
+import {
+  type Database,
+  insertHead,
+  readAuditRows,
+  readNewestHead,
+  readOldestRunningXid,
+  readSealCandidate,
+  type StoredHead,
+  tryLockSealer,
+} from '../store/index.js';
+import { entryLeafHash } from './entry-leaf.js';
+import { CompactRange } from './merkle.js';
+import { signTreeHead, type TreeHead } from './tree-head.js';
+import type { Witness } from './witness.js';
+
+export interface SealerOptions {
+  readonly signingKey: { readonly privateKey: KeyObject; readonly publicKey: KeyObject };
+  readonly now: () => Date;
+  readonly witnesses: readonly Witness[];
+  /** Most entries one head adds, so a backlog is sealed in bounded rounds. */
+  readonly maxEntriesPerHead: number;
+  /** Problems the operator must see (a refused entry, a witness that failed); never PHI. */
+  readonly onEvent?: (event: SealerEvent) => void;
+}
+
+export type SealerEvent =
+  | { readonly kind: 'sealed'; readonly treeSize: number; readonly added: number }
+  | { readonly kind: 'entry-does-not-match-leaf'; readonly seq: number }
+  | { readonly kind: 'witness-failed'; readonly error: string }
+  | { readonly kind: 'round-failed'; readonly error: string };
+
+export type SealResult =
+  | { readonly sealed: true; readonly head: TreeHead; readonly lastSeq: number; readonly added: number }
+  | { readonly sealed: false; readonly reason: 'nothing-final' | 'nothing-new' | 'another-sealer' | 'entry-does-not-match-leaf' };
+
+export interface SealerStatus {
+  readonly newestHead?: { readonly treeSize: number; readonly lastSeq: number; readonly timestamp: number };
+  readonly lastRoundAt?: number;
+  readonly lastError?: string;
+}
+
+/**
+ * Extends the audit log's Merkle tree and signs a tree head (ADR 0004). Each round: note a
+ * watermark candidate; seal, in sequence order, the entries up to the newest candidate that is
+ * final (no transaction that could still commit a number below it is running); sign; commit the
+ * head; then hand it to the witnesses. It reads committed rows only and never holds a lock that
+ * requests wait for, so sealing never blocks them.
+ */
+export class AuditSealer {
+  readonly #db: Database;
+  readonly #options: SealerOptions;
+  #candidates: { seq: number; xmax: bigint }[] = [];
+  #finalThrough = 0;
+  #timer: NodeJS.Timeout | undefined;
+  #round: Promise<unknown> = Promise.resolve();
+  #status: SealerStatus = {};
+  #stopped = false;
+
+  constructor(db: Database, options: SealerOptions) {
+    if (options.maxEntriesPerHead < 1) throw new TypeError('maxEntriesPerHead must be at least 1');
+    this.#db = db;
+    this.#options = options;
+  }
+
+  get status(): SealerStatus {
+    return this.#status;
+  }
+
+  /** Seals every `intervalMs` until stopped; rounds never overlap. */
+  start(intervalMs: number): void {
+    const tick = () => {
+      if (this.#stopped) return;
+      this.#round = this.sealRound()
+        .catch((e: unknown) => {
+          this.#status = { ...this.#status, lastError: (e as Error).message };
+          this.#options.onEvent?.({ kind: 'round-failed', error: (e as Error).message });
+        })
+        .finally(() => {
+          if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
+        });
+    };
+    this.#timer = setTimeout(tick, intervalMs);
+  }
+
+  /** Stops the loop and seals what is final, so a clean shutdown leaves nothing unsealed. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    if (this.#timer) clearTimeout(this.#timer);
+    await this.#round.catch(() => undefined);
+    await this.sealAll().catch(() => undefined);
+  }
+
+  /**
+   * Seals every entry written before the call: waits (up to `timeoutMs`) for the transactions
+   * still running to finish, then rounds until the log is sealed through that point.
+   */
+  async sealAll(timeoutMs = 30_000): Promise<TreeHead | undefined> {
+    const target = (await readSealCandidate(this.#db)).seq;
+    const deadline = Date.now() + timeoutMs;
+    let newest: TreeHead | undefined;
+    for (;;) {
+      const result = await this.sealRound();
+      if (result.sealed) {
+        newest = result.head;
+        continue;
+      }
+      // Another instance holding the sealer lock seals these entries too.
+      if (result.reason === 'entry-does-not-match-leaf' || result.reason === 'another-sealer') return newest;
+      if (this.#finalThrough >= target) return newest;
+      if (Date.now() > deadline) throw new Error('audit entries did not become final in time to be sealed');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  }
+
+  async sealRound(): Promise<SealResult> {
+    const result = await this.#seal();
+    const lastRoundAt = this.#options.now().getTime();
+    if (!result.sealed) this.#status = { ...this.#status, lastRoundAt };
+    if (result.sealed) {
+      // A head that committed clears any earlier error: sealing is moving again.
+      this.#status = {
+        newestHead: { treeSize: result.head.treeSize, lastSeq: result.lastSeq, timestamp: result.head.timestamp },
+        lastRoundAt,
+      };
+      this.#options.onEvent?.({ kind: 'sealed', treeSize: result.head.treeSize, added: result.added });
+      for (const w of this.#options.witnesses) {
+        await w
+          .witness(result.head)
+          .catch((e: unknown) => this.#options.onEvent?.({ kind: 'witness-failed', error: (e as Error).message }));
+      }
+    }
+    return result;
+  }
+
+  async #advanceWatermark(): Promise<void> {
+    this.#candidates.push(await readSealCandidate(this.#db));
+    const oldestRunning = await readOldestRunningXid(this.#db);
+    const pending: { seq: number; xmax: bigint }[] = [];
+    for (const c of this.#candidates) {
+      if (c.xmax <= oldestRunning) this.#finalThrough = Math.max(this.#finalThrough, c.seq);
+      else pending.push(c);
+    }
+    this.#candidates = pending;
+  }
+
+  async #seal(): Promise<SealResult> {
+    await this.#advanceWatermark();
+    return this.#db.transaction(async (tx): Promise<SealResult> => {
+      if (!(await tryLockSealer(tx))) return { sealed: false, reason: 'another-sealer' };
+      const previous = await readNewestHead(tx);
+      const afterSeq = previous?.lastSeq ?? 0;
+      if (this.#finalThrough <= afterSeq) return { sealed: false, reason: 'nothing-final' };
+      const rows = await readAuditRows(tx, { afterSeq, throughSeq: this.#finalThrough, limit: this.#options.maxEntriesPerHead });
+      // A full page may stop short of the watermark; the head then covers only what it read.
+      const lastSeq = rows.length === this.#options.maxEntriesPerHead ? (rows[rows.length - 1]?.seq ?? afterSeq) : this.#finalThrough;
+      const range = previous ? CompactRange.fromBytes(previous.treeSize, previous.frontier) : CompactRange.empty();
+      const present = new Set<number>();
+      for (const row of rows) {
+        const leaf = entryLeafHash(row.seq, row.entry);
+        if (!leaf.equals(row.leafHash)) {
+          // Sealing it would bless an entry changed after it was written: refuse, loudly.
+          this.#options.onEvent?.({ kind: 'entry-does-not-match-leaf', seq: row.seq });
+          this.#status = { ...this.#status, lastError: `entry ${row.seq} does not match its leaf hash; sealing stopped` };
+          return { sealed: false, reason: 'entry-does-not-match-leaf' };
+        }
+        range.append(leaf);
+        present.add(row.seq);
+      }
+      if (rows.length === 0) return { sealed: false, reason: 'nothing-new' };
+      const gaps: number[] = [];
+      for (let seq = afterSeq + 1; seq <= lastSeq; seq++) if (!present.has(seq)) gaps.push(seq);
+      const timestamp = Math.max(this.#options.now().getTime(), previous?.timestampMs ?? 0);
+      const { privateKey, publicKey } = this.#options.signingKey;
+      const head = signTreeHead(privateKey, publicKey, range.size, timestamp, range.root());
+      const stored: StoredHead = {
+        treeSize: head.treeSize,
+        lastSeq,
+        gaps,
+        rootHash: head.rootHash,
+        timestampMs: head.timestamp,
+        keyId: head.keyId,
+        signature: head.signature,
+        frontier: range.toBytes(),
+      };
+      await insertHead(tx, stored);
+      return { sealed: true, head, lastSeq, added: rows.length };
+    });
+  }
+}

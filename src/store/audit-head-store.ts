@@ -1,0 +1,88 @@
+import { asBuffer, asNumber, type Queryable } from './database.js';
+
+/** One signed tree head as stored (ADR 0004). */
+export interface StoredHead {
+  readonly treeSize: number;
+  readonly lastSeq: number;
+  readonly gaps: readonly number[];
+  readonly rootHash: Buffer;
+  readonly timestampMs: number;
+  readonly keyId: string;
+  readonly signature: Buffer;
+  readonly frontier: Buffer;
+}
+
+/** Only one sealer at a time, across every app instance (PGlite has one connection anyway). */
+const SEALER_LOCK = 7305950418;
+
+/**
+ * A watermark candidate: the last audit number handed out, read BEFORE the snapshot's xmax.
+ * Every transaction holding a number up to `seq` had its xid before that read (the insert trigger
+ * takes the xid first), so its xid is below `xmax`; once the oldest running xid is at or past
+ * `xmax`, all of them have committed or rolled back, and numbers up to `seq` are final.
+ */
+export async function readSealCandidate(q: Queryable): Promise<{ seq: number; xmax: bigint }> {
+  const seq = await q.query<{ seq: unknown }>(`SELECT coalesce(pg_sequence_last_value('ward_audit_seq'), 0) AS seq`);
+  const snap = await q.query<{ xmax: string }>(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`);
+  return { seq: asNumber(seq.rows[0]?.seq), xmax: BigInt(snap.rows[0]?.xmax ?? '0') };
+}
+
+/** The oldest transaction id still running (or the next one, when none is). */
+export async function readOldestRunningXid(q: Queryable): Promise<bigint> {
+  const snap = await q.query<{ xmin: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
+  return BigInt(snap.rows[0]?.xmin ?? '0');
+}
+
+/** Takes the sealer lock for the caller's transaction; false when another sealer holds it. */
+export async function tryLockSealer(tx: Queryable): Promise<boolean> {
+  const { rows } = await tx.query<{ locked: boolean }>('SELECT pg_try_advisory_xact_lock($1) AS locked', [SEALER_LOCK]);
+  return rows[0]?.locked === true;
+}
+
+const HEAD_COLUMNS = 'tree_size, last_seq, gaps, root_hash, timestamp_ms, key_id, signature, frontier';
+
+export async function readNewestHead(q: Queryable): Promise<StoredHead | undefined> {
+  const { rows } = await q.query(`SELECT ${HEAD_COLUMNS} FROM ward_audit_head ORDER BY tree_size DESC LIMIT 1`);
+  return rows[0] ? headOf(rows[0]) : undefined;
+}
+
+/** Heads in tree-size order, a page at a time. */
+export async function readHeads(q: Queryable, afterTreeSize: number, limit: number): Promise<StoredHead[]> {
+  const { rows } = await q.query(`SELECT ${HEAD_COLUMNS} FROM ward_audit_head WHERE tree_size > $1 ORDER BY tree_size LIMIT $2`, [
+    afterTreeSize,
+    limit,
+  ]);
+  return rows.map(headOf);
+}
+
+/** The oldest head whose tree holds the entry with this number. */
+export async function readHeadCovering(q: Queryable, seq: number): Promise<StoredHead | undefined> {
+  const { rows } = await q.query(`SELECT ${HEAD_COLUMNS} FROM ward_audit_head WHERE last_seq >= $1 ORDER BY tree_size LIMIT 1`, [seq]);
+  return rows[0] ? headOf(rows[0]) : undefined;
+}
+
+export async function insertHead(tx: Queryable, head: StoredHead): Promise<void> {
+  await tx.query(`INSERT INTO ward_audit_head (${HEAD_COLUMNS}) VALUES ($1, $2, $3::bigint[], $4, $5, $6, $7, $8)`, [
+    head.treeSize,
+    head.lastSeq,
+    head.gaps,
+    head.rootHash,
+    head.timestampMs,
+    head.keyId,
+    head.signature,
+    head.frontier,
+  ]);
+}
+
+function headOf(r: Record<string, unknown>): StoredHead {
+  return {
+    treeSize: asNumber(r.tree_size),
+    lastSeq: asNumber(r.last_seq),
+    gaps: ((r.gaps as unknown[] | null) ?? []).map(asNumber),
+    rootHash: asBuffer(r.root_hash),
+    timestampMs: asNumber(r.timestamp_ms),
+    keyId: r.key_id as string,
+    signature: asBuffer(r.signature),
+    frontier: asBuffer(r.frontier),
+  };
+}
