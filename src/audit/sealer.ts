@@ -50,7 +50,7 @@ export interface SealerStatus {
 export class AuditSealer {
   readonly #db: Database;
   readonly #options: SealerOptions;
-  #candidates: { seq: number; xmax: bigint }[] = [];
+  #candidates: { seq: number; xid: bigint }[] = [];
   #finalThrough = 0;
   #timer: NodeJS.Timeout | undefined;
   #round: Promise<unknown> = Promise.resolve();
@@ -136,9 +136,10 @@ export class AuditSealer {
   async #advanceWatermark(): Promise<void> {
     this.#candidates.push(await readSealCandidate(this.#db));
     const oldestRunning = await readOldestRunningXid(this.#db);
-    const pending: { seq: number; xmax: bigint }[] = [];
+    const pending: { seq: number; xid: bigint }[] = [];
     for (const c of this.#candidates) {
-      if (c.xmax <= oldestRunning) this.#finalThrough = Math.max(this.#finalThrough, c.seq);
+      // The candidate's own xid has completed, so "none older still running" is xmin > xid.
+      if (c.xid < oldestRunning) this.#finalThrough = Math.max(this.#finalThrough, c.seq);
       else pending.push(c);
     }
     this.#candidates = pending;

@@ -16,18 +16,20 @@ export interface StoredHead {
 const SEALER_LOCK = 7305950418;
 
 /**
- * A watermark candidate: the last audit number handed out, read BEFORE the snapshot's xmax.
- * Every transaction holding a number up to `seq` had its xid before that read (the insert trigger
- * takes the xid first), so its xid is below `xmax`; once the oldest running xid is at or past
- * `xmax`, all of them have committed or rolled back, and numbers up to `seq` are final.
+ * A watermark candidate: the last audit number handed out, then a fresh transaction id taken
+ * (and committed) after that read. Every transaction holding a number up to `seq` had its xid
+ * before the read (the insert trigger takes the xid first), so its xid is below `xid`. Once no
+ * transaction older than `xid` is running, all of them have committed or rolled back, and the
+ * numbers up to `seq` are final. (A snapshot's xmax would not do: it is one past the newest
+ * *completed* xid, so a running transaction can sit at or above it, outside the snapshot's xip.)
  */
-export async function readSealCandidate(q: Queryable): Promise<{ seq: number; xmax: bigint }> {
+export async function readSealCandidate(q: Queryable): Promise<{ seq: number; xid: bigint }> {
   const seq = await q.query<{ seq: unknown }>(`SELECT coalesce(pg_sequence_last_value('ward_audit_seq'), 0) AS seq`);
-  const snap = await q.query<{ xmax: string }>(`SELECT pg_snapshot_xmax(pg_current_snapshot())::text AS xmax`);
-  return { seq: asNumber(seq.rows[0]?.seq), xmax: BigInt(snap.rows[0]?.xmax ?? '0') };
+  const mark = await q.query<{ xid: string }>(`SELECT pg_current_xact_id()::text AS xid`);
+  return { seq: asNumber(seq.rows[0]?.seq), xid: BigInt(mark.rows[0]?.xid ?? '0') };
 }
 
-/** The oldest transaction id still running (or the next one, when none is). */
+/** The oldest transaction id still running (or one past the newest completed, when none is). */
 export async function readOldestRunningXid(q: Queryable): Promise<bigint> {
   const snap = await q.query<{ xmin: string }>(`SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin`);
   return BigInt(snap.rows[0]?.xmin ?? '0');

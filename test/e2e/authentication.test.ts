@@ -11,7 +11,7 @@ import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
 
 const POLICY_ACTIONS = new Set<string>(Object.keys(PERMISSION_OF));
-const EXPECTED_PUBLIC_URLS = ['/.well-known/jwks.json', '/fhir/metadata', '/healthz'];
+const EXPECTED_PUBLIC_URLS = ['/.well-known/jwks.json', '/.well-known/ward-audit-key', '/fhir/metadata', '/healthz'];
 
 /** A URL for a route pattern, with its parameters filled in. */
 function concreteUrl(pattern: string, id: string): string {
@@ -95,7 +95,7 @@ describe.each(engines())('authentication on %s', (engine) => {
   });
   afterAll(async () => t?.close());
 
-  it('164.312(d) · 170.315(d)(1)(i): every route declares an action, and the public routes are exactly metadata, healthz and JWKS', () => {
+  it('164.312(d) · 170.315(d)(1)(i): every route declares an action, and the public routes are exactly metadata, healthz, JWKS and the audit key', () => {
     const routes = t.http.routes;
     expect(routes.length).toBeGreaterThan(10);
     for (const r of routes) {
