@@ -25,6 +25,10 @@ export interface WardConfig {
   readonly auditWitnessUrl?: string;
   /** How often the sealer runs; at most a second, so a head follows new entries within a second. */
   readonly auditSealIntervalMs: number;
+  /** Audit must be kept at least 6 years (45 CFR 164.316(b)(2)(i)); nothing shorter is accepted. */
+  readonly auditRetentionYears: number;
+  /** Most the app's clock may differ from the database server's (170.210(g)); production refuses to start beyond it. */
+  readonly clockMaxOffsetMs: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -81,7 +85,19 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     auditWitnessFile: resolvePath(env.WARD_AUDIT_WITNESS ?? join(dataDir, 'audit-witness.log'), cwd),
     ...(auditWitnessUrl ? { auditWitnessUrl } : {}),
     auditSealIntervalMs: intFrom(env.WARD_AUDIT_SEAL_INTERVAL_MS, 250, 'WARD_AUDIT_SEAL_INTERVAL_MS', 10, 1000),
+    auditRetentionYears: retentionYears(env.WARD_AUDIT_RETENTION_YEARS),
+    clockMaxOffsetMs: intFrom(env.WARD_CLOCK_MAX_OFFSET_MS, 1000, 'WARD_CLOCK_MAX_OFFSET_MS', 10, 60_000),
   };
+}
+
+function retentionYears(raw: string | undefined): number {
+  if (raw === undefined || raw === '') return 6;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < 6) {
+    throw new TypeError('WARD_AUDIT_RETENTION_YEARS must be a whole number of years, at least 6 (45 CFR 164.316(b)(2)(i))');
+  }
+  if (n > 100) throw new TypeError('WARD_AUDIT_RETENTION_YEARS must be at most 100');
+  return n;
 }
 
 function resolvePath(p: string, cwd: string): string {

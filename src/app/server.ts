@@ -30,6 +30,7 @@ export function buildWardHttpApp(
     now: ward.now,
     bodyLimitBytes: ward.config.bodyLimitBytes,
     auditKey: { keyId: ward.auditKey.keyId, publicKeyPem: ward.auditKey.publicKeyPem },
+    clock: () => ward.clock(),
     ...(options.https ? { https: options.https } : {}),
     logger: options.logger,
   });
@@ -72,6 +73,14 @@ export async function startServer(
     admin = await listenAdminChannel(ward, adminSocketPath(config.dataDir));
     await http.app.listen({ host: config.host, port: config.port });
     ward.sealer.start(config.auditSealIntervalMs);
+    const reportClock = (clock: ReturnType<Ward['clock']>) => {
+      if (!clock.synchronized) logger.warn({ clock }, "this host's clock is off the database server's; audit times may be wrong");
+    };
+    reportClock(ward.clock());
+    const clockTimer = setInterval(() => {
+      ward.recheckClock().then(reportClock, (e: unknown) => logger.error({ error: (e as Error).message }, 'clock check failed'));
+    }, 60_000);
+    clockTimer.unref();
     const address = http.app.server.address();
     const port = typeof address === 'object' && address ? address.port : config.port;
     const url = `${config.insecureHttp ? 'http' : 'https'}://${config.host === 'localhost' || config.host === '0.0.0.0' || config.host === '::' ? 'localhost' : config.host}:${port}`;
@@ -84,6 +93,7 @@ export async function startServer(
       url,
       ...(caCertPath ? { caCertPath } : {}),
       async stop() {
+        clearInterval(clockTimer);
         await http.app.close();
         await new Promise<void>((r) => adminServer.close(() => r()));
         await ward.close();

@@ -7,6 +7,7 @@ import { AccessTokens } from '../identity/index.js';
 import { FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
+import { type ClockStatus, checkClock } from './clock-check.js';
 import type { WardConfig } from './config.js';
 import { openStore } from './open-store.js';
 import { systemPrincipal } from './principals.js';
@@ -21,6 +22,10 @@ export interface Ward {
   /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
   readonly auditKey: { readonly keyId: string; readonly publicKey: KeyObject; readonly publicKeyPem: string };
   readonly now: () => Date;
+  /** The last clock check against the database server (170.210(g)). */
+  clock(): ClockStatus;
+  /** Checks the clock again (the server does so every minute). */
+  recheckClock(): Promise<ClockStatus>;
   close(): Promise<void>;
 }
 
@@ -48,6 +53,12 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
 
   const db = await openStore(config, { migrate: options.migrate ?? true });
   try {
+    let clock = await checkClock(db, now, config.clockMaxOffsetMs);
+    if (!clock.synchronized && config.mode === 'production') {
+      throw new TypeError(
+        `this host's clock is ${clock.offsetMs} ms off the database server's (limit ${config.clockMaxOffsetMs} ms): audit times must come from a synchronised clock; fix NTP before starting`,
+      );
+    }
     const keyring = await Keyring.open(keyStore(db), provider);
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
@@ -84,6 +95,11 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
         publicKeyPem: auditSigning.publicKey.export({ type: 'spki', format: 'pem' }).toString(),
       },
       now,
+      clock: () => clock,
+      async recheckClock() {
+        clock = await checkClock(db, now, config.clockMaxOffsetMs);
+        return clock;
+      },
       async close() {
         await vault.drain();
         await audit.close();

@@ -26,6 +26,8 @@ export interface HttpAppOptions {
   readonly https?: { key: string; cert: string };
   /** The audit log's tree-head signing key (public half), so anyone can check a signed head. */
   readonly auditKey: { readonly keyId: string; readonly publicKeyPem: string };
+  /** The clock check `/healthz` reports (170.210(g)). */
+  readonly clock: () => { readonly synchronized: boolean; readonly offsetMs: number; readonly limitMs: number; readonly checkedAt: string };
   readonly logger: FastifyInstance['log'] | false;
 }
 
@@ -128,7 +130,15 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     method: 'GET',
     url: '/healthz',
     action: PUBLIC,
-    handler: async () => ({ status: 'ok', time: options.now().toISOString() }),
+    handler: async () => {
+      const { synchronized, offsetMs, limitMs, checkedAt } = options.clock();
+      // Audit times must come from a synchronised clock: a drifting one makes the service degraded.
+      return {
+        status: synchronized ? 'ok' : 'degraded',
+        time: options.now().toISOString(),
+        clock: { synchronized, offsetMs, limitMs, reference: 'database server', checkedAt },
+      };
+    },
   });
   route(app, {
     method: 'GET',

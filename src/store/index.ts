@@ -36,3 +36,4 @@ export {
   WriteConflictError,
   type WriteMethod,
 } from './resource-store.js';
+export { readDatabaseTimeMs } from './clock.js';

@@ -31,7 +31,12 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
   it('170.315(d)(2)(ii)–(iii): has no setting that turns audit off', () => {
     const c = loadConfig({ WARD_AUDIT: 'off', WARD_AUDIT_ENABLED: 'false', WARD_DISABLE_AUDIT: '1' }, '/tmp');
     // The audit settings tune batching, sealing and where heads are witnessed; none is an on/off switch.
-    expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual(['auditMaxBatch', 'auditWitnessFile', 'auditSealIntervalMs']);
+    expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual([
+      'auditMaxBatch',
+      'auditWitnessFile',
+      'auditSealIntervalMs',
+      'auditRetentionYears',
+    ]);
     expect(Object.entries(c).filter(([k, v]) => /audit/i.test(k) && typeof v === 'boolean')).toEqual([]);
   });
 
@@ -44,5 +49,13 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
     expect(() => loadConfig({ WARD_AUDIT_WITNESS_URL: 'not a url' }, '/tmp')).toThrow(TypeError);
     // A head must follow new entries within a second (issue 7): slower sealing is refused.
     expect(() => loadConfig({ WARD_AUDIT_SEAL_INTERVAL_MS: '5000' }, '/tmp')).toThrow(TypeError);
+  });
+
+  it('164.316(b)(2)(i): keeps audit at least 6 years and refuses a shorter retention at start-up', () => {
+    expect(loadConfig({}, '/tmp').auditRetentionYears).toBe(6);
+    expect(loadConfig({ WARD_AUDIT_RETENTION_YEARS: '10' }, '/tmp').auditRetentionYears).toBe(10);
+    for (const short of ['5', '0', '-1', '5.5', 'six']) {
+      expect(() => loadConfig({ WARD_AUDIT_RETENTION_YEARS: short }, '/tmp'), short).toThrow(/at least 6/);
+    }
   });
 });
