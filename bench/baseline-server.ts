@@ -1,6 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
 import pg from 'pg';
+import { type AuditEntry, AuditLog } from '../src/audit/index.js';
+import { openPostgres } from '../src/store/index.js';
 import type { Json } from './population.js';
 
 /**
@@ -27,6 +29,11 @@ export async function startBaselineServer(options: {
   pool.on('error', () => undefined);
   await pool.query(`CREATE TABLE IF NOT EXISTS ${TABLE} (id text PRIMARY KEY, body jsonb NOT NULL)`);
 
+  // The same grouped audit writer Ward uses, over its own small pool: the audited read pays
+  // exactly Ward's audit append (one durable entry per read) and nothing else of Ward's.
+  const auditDb = openPostgres(options.databaseUrl, { max: 4, applicationName: 'ward-bench-baseline-audit' });
+  const audit = new AuditLog(auditDb, { maxBatch: 500 });
+
   const app = Fastify({ logger: false });
   app.addContentTypeParser('application/fhir+json', { parseAs: 'string' }, app.getDefaultJsonParser('error', 'error'));
 
@@ -34,6 +41,15 @@ export async function startBaselineServer(options: {
   app.get<{ Params: { id: string } }>('/Observation/:id', async (request, reply) => {
     const { rows } = await pool.query<{ body: Json }>(`SELECT body FROM ${TABLE} WHERE id = $1`, [request.params.id]);
     const row = rows[0];
+    if (!row) return reply.code(404).send({ error: 'not found' });
+    return reply.type('application/fhir+json; charset=utf-8').send(row.body);
+  });
+
+  // The same read, answered only after its audit entry is committed, as Ward answers reads.
+  app.get<{ Params: { id: string } }>('/audited/Observation/:id', async (request, reply) => {
+    const { rows } = await pool.query<{ body: Json }>(`SELECT body FROM ${TABLE} WHERE id = $1`, [request.params.id]);
+    const row = rows[0];
+    await audit.record(readEntry(request.params.id, row ? 200 : 404, request.ip));
     if (!row) return reply.code(404).send({ error: 'not found' });
     return reply.type('application/fhir+json; charset=utf-8').send(row.body);
   });
@@ -62,7 +78,24 @@ export async function startBaselineServer(options: {
     },
     async stop() {
       await app.close();
+      await audit.close();
+      await auditDb.close();
       await pool.end();
     },
+  };
+}
+
+/** An entry shaped like Ward's for a read (who, what, where, decision, outcome; no contents). */
+function readEntry(id: string, status: number, address: string): AuditEntry {
+  return {
+    time: new Date().toISOString(),
+    who: { id: 'Practitioner/bench', kind: 'user', roles: ['physician'], clientId: 'ward-cli', scopes: 'user/*.cruds' },
+    action: 'read',
+    resourceType: 'Observation',
+    resourceId: id,
+    where: { address, listener: 'http', method: 'GET', route: '/audited/Observation/:id' },
+    purposeOfUse: 'TREAT',
+    decision: { effect: 'permit', reasons: ['role physician may read Observation', 'scope user/*.cruds'] },
+    outcome: { status },
   };
 }

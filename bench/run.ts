@@ -10,7 +10,9 @@
  *   BENCH_SEED=42             population seed
  *   BENCH_DATABASE_URL        admin connection (default postgres://postgres@127.0.0.1:5432/postgres)
  *   BENCH_PROFILE=1           CPU-profile the server thread in each scenario (slower; figures not comparable)
- *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read, bare-insert;
+ *   BENCH_AUDIT_ENTRIES=200000 audit entries appended, sealed and verified for the sealing figures (0 skips)
+ *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read,
+ *                             bare-read-audited, bare-insert, audit-sealing;
  *                             a bare scenario runs twice, at the start and at the end)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
  */
@@ -25,6 +27,7 @@ import { fileURLToPath } from 'node:url';
 import { loadConfig, type WardConfig } from '../src/app/config.js';
 import { createToken, operatorContext, operatorPrincipal } from '../src/app/operator-commands.js';
 import { type RunningServer, startServer } from '../src/app/server.js';
+import { measureSealing, type SealingFigures } from './audit-sealing.js';
 import { type BaselineServer, startBaselineServer } from './baseline-server.js';
 import { type CpuWindow, machineLoad, startCpuWindow } from './cpu.js';
 import { type BenchDatabase, createBenchDatabase, serverVersion } from './database.js';
@@ -68,6 +71,7 @@ const settings = {
   seed: intEnv('BENCH_SEED', 42, 0, 2 ** 31),
   adminUrl: process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres',
   profile: process.env.BENCH_PROFILE === '1',
+  auditEntries: intEnv('BENCH_AUDIT_ENTRIES', 200_000, 0, 100_000_000),
   only: process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null,
 };
 const SHAPE = { patients: settings.patients, observationsPerPatient: 10, conditionsPerPatient: 3, medicationRequestsPerPatient: 2 };
@@ -393,6 +397,15 @@ async function main(): Promise<number> {
     const sequence: Scenario[] = [
       bare('').read,
       {
+        name: 'bare-read-audited',
+        description: "the bare read, answered after its audit entry commits (Ward's grouped audit writer)",
+        url: (baseline as BaselineServer).url,
+        plan: { method: 'GET', paths: readIds.map((id) => `/audited/Observation/${id}`) },
+        headers: fhirHeaders(token, false),
+        baseline: 'bare-read',
+        audited: true,
+      },
+      {
         name: 'ward-read',
         description: `GET /fhir/Observation/<id> over ${readIds.length} ids (HTTP)`,
         url: wardHttp,
@@ -427,6 +440,16 @@ async function main(): Promise<number> {
     for (const sc of sequence) if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, stamp));
     await ward.stop();
     ward = undefined;
+
+    // ── Audit sealing and verification (issue 7), with Ward stopped ────────────────────
+    let sealing: SealingFigures | null = null;
+    if (wanted('audit-sealing') && settings.auditEntries > 0) {
+      log(`audit-sealing: appending ${settings.auditEntries} entries, then sealing and verifying the whole log…`);
+      sealing = await measureSealing(db.url, dataDir, settings.auditEntries);
+      log(
+        `audit-sealing: appended ${sealing.appendPerSecond.toFixed(0)} entries/s; sealed ${sealing.sealPerSecond.toFixed(0)} entries/s into ${sealing.heads} heads; verified ${sealing.verifyPerSecond.toFixed(0)} entries/s`,
+      );
+    }
 
     // ── Ward over HTTPS (TLS 1.3, dev certificate) ─────────────────────────────────────
     let tlsCheck: { protocol: string | null; authorized: boolean } | null = null;
@@ -482,6 +505,9 @@ async function main(): Promise<number> {
       cpuTable(results),
       '',
       goalsText(goals),
+      sealing
+        ? `${sealing.sealPerSecond >= 5000 ? 'MET    ' : 'NOT MET'}  audit sealing at ${sealing.sealPerSecond.toFixed(0)} entries/s (goal ≥ 5000); verification ${sealing.verifyPerSecond.toFixed(0)} entries/s`
+        : '',
       drift.length > 0 ? `\n${driftText(drift)}` : '',
       drifting.length > 0
         ? `\nWARNING: the baseline drifted by more than ${DRIFT_LIMIT * 100} % between the start and the end of the run (${drifting.map((d) => d.group).join(', ')}): the machine's speed changed during the run; treat the ratios with care.`
@@ -520,6 +546,7 @@ async function main(): Promise<number> {
       },
       results,
       goals,
+      sealing,
       markdown: markdownTable(results),
       baselineDrift: drift,
       busyElsewhere,
