@@ -35,6 +35,8 @@ import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from
 import { type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
 import { Profiler, type ProfileSummary, summarise } from './profile.js';
 import {
+  auditShare,
+  auditShareText,
   baselineDrift,
   computeRatios,
   cpuTable,
@@ -489,6 +491,7 @@ async function main(): Promise<number> {
 
     // ── Report ─────────────────────────────────────────────────────────────────────────
     const goals = computeRatios(results);
+    const share = auditShare(results);
     const drift = baselineDrift(results);
     const drifting = drift.filter((d) => Math.abs(d.drift) > DRIFT_LIMIT);
     const errors = results.filter((x) => x.load.errors > 0 || x.load.non2xx > 0);
@@ -505,6 +508,7 @@ async function main(): Promise<number> {
       cpuTable(results),
       '',
       goalsText(goals),
+      share ? auditShareText(share) : '',
       sealing
         ? `${sealing.sealPerSecond >= 5000 ? 'MET    ' : 'NOT MET'}  audit sealing at ${sealing.sealPerSecond.toFixed(0)} entries/s (goal ≥ 5000); verification ${sealing.verifyPerSecond.toFixed(0)} entries/s`
         : '',
@@ -546,6 +550,7 @@ async function main(): Promise<number> {
       },
       results,
       goals,
+      auditShare: share,
       sealing,
       markdown: markdownTable(results),
       baselineDrift: drift,
