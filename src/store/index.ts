@@ -1,4 +1,21 @@
 export { type AppRole, appRoleName, provisionAppRole } from './app-role.js';
+export {
+  type AccessWindow,
+  type AuditEntryRow,
+  type AuditFilter,
+  type AuditSort,
+  type AuditSortKey,
+  accessCounts,
+  accessedPatients,
+  accessedResources,
+  disclosureCandidates,
+  type FailureGroup,
+  failureGroups,
+  lastAuditSeq,
+  readAuditEntry,
+  scanAuditEntries,
+  searchAuditEntries,
+} from './audit-query.js';
 export { type AuditQuery, type AuditRow, insertAuditRows, readAuditRows, type StoredAuditRow } from './audit-store.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';

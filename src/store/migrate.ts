@@ -1,5 +1,6 @@
 import type { Database } from './database.js';
 import { migration0001 } from './migrations/0001-core.js';
+import { migration0003 } from './migrations/0003-auditor.js';
 
 export interface Migration {
   readonly version: number;
@@ -7,7 +8,8 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001];
+/** In version order. Version 2 is reserved for the Merkle sealer's tables (issue 7). */
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0003];
 
 /**
  * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two
