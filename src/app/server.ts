@@ -45,6 +45,7 @@ export async function startServer(
     }
     const http = await buildHttpApp({
       fhir: ward.fhir,
+      auditor: ward.auditor,
       tokens: ward.tokens,
       baseUrl: config.baseUrl,
       version: WARD_VERSION,

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AuditLog } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
 import { AccessTokens } from '../identity/index.js';
-import { FhirInteractions } from '../services/index.js';
+import { AuditorInteractions, FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import type { WardConfig } from './config.js';
@@ -16,6 +16,7 @@ export interface Ward {
   readonly db: Database;
   readonly vault: Vault;
   readonly fhir: FhirInteractions;
+  readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
   readonly now: () => Date;
   close(): Promise<void>;
@@ -47,6 +48,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
     const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
+    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`);
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {
@@ -60,6 +62,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       db,
       vault,
       fhir,
+      auditor,
       tokens,
       now,
       async close() {

@@ -77,6 +77,7 @@ export async function openTestWard(engine: EngineName, env: Record<string, strin
   const ward = await openWard(config, { now, migrate: true });
   const http = await buildHttpApp({
     fhir: ward.fhir,
+    auditor: ward.auditor,
     tokens: ward.tokens,
     baseUrl: config.baseUrl,
     version: WARD_VERSION,
