@@ -26,6 +26,8 @@ export interface TokenCreateArgs {
   readonly scope: string;
   readonly patient?: string;
   readonly ttl?: string;
+  /** HL7 v3 PurposeOfUse code the token acts under (TREAT when absent); every entry records it. */
+  readonly purposeOfUse?: string;
 }
 
 export class OperatorCommandError extends Error {
@@ -49,6 +51,7 @@ export async function createToken(
     roles: args.roles.join(' '),
     scope: args.scope,
     ...(args.patient ? { patient: args.patient } : {}),
+    ...(args.purposeOfUse ? { purposeOfUse: args.purposeOfUse } : {}),
   };
   try {
     const minted = await ward.tokens.mint({
@@ -58,6 +61,7 @@ export async function createToken(
       ...(args.patient ? { patient: args.patient } : {}),
       ttlSeconds: parseTtl(args.ttl ?? '15m'),
       clientId: 'ward-cli',
+      ...(args.purposeOfUse ? { purposeOfUse: args.purposeOfUse } : {}),
     });
     await ward.vault.recordAdministrative(operator, ctx, 'token-create', {
       status: 201,

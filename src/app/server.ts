@@ -24,6 +24,7 @@ export function buildWardHttpApp(
 ): Promise<HttpApp> {
   return buildHttpApp({
     fhir: ward.fhir,
+    auditor: ward.auditor,
     tokens: ward.tokens,
     baseUrl: ward.config.baseUrl,
     version: WARD_VERSION,

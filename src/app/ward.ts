@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { AuditLog, AuditSealer, auditKeyId, FileWitness, HttpWitness, type SealerEvent, type Witness } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
 import { AccessTokens } from '../identity/index.js';
-import { FhirInteractions } from '../services/index.js';
+import { AuditorInteractions, FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import { type ClockStatus, checkClock } from './clock-check.js';
@@ -17,6 +17,7 @@ export interface Ward {
   readonly db: Database;
   readonly vault: Vault;
   readonly fhir: FhirInteractions;
+  readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
   readonly sealer: AuditSealer;
   /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
@@ -74,6 +75,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       maxEntriesPerHead: 50_000,
       ...(options.onSealerEvent ? { onEvent: options.onSealerEvent } : {}),
     });
+    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`);
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {
@@ -87,6 +89,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       db,
       vault,
       fhir,
+      auditor,
       tokens,
       sealer,
       auditKey: {

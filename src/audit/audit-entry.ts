@@ -2,21 +2,34 @@
  * One audit entry (ONC 170.315(d)(2)/(d)(3), ASTM E2147): who, what, when, where, why, the policy
  * decision and the outcome. It carries ids and codes only, never resource contents (invariant 5).
  */
-export type AuditAction =
-  | 'create'
-  | 'read'
-  | 'vread'
-  | 'update'
-  | 'patch'
-  | 'delete'
-  | 'search'
-  | 'history'
-  | 'request'
-  | 'token-create'
-  | 'migrate'
-  | 'key-create'
-  | 'audit-verify'
-  | 'audit-prove';
+
+/** Every action an entry can record; the AuditEvent view and the search parameters name them all. */
+export const AUDIT_ACTIONS = [
+  'create',
+  'read',
+  'vread',
+  'update',
+  'patch',
+  'delete',
+  'search',
+  'history',
+  'request',
+  'token-create',
+  'migrate',
+  'key-create',
+  /** `ward audit verify` ran (its result counts are in the detail). */
+  'audit-verify',
+  /** `ward audit prove` printed an inclusion proof. */
+  'audit-prove',
+  /** A disclosure of a patient's PHI recorded by a privacy officer (45 CFR 164.528). */
+  'disclose',
+  /** The audit log itself exported (NDJSON, CSV or a Bundle). */
+  'audit-export',
+  /** A report over the audit log: accounting of disclosures, access report, failures. */
+  'audit-report',
+] as const;
+
+export type AuditAction = (typeof AUDIT_ACTIONS)[number];
 
 export type PrincipalKind = 'user' | 'patient' | 'system' | 'operator' | 'anonymous';
 

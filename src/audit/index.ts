@@ -1,3 +1,12 @@
+export {
+  type AccessReport,
+  type ActionCount,
+  actionCounts,
+  type FailureSummary,
+  failuresByPrincipal,
+  type IdList,
+  idList,
+} from './access-reports.js';
 export type {
   AuditAction,
   AuditDecision,
@@ -7,9 +16,35 @@ export type {
   AuditWho,
   PrincipalKind,
 } from './audit-entry.js';
-export { outcomeLabel } from './audit-entry.js';
+export { AUDIT_ACTIONS, outcomeLabel } from './audit-entry.js';
+export { type AuditEventResource, actionCodeOf, auditEventOf, outcomeCodeOf } from './audit-event-view.js';
+export { CSV_COLUMNS, csvCell, csvRow, EXPORT_FORMATS, type ExportFormat, type ExportRow, exportChunks } from './audit-export.js';
 export { AuditLog, type AuditLogOptions, AuditUnavailableError, auditRowOf } from './audit-log.js';
+export {
+  type AuditSearch,
+  auditSearchQuery,
+  checkParameters,
+  type DateRange,
+  DEFAULT_AUDIT_PAGE,
+  MAX_AUDIT_PAGE,
+  parseAuditSearch,
+  parseExportFormat,
+  parseWindow,
+  patientIdOf,
+  principalIdOf,
+} from './audit-search.js';
 export { canonicalJson } from './canonical-json.js';
+export { checkDisclosureInput, DESCRIPTION_MAX_CHARS, type DisclosureInput } from './disclosure-input.js';
+export {
+  ACCOUNTING_YEARS,
+  accountingOf,
+  accountingWindowStart,
+  DISCLOSING_ACTIONS,
+  type Disclosure,
+  disclosureOf,
+  disclosureTime,
+  patientsOf,
+} from './disclosures.js';
 export { entryLeafHash } from './entry-leaf.js';
 export {
   CompactRange,
@@ -25,6 +60,15 @@ export {
   verifyInclusion,
 } from './merkle.js';
 export { AuditProofError, type InclusionProofDocument, proveEntry } from './prove-entry.js';
+export {
+  isPatientDirectedPurpose,
+  isPurposeOfUse,
+  isTpoPurpose,
+  PURPOSE_OF_USE_SYSTEM,
+  purposeOfUseDisplay,
+  purposeOfUseHierarchy,
+  unaccountedPurposes,
+} from './purpose-of-use.js';
 export { AuditSealer, type SealerEvent, type SealerOptions, type SealerStatus, type SealResult } from './sealer.js';
 export {
   auditKeyId,

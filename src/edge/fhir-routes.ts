@@ -5,7 +5,7 @@ import { PUBLIC, type RouteAction, route } from './routes.js';
 
 type Interaction = Exclude<keyof FhirInteractions, 'recordRequest'>;
 
-const FHIR_JSON = 'application/fhir+json; charset=utf-8';
+export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** The FHIR REST routes (R4 §3.1.0), each bound to its interaction and its policy action. */
 export function registerFhirRoutes(
@@ -72,7 +72,7 @@ async function run(fhir: FhirInteractions, interaction: Interaction, request: Fa
 }
 
 /** Ward answers in JSON only; an explicit request for anything else is 406, not a surprise. */
-function checkAcceptable(request: FastifyRequest): void {
+export function checkAcceptable(request: FastifyRequest): void {
   const format = new URLSearchParams(request.url.split('?')[1] ?? '').get('_format');
   if (format !== null && !/json/.test(format)) throw new WardError('WARD_NOT_ACCEPTABLE');
   const accept = request.headers.accept;

@@ -3,9 +3,10 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { WardError } from '../fhir/index.js';
 import type { AccessTokens } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
-import type { FhirInteractions, RequestContext } from '../services/index.js';
+import type { AuditorInteractions, FhirInteractions, RequestContext } from '../services/index.js';
+import { registerAuditorRoutes } from './auditor-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
-import { registerFhirRoutes } from './fhir-routes.js';
+import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
 import { securityHeaders } from './security-headers.js';
 
@@ -18,6 +19,7 @@ declare module 'fastify' {
 
 export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
+  readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
   readonly baseUrl: string;
   readonly version: string;
@@ -36,8 +38,6 @@ export interface HttpApp {
   /** Every route with its declared action (a test walks them without credentials). */
   readonly routes: readonly { method: string; url: string; action: RouteAction }[];
 }
-
-export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 
 /** Builds the HTTP edge: TLS 1.3, security headers, bearer authentication, routes, error → OperationOutcome. */
 export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
@@ -159,6 +159,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     }),
   });
   registerFhirRoutes(app, options);
+  registerAuditorRoutes(app, options.auditor);
   await app.ready();
   return { app, routes };
 }

@@ -1,2 +1,3 @@
-export { buildHttpApp, FHIR_JSON, type HttpApp, type HttpAppOptions } from './http-app.js';
+export { FHIR_JSON } from './fhir-routes.js';
+export { buildHttpApp, type HttpApp, type HttpAppOptions } from './http-app.js';
 export { PUBLIC, type RouteAction } from './routes.js';

@@ -179,6 +179,9 @@ function checkMintRequest(r: MintRequest): void {
     throw new TokenRequestError(`--ttl must be between 1 second and ${MAX_TTL_SECONDS / 3600} hours`);
   }
   if (r.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(r.patient)) throw new TokenRequestError('--patient must be a FHIR id');
+  if (r.purposeOfUse !== undefined && !/^[A-Z][A-Z0-9]{1,31}$/.test(r.purposeOfUse)) {
+    throw new TokenRequestError('--purpose-of-use must be an HL7 v3 PurposeOfUse code such as TREAT or PUBHLTH');
+  }
   if (kindOfSubject(r.sub) === 'patient' && r.patient !== undefined && r.patient !== r.sub.slice('Patient/'.length)) {
     throw new TokenRequestError('a patient principal may only have its own patient context');
   }

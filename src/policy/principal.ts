@@ -10,6 +10,7 @@ export const ROLES = [
   'pharmacist',
   'lab-technician',
   'privacy-officer',
+  'auditor',
   'system-admin',
   'patient',
   'proxy',

@@ -3,7 +3,8 @@ import { CRITERIA_PARAMETERS, RESOURCE_TYPES, searchParameter } from '../fhir/in
 /**
  * The CapabilityStatement states exactly what this build implements (and nothing it does not):
  * every R4 resource type with the full set of instance and type interactions, conditional
- * create/update/delete, JSON Patch, and the search parameters conditional interactions use.
+ * create/update/delete, JSON Patch, and the search parameters conditional interactions use —
+ * except AuditEvent, which is the audit log's read-only view: read and search only.
  */
 export function capabilityStatement(options: { baseUrl: string; version: string; now: Date }): Record<string, unknown> {
   return {
@@ -30,27 +31,69 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
           ],
           description: 'Every interaction except this statement requires a bearer token; every request is audited.',
         },
-        resource: RESOURCE_TYPES.map((type) => ({
-          type,
-          profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
-          interaction: ['read', 'vread', 'update', 'patch', 'delete', 'history-instance', 'history-type', 'create', 'search-type'].map(
-            (code) => ({ code }),
-          ),
-          versioning: 'versioned-update',
-          readHistory: true,
-          updateCreate: true,
-          conditionalCreate: true,
-          conditionalRead: 'not-supported',
-          conditionalUpdate: true,
-          conditionalDelete: 'single',
-          referencePolicy: ['literal'],
-          searchParam: CRITERIA_PARAMETERS.flatMap((name) => {
-            const definition = searchParameter(type, name);
-            return definition && definition.type === 'token' ? [{ name, definition: definition.url, type: definition.type }] : [];
-          }),
-        })),
+        resource: RESOURCE_TYPES.map((type) =>
+          type === 'AuditEvent'
+            ? auditEventCapability()
+            : {
+                type,
+                profile: `http://hl7.org/fhir/StructureDefinition/${type}`,
+                interaction: [
+                  'read',
+                  'vread',
+                  'update',
+                  'patch',
+                  'delete',
+                  'history-instance',
+                  'history-type',
+                  'create',
+                  'search-type',
+                ].map((code) => ({ code })),
+                versioning: 'versioned-update',
+                readHistory: true,
+                updateCreate: true,
+                conditionalCreate: true,
+                conditionalRead: 'not-supported',
+                conditionalUpdate: true,
+                conditionalDelete: 'single',
+                referencePolicy: ['literal'],
+                searchParam: CRITERIA_PARAMETERS.flatMap((name) => {
+                  const definition = searchParameter(type, name);
+                  return definition && definition.type === 'token' ? [{ name, definition: definition.url, type: definition.type }] : [];
+                }),
+              },
+        ),
         interaction: [{ code: 'history-system' }],
       },
     ],
+  };
+}
+
+const AUDIT_EVENT_PARAMETERS: readonly [name: string, documentation: string][] = [
+  ['patient', 'A Patient id or Patient/id; also matches search and history entries that returned the patient.'],
+  ['agent', 'The principal id exactly as recorded (Practitioner/123, system, operator:name, anonymous).'],
+  ['date', 'The recorded time; prefixes eq, ge, gt, le, lt; repeat for a range.'],
+  ['action', 'A Ward action (read, create, search, disclose, …) or an AuditEvent action code C, R, U, D, E.'],
+  ['outcome', '0, 4, 8 or 12, or success, failure, error.'],
+  ['entity', 'Type/id of the resource acted on, or returned by a search.'],
+];
+
+/** AuditEvent is served from the audit log: read and search, no history, no writes (170.315(d)(2)(iv)). */
+function auditEventCapability(): Record<string, unknown> {
+  return {
+    type: 'AuditEvent',
+    profile: 'http://hl7.org/fhir/StructureDefinition/AuditEvent',
+    documentation: 'The audit log, read-only, for the privacy-officer and auditor roles; _sort by date, agent, patient, action, outcome.',
+    interaction: [{ code: 'read' }, { code: 'search-type' }],
+    versioning: 'no-version',
+    readHistory: false,
+    updateCreate: false,
+    conditionalCreate: false,
+    conditionalRead: 'not-supported',
+    conditionalUpdate: false,
+    conditionalDelete: 'not-supported',
+    searchParam: AUDIT_EVENT_PARAMETERS.flatMap(([name, documentation]) => {
+      const definition = searchParameter('AuditEvent', name);
+      return definition ? [{ name, definition: definition.url, type: definition.type, documentation }] : [];
+    }),
   };
 }

@@ -10,6 +10,23 @@ export {
   tryLockSealer,
 } from './audit-head-store.js';
 export {
+  type AccessWindow,
+  type AuditEntryRow,
+  type AuditFilter,
+  type AuditSort,
+  type AuditSortKey,
+  accessCounts,
+  accessedPatients,
+  accessedResources,
+  disclosureCandidates,
+  type FailureGroup,
+  failureGroups,
+  lastAuditSeq,
+  readAuditEntry,
+  scanAuditEntries,
+  searchAuditEntries,
+} from './audit-query.js';
+export {
   type AuditQuery,
   type AuditRow,
   countAuditRows,
@@ -18,6 +35,7 @@ export {
   readAuditRows,
   type StoredAuditRow,
 } from './audit-store.js';
+export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { MIGRATIONS, migrate } from './migrate.js';
@@ -36,4 +54,3 @@ export {
   WriteConflictError,
   type WriteMethod,
 } from './resource-store.js';
-export { readDatabaseTimeMs } from './clock.js';

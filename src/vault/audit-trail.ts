@@ -19,6 +19,8 @@ export interface OperationRecord {
   decision?: Decision;
   returned?: string[];
   detail?: Record<string, string>;
+  /** Why, when it is not the principal's own purpose of use (a recorded disclosure's purpose). */
+  purposeOfUse?: string;
   /** The version a write will commit together with this operation's audit entry. */
   pending?: PendingWrite | undefined;
 }
@@ -50,7 +52,7 @@ export function auditEntry(op: OperationRecord, time: Date, status: number, code
       ...(op.ctx.method ? { method: op.ctx.method } : {}),
       ...(op.ctx.route ? { route: op.ctx.route } : {}),
     },
-    purposeOfUse: p?.purposeOfUse ?? 'none',
+    purposeOfUse: op.purposeOfUse ?? p?.purposeOfUse ?? 'none',
     decision: op.decision ? { effect: op.decision.effect, reasons: op.decision.reasons } : { effect: 'none', reasons: [] },
     outcome: { status, ...(code ? { code } : {}) },
     ...(op.returned ? { returned: op.returned } : {}),

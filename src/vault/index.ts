@@ -1,3 +1,19 @@
+// The pure parsers of the auditor's parameters, for the use cases above the vault.
+export {
+  type AccessReport,
+  type AuditEventResource,
+  type AuditSearch,
+  auditSearchQuery,
+  checkParameters,
+  type DateRange,
+  type ExportFormat,
+  parseAuditSearch,
+  parseExportFormat,
+  parseWindow,
+  patientIdOf,
+  principalIdOf,
+} from '../audit/index.js';
+export type { Accounting, AuditEventPage, AuditorOperations, FailureReport, RecordedDisclosure } from './auditor-operations.js';
 export type { RequestContext } from './request-context.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

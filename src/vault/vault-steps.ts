@@ -4,9 +4,18 @@ import { decide, type PolicyAction, type PolicyTarget, type Principal } from '..
 import { type StoredVersion, WriteConflictError } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 
+/**
+ * AuditEvent is the audit log's own view, served read-only from the log (170.315(d)(2)(iv)): it
+ * is never stored, read or searched as a resource, whatever a route or a role allows.
+ */
+export const LOG_VIEW_TYPE = 'AuditEvent';
+
 /** Decides on the type before any data is touched; an unknown type is 404, a refusal 403. */
 export function decideOnType(op: OperationRecord, action: PolicyAction): void {
   if (op.unknownType) throw new WardError('WARD_UNKNOWN_TYPE');
+  if (op.resourceType === LOG_VIEW_TYPE) {
+    throw new WardError('WARD_METHOD_NOT_ALLOWED', { details: [{ diagnostics: 'AuditEvent is served read-only from the audit log' }] });
+  }
   const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
   op.decision = decision;
   if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');

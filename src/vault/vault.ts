@@ -3,6 +3,7 @@ import { type Decision, decide, type PolicyAction, type Principal } from '../pol
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
+import { AuditorOperations } from './auditor-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
 import type { RequestContext } from './request-context.js';
 import { openResource } from './sealing.js';
@@ -29,11 +30,14 @@ export class Vault {
   readonly #deps: VaultDeps;
   readonly #run: AuditedRunner;
   readonly #prep: PrepareDeps;
+  /** The audit log as the privacy officer and auditor read it (AuditEvent, exports, reports, recorded disclosures). */
+  readonly auditor: AuditorOperations;
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
     this.#run = new AuditedRunner(deps);
     this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
+    this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
   }
 
   /** A create or update, answered 201 when it created and 200 otherwise. */

@@ -40,6 +40,9 @@ const billing = (scope: string) => principal('Practitioner/billing', 'billing', 
 const admin = (scope: string) => principal('Practitioner/admin', 'system-admin', scope);
 const patientP = (scope: string) => principal('Patient/P', 'patient', scope, 'P');
 const service = (scope: string) => principal('system', 'system', scope);
+const privacyOfficer = (scope: string) => principal('Practitioner/po', 'privacy-officer', scope);
+const auditor = (scope: string) => principal('Practitioner/aud', 'auditor', scope);
+const auditEvents = type('AuditEvent');
 
 type Case = [label: string, who: Principal, action: PolicyAction, target: PolicyTarget, expected: 'permit' | 'deny'];
 
@@ -268,6 +271,38 @@ const cases: Case[] = [
     obsOf('P', [VITAL_SIGNS]),
     'deny',
   ],
+  // The audit log (AuditEvent) is reached only by roles that name it; a `*` grant never does.
+  [
+    'physician with user/*.cruds searches no AuditEvent (a * grant does not reach the log)',
+    doctor('user/*.cruds'),
+    'search',
+    auditEvents,
+    'deny',
+  ],
+  ['physician with user/*.cruds reads no AuditEvent', doctor('user/*.cruds'), 'read', { resourceType: 'AuditEvent', id: '1' }, 'deny'],
+  ['patient with patient/*.rs reads no AuditEvent', patientP('patient/*.rs'), 'search', auditEvents, 'deny'],
+  ['service with system/*.cruds creates no AuditEvent', service('system/*.cruds'), 'create', auditEvents, 'deny'],
+  ['privacy officer with user/AuditEvent.crs searches the log', privacyOfficer('user/AuditEvent.crs'), 'search', auditEvents, 'permit'],
+  [
+    'privacy officer with user/AuditEvent.crs records a disclosure (create)',
+    privacyOfficer('user/AuditEvent.crs'),
+    'create',
+    auditEvents,
+    'permit',
+  ],
+  ['privacy officer may not update the log', privacyOfficer('user/*.cruds'), 'update', auditEvents, 'deny'],
+  ['privacy officer may not delete from the log', privacyOfficer('user/*.cruds'), 'delete', auditEvents, 'deny'],
+  [
+    'privacy officer with user/Patient.rs may not search the log (scope type)',
+    privacyOfficer('user/Patient.rs'),
+    'search',
+    auditEvents,
+    'deny',
+  ],
+  ['privacy officer reads Patients', privacyOfficer('user/*.rs'), 'read', patientRes('P'), 'permit'],
+  ['auditor with user/*.rs searches the log', auditor('user/*.rs'), 'search', auditEvents, 'permit'],
+  ['auditor may not record a disclosure (read-only role)', auditor('user/*.cruds'), 'create', auditEvents, 'deny'],
+  ['auditor reads no Patient', auditor('user/*.rs'), 'read', patientRes('P'), 'deny'],
 ];
 
 describe('policy decide(principal, action, target)', () => {

@@ -28,7 +28,14 @@ export interface TestWard {
   /** Sets the fake clock (the default is real time). */
   setNow(date: Date | null): void;
   /** An access token minted through the operator command (and audited like one). */
-  token(options: { role: string | string[]; sub: string; scope: string; patient?: string; ttl?: string }): Promise<string>;
+  token(options: {
+    role: string | string[];
+    sub: string;
+    scope: string;
+    patient?: string;
+    ttl?: string;
+    purposeOfUse?: string;
+  }): Promise<string>;
   close(): Promise<void>;
 }
 
@@ -78,13 +85,14 @@ export async function openTestWard(engine: EngineName, env: Record<string, strin
     setNow(date) {
       fakeNow = date;
     },
-    token: ({ role, sub, scope, patient, ttl }) =>
+    token: ({ role, sub, scope, patient, ttl, purposeOfUse }) =>
       createToken(ward, operatorPrincipal('test'), operatorContext('cli'), {
         roles: [role].flat(),
         sub,
         scope,
         ...(patient ? { patient } : {}),
         ...(ttl ? { ttl } : {}),
+        ...(purposeOfUse ? { purposeOfUse } : {}),
       }),
     async close() {
       await http.app.close();
