@@ -105,5 +105,7 @@ export function auditRowOf(entry: AuditEntry): AuditRow {
     resourceType: entry.resourceType ?? null,
     resourceId: entry.resourceId ?? null,
     entry: canonicalJson(entry),
+    patients: entry.detail?.patients ? entry.detail.patients.split(' ') : null,
+    returned: entry.returned && entry.returned.length > 0 ? entry.returned : null,
   };
 }

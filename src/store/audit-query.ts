@@ -3,12 +3,11 @@ import { asDate, asNumber, type Queryable } from './database.js';
 /**
  * The auditor's queries over `ward_audit_entry` (read-only; the log is append-only). Filters and
  * sort keys map to fixed SQL fragments; every value is a bind parameter. A search or history
- * entry lists the extra patients it returned in `entry.detail.patients` and the resources in
- * `entry.returned`; both are indexed by migration 0003 so a per-patient or per-resource query
- * does not scan the log.
+ * entry's extra patients and returned resources are copied into the `patients` and `returned`
+ * columns (indexed by migration 0003), so a per-patient or per-resource query does not scan the log.
  */
-const PATIENTS = `string_to_array((entry::jsonb) -> 'detail' ->> 'patients', ' ')`;
-const RETURNED = `((entry::jsonb) -> 'returned')`;
+const PATIENTS = 'patients';
+const RETURNED = 'returned';
 
 export type AuditSortKey = 'date' | 'agent' | 'patient' | 'action' | 'outcome';
 
@@ -68,7 +67,7 @@ function whereOf(filter: AuditFilter, params: Params): string[] {
   for (const group of filter.entities ?? []) {
     const exact = group.map((e) => `(resource_type = ${params.add(e.type)} AND resource_id = ${params.add(e.id)})`);
     const references = params.add(group.map((e) => `${e.type}/${e.id}`));
-    clauses.push(`(${[...exact, `${RETURNED} ?| ${references}::text[]`].join(' OR ')})`);
+    clauses.push(`(${[...exact, `${RETURNED} && ${references}::text[]`].join(' OR ')})`);
   }
   if (filter.from) clauses.push(`recorded_at >= ${params.add(filter.from.toISOString())}::timestamptz`);
   if (filter.before) clauses.push(`recorded_at < ${params.add(filter.before.toISOString())}::timestamptz`);
@@ -220,7 +219,7 @@ export async function accessedResources(q: Queryable, w: AccessWindow, limit: nu
            AND resource_id IS NOT NULL AND resource_id NOT LIKE 'hmac:%'
         UNION
         SELECT regexp_replace(t.ref, '/_history/.*$', '') FROM ward_audit_entry,
-               LATERAL jsonb_array_elements_text(coalesce(${RETURNED}, '[]'::jsonb)) AS t(ref)
+               LATERAL unnest(coalesce(${RETURNED}, '{}'::text[])) AS t(ref)
          WHERE ${ACCESS_WHERE} AND outcome = 'success'
       ) x ORDER BY r COLLATE "C" LIMIT $5`,
     [...accessParams(w), limit],

@@ -10,6 +10,10 @@ export interface AuditRow {
   readonly resourceType: string | null;
   readonly resourceId: string | null;
   readonly entry: string;
+  /** The patients a search or history page returned (when more than one), copied from the entry. */
+  readonly patients: readonly string[] | null;
+  /** The resources (`Type/id`) a search or history page returned, copied from the entry. */
+  readonly returned: readonly string[] | null;
 }
 
 export interface StoredAuditRow extends AuditRow {
@@ -26,10 +30,11 @@ export async function insertAuditRows(q: Queryable, rows: readonly AuditRow[]): 
   if (rows.length === 0) return [];
   const column = <K extends keyof AuditRow>(k: K) => rows.map((r) => r[k]);
   const result = await q.query<{ seq: unknown }>(
-    `INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash)
-     SELECT t.recorded_at, t.action, t.outcome, t.principal_id, t.patient_id, t.resource_type, t.resource_id, t.entry, '\\x'::bytea
-       FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[])
-         WITH ORDINALITY AS t(recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, n)
+    `INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, leaf_hash)
+     SELECT t.recorded_at, t.action, t.outcome, t.principal_id, t.patient_id, t.resource_type, t.resource_id, t.entry,
+            string_to_array(t.patients, ' '), string_to_array(t.returned, ' '), '\\x'::bytea
+       FROM unnest($1::timestamptz[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::text[], $9::text[], $10::text[])
+         WITH ORDINALITY AS t(recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, n)
       ORDER BY t.n
      RETURNING seq`,
     [
@@ -41,10 +46,18 @@ export async function insertAuditRows(q: Queryable, rows: readonly AuditRow[]): 
       column('resourceType'),
       column('resourceId'),
       column('entry'),
+      // Lists travel space-joined (ids and references hold no spaces): unnest cannot carry arrays of arrays.
+      rows.map((r) => listParam(r.patients)),
+      rows.map((r) => listParam(r.returned)),
     ],
     'ward_audit_insert',
   );
   return result.rows.map((r) => asNumber(r.seq)).sort((a, b) => a - b);
+}
+
+/** A list column as one bind value: space-joined, or null for no list. */
+export function listParam(list: readonly string[] | null): string | null {
+  return list && list.length > 0 ? list.join(' ') : null;
 }
 
 export interface AuditQuery {
@@ -56,7 +69,7 @@ export interface AuditQuery {
 
 export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<StoredAuditRow[]> {
   const { rows } = await q.query(
-    `SELECT seq, recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash
+    `SELECT seq, recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, leaf_hash
        FROM ward_audit_entry WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
     [query.afterSeq ?? 0, query.throughSeq ?? Number.MAX_SAFE_INTEGER, query.limit],
   );
@@ -70,6 +83,8 @@ export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<St
     resourceType: (r.resource_type as string | null) ?? null,
     resourceId: (r.resource_id as string | null) ?? null,
     entry: r.entry as string,
+    patients: (r.patients as string[] | null) ?? null,
+    returned: (r.returned as string[] | null) ?? null,
     leafHash: asBuffer(r.leaf_hash),
   }));
 }

@@ -1,4 +1,4 @@
-import type { AuditRow } from './audit-store.js';
+import { type AuditRow, listParam } from './audit-store.js';
 import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
@@ -170,8 +170,9 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
         WHERE EXISTS (SELECT 1 FROM v)
        ON CONFLICT DO NOTHING
      ), a AS (
-       INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, leaf_hash)
-       SELECT $12, $13, $14, $15, $16, $17, $18, $19, '\\x'::bytea WHERE EXISTS (SELECT 1 FROM v)
+       INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, leaf_hash)
+       SELECT $12, $13, $14, $15, $16, $17, $18, $19, string_to_array($21, ' '), string_to_array($22, ' '), '\\x'::bytea
+        WHERE EXISTS (SELECT 1 FROM v)
      )
      SELECT seq FROM v`,
     [
@@ -195,6 +196,8 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
       audit.resourceId,
       audit.entry,
       v.versionId === 1 ? null : v.versionId - 1,
+      listParam(audit.patients),
+      listParam(audit.returned),
     ],
     'ward_commit_write',
   );
