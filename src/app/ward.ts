@@ -75,7 +75,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       maxEntriesPerHead: 50_000,
       ...(options.onSealerEvent ? { onEvent: options.onSealerEvent } : {}),
     });
-    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`);
+    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`, () => sealer.status);
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {

@@ -64,6 +64,7 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
   admin('POST', '/disclosures', 'create', (a, req) => a.recordDisclosure(req));
   admin('GET', '/access-report', 'search', (a, req) => a.accessReport(req));
   admin('GET', '/failures', 'search', (a, req) => a.failures(req));
+  admin('GET', '/status', 'search', (a, req) => a.status(req));
 }
 
 function auditorRequest(request: FastifyRequest): AuditorRequest {

@@ -11,6 +11,7 @@ import {
   patientIdOf,
   principalIdOf,
   type RequestContext,
+  type SealerView,
   type Vault,
 } from '../vault/index.js';
 import type { FhirResponse } from './fhir-request.js';
@@ -47,10 +48,19 @@ const EXPORT_TYPES: Readonly<Record<ExportFormat, { contentType: string; extensi
 export class AuditorInteractions {
   readonly #vault: Vault;
   readonly #fhirBase: string;
+  readonly #sealer: () => SealerView;
 
-  constructor(vault: Vault, fhirBase: string) {
+  constructor(vault: Vault, fhirBase: string, sealer: () => SealerView) {
     this.#vault = vault;
     this.#fhirBase = fhirBase.replace(/\/$/, '');
+    this.#sealer = sealer;
+  }
+
+  /** `GET /admin/audit/status`: tree size, newest signed head, sealing lag, last verification. */
+  async status(req: AuditorRequest): Promise<FhirResponse> {
+    checkParameters(req.query, []);
+    const status = await this.#vault.auditor.status(req.principal, req.ctx, this.#sealer());
+    return { status: 200, headers: { 'content-type': REPORT_JSON }, body: status };
   }
 
   /** `GET [base]/AuditEvent?…`: a searchset Bundle, paged over a snapshot of the log. */

@@ -1,4 +1,4 @@
-import { asBuffer, asNumber, type Queryable } from './database.js';
+import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
 
 /** One signed tree head as stored (ADR 0004). */
 export interface StoredHead {
@@ -87,4 +87,23 @@ function headOf(r: Record<string, unknown>): StoredHead {
     signature: asBuffer(r.signature),
     frontier: asBuffer(r.frontier),
   };
+}
+
+/** Entries after `afterSeq` (not under a head yet): how many, and when the oldest was recorded. */
+export async function readUnsealed(q: Queryable, afterSeq: number): Promise<{ count: number; oldest: Date | null }> {
+  const { rows } = await q.query<{ n: unknown; oldest: unknown }>(
+    'SELECT count(*) AS n, min(recorded_at) AS oldest FROM ward_audit_entry WHERE seq > $1',
+    [afterSeq],
+  );
+  const oldest = rows[0]?.oldest;
+  return { count: asNumber(rows[0]?.n), oldest: oldest === null || oldest === undefined ? null : asDate(oldest) };
+}
+
+/** The newest entry of one action (e.g. the last `audit-verify`), if any. */
+export async function readNewestOfAction(q: Queryable, action: string): Promise<{ seq: number; entry: string } | undefined> {
+  const { rows } = await q.query<{ seq: unknown; entry: string }>(
+    'SELECT seq, entry FROM ward_audit_entry WHERE action = $1 ORDER BY seq DESC LIMIT 1',
+    [action],
+  );
+  return rows[0] ? { seq: asNumber(rows[0].seq), entry: rows[0].entry } : undefined;
 }

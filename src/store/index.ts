@@ -4,8 +4,10 @@ export {
   readHeadCovering,
   readHeads,
   readNewestHead,
+  readNewestOfAction,
   readOldestRunningXid,
   readSealCandidate,
+  readUnsealed,
   type StoredHead,
   tryLockSealer,
 } from './audit-head-store.js';

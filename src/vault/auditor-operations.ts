@@ -30,6 +30,9 @@ import {
   lastAuditSeq,
   readAuditEntry,
   readCurrent,
+  readNewestHead,
+  readNewestOfAction,
+  readUnsealed,
   scanAuditEntries,
   searchAuditEntries,
 } from '../store/index.js';
@@ -67,6 +70,36 @@ export interface Accounting {
 
 /** A disclosure as recorded; its AuditEvent id is known once the entry is committed (search by patient and action). */
 export type RecordedDisclosure = Omit<Disclosure, 'auditEvent'>;
+
+/** What this instance's sealer last did (another instance may hold the sealer lock). */
+export interface SealerView {
+  readonly lastRoundAt?: number;
+  readonly lastError?: string;
+}
+
+/** `GET /admin/audit/status`: the log's integrity at a glance (issue 7). */
+export interface AuditStatus {
+  readonly treeSize: number;
+  readonly newestHead: {
+    readonly treeSize: number;
+    readonly lastSeq: number;
+    readonly time: string;
+    readonly rootHash: string;
+    readonly keyId: string;
+  } | null;
+  readonly unsealedEntries: number;
+  /** How long the oldest entry not yet under a signed head has waited (0 when none waits). */
+  readonly sealingLagMs: number;
+  readonly sealer: { readonly lastRoundAt: string | null; readonly lastError: string | null };
+  /** The newest `ward audit verify` run, as the log recorded it. */
+  readonly lastVerification: {
+    readonly at: string;
+    readonly by: string;
+    readonly result: string;
+    readonly faults: number;
+    readonly treeSize: number;
+  } | null;
+}
 
 export interface FailureReport {
   readonly window: { readonly from: string; readonly to: string };
@@ -238,6 +271,46 @@ export class AuditorOperations {
       op.detail = { report: 'failures', ...windowDetail({ from, before }) };
       const groups = await failureGroups(this.#deps.db, { from, before, atMostSeq: await lastAuditSeq(this.#deps.db) });
       return { window: windowOf(from, before), principals: failuresByPrincipal(groups) };
+    });
+  }
+
+  /** The newest signed head, what waits to be sealed, the sealer's last round and the last verification. */
+  async status(principal: Principal, ctx: RequestContext, sealer: SealerView): Promise<AuditStatus> {
+    const op = this.#deps.op(principal, ctx, 'audit-report', LOG_VIEW_TYPE);
+    op.detail = { report: 'status' };
+    return this.#deps.run.read(op, async () => {
+      this.#decide(op, 'search');
+      const head = await readNewestHead(this.#deps.db);
+      const unsealed = await readUnsealed(this.#deps.db, head?.lastSeq ?? 0);
+      const verified = await readNewestOfAction(this.#deps.db, 'audit-verify');
+      const verification = verified ? parse(verified.entry) : undefined;
+      return {
+        treeSize: head?.treeSize ?? 0,
+        newestHead: head
+          ? {
+              treeSize: head.treeSize,
+              lastSeq: head.lastSeq,
+              time: new Date(head.timestampMs).toISOString(),
+              rootHash: head.rootHash.toString('hex'),
+              keyId: head.keyId,
+            }
+          : null,
+        unsealedEntries: unsealed.count,
+        sealingLagMs: unsealed.oldest ? Math.max(0, this.#deps.now().getTime() - unsealed.oldest.getTime()) : 0,
+        sealer: {
+          lastRoundAt: sealer.lastRoundAt === undefined ? null : new Date(sealer.lastRoundAt).toISOString(),
+          lastError: sealer.lastError ?? null,
+        },
+        lastVerification: verification
+          ? {
+              at: verification.time,
+              by: verification.who.id,
+              result: verification.detail?.result ?? 'unknown',
+              faults: Number(verification.detail?.faults ?? 0),
+              treeSize: Number(verification.detail?.treeSize ?? 0),
+            }
+          : null,
+      };
     });
   }
 

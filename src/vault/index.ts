@@ -13,7 +13,15 @@ export {
   patientIdOf,
   principalIdOf,
 } from '../audit/index.js';
-export type { Accounting, AuditEventPage, AuditorOperations, FailureReport, RecordedDisclosure } from './auditor-operations.js';
+export type {
+  Accounting,
+  AuditEventPage,
+  AuditorOperations,
+  AuditStatus,
+  FailureReport,
+  RecordedDisclosure,
+  SealerView,
+} from './auditor-operations.js';
 export type { RequestContext } from './request-context.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditVerify } from '../../src/app/audit-commands.js';
 import { operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
-import { AuditSealer, auditRowOf, treeHeadSignatureValid } from '../../src/audit/index.js';
+import { AuditSealer, auditRowOf, describeFault, treeHeadSignatureValid } from '../../src/audit/index.js';
 import { insertAuditRows, readHeads, readNewestHead } from '../../src/store/index.js';
 import { lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
@@ -55,7 +55,7 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
       .split('\n')
       .map((l) => JSON.parse(l));
     expect(witnessed.map((w) => [w.treeSize, w.rootHash])).toEqual(heads.map((h) => [h.treeSize, h.rootHash.toString('hex')]));
-    expect((await verify(t)).faults).toEqual([]);
+    expect((await verify(t)).faults.map(describeFault)).toEqual([]);
   });
 
   it('records the number of a rolled-back entry as a gap, and the log still verifies', async () => {
@@ -83,7 +83,7 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
     const newest = await readNewestHead(t.ward.db);
     expect(newest?.gaps).toContain(rolledBack);
     expect(newest?.lastSeq).toBeGreaterThan(rolledBack);
-    expect((await verify(t)).faults).toEqual([]);
+    expect((await verify(t)).faults.map(describeFault)).toEqual([]);
   });
 
   it('lets one sealer at a time extend the tree, so two instances never fork it', async () => {
@@ -94,6 +94,9 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
       maxEntriesPerHead: 3,
     });
     const fhir = fhirClient(t, token);
+    // This instance's sealer (the one with the witness) signs first, so the witness file exists.
+    expect((await fhir.post('Patient', { resourceType: 'Patient', gender: 'female' })).status).toBe(201);
+    await t.ward.sealer.sealAll();
     const work = Promise.all(Array.from({ length: 30 }, () => fhir.post('Patient', { resourceType: 'Patient', gender: 'female' })));
     const rounds = async (s: { sealRound(): Promise<unknown> }) => {
       for (let i = 0; i < 40; i++) await s.sealRound();
@@ -102,7 +105,7 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
     await other.sealAll();
     await t.ward.sealer.sealAll();
     // The second sealer has no witness: heads it signed are simply absent from the file, not faults.
-    expect((await verify(t)).faults).toEqual([]);
+    expect((await verify(t)).faults.map(describeFault)).toEqual([]);
   });
 
   it('refuses to seal an entry changed before it was sealed, and says which', async () => {
@@ -118,6 +121,34 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
     }
     await t.ward.sealer.sealAll();
     expect((await readNewestHead(t.ward.db))?.lastSeq).toBeGreaterThanOrEqual(seq);
+  });
+
+  it('GET /admin/audit/status shows the tree size, the newest signed head, what waits, and the last verification, to auditors only', async () => {
+    const officer = fhirClient(t, await t.token({ role: 'privacy-officer', sub: 'Practitioner/po-status', scope: 'user/AuditEvent.rs' }));
+    await t.ward.sealer.sealAll();
+    await verify(t);
+    expect((await fhirClient(t, token).post('Patient', { resourceType: 'Patient', gender: 'male' })).status).toBe(201);
+    const res = await officer.get('/admin/audit/status');
+    expect(res.status).toBe(200);
+    const head = await readNewestHead(t.ward.db);
+    expect(res.body).toMatchObject({
+      treeSize: head?.treeSize,
+      newestHead: {
+        treeSize: head?.treeSize,
+        lastSeq: head?.lastSeq,
+        rootHash: head?.rootHash.toString('hex'),
+        keyId: t.ward.auditKey.keyId,
+      },
+      lastVerification: { by: 'operator:auditor', result: 'verified', faults: 0 },
+    });
+    // The token minted, the verification's own entry and the create wait for the next head.
+    expect(res.body.unsealedEntries).toBeGreaterThanOrEqual(2);
+    expect(res.body.sealingLagMs).toBeGreaterThanOrEqual(0);
+    expect(res.body.sealer.lastRoundAt).toMatch(/Z$/);
+
+    const doctor = await fhirClient(t, token).get('/admin/audit/status');
+    expect(doctor.status).toBe(403);
+    expect(doctor.body.resourceType).toBe('OperationOutcome');
   });
 });
 

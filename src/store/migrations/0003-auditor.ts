@@ -27,5 +27,7 @@ ALTER TABLE ward_audit_entry ENABLE TRIGGER ward_audit_entry_no_change;
 CREATE INDEX ward_audit_entry_patients ON ward_audit_entry USING gin (patients) WHERE patients IS NOT NULL;
 CREATE INDEX ward_audit_entry_returned ON ward_audit_entry USING gin (returned) WHERE returned IS NOT NULL;
 CREATE INDEX ward_audit_entry_resource ON ward_audit_entry (resource_type, resource_id);
+-- The audit status shows the newest verification run without scanning the log.
+CREATE INDEX ward_audit_entry_verify ON ward_audit_entry (seq) WHERE action = 'audit-verify';
 `,
 } as const;
