@@ -96,13 +96,21 @@ function rootOf(code: string): string | undefined {
 }
 
 /**
+ * Codes v3 files under HOPERAT whose disclosures HIPAA nonetheless accounts for: they name
+ * disclosures to outside bodies under 164.512 — organ procurement (h), decedents to coroners and
+ * funeral directors (g), armed forces command (k)(1), judicial and administrative proceedings (e),
+ * law enforcement and oversight of fraud (f), (d), and government agencies (d), (k) — none of
+ * which 164.528(a)(1) exempts. (HDIRECT, the facility directory, stays out: (a)(1)(iv).)
+ */
+const ACCOUNTABLE_UNDER_OPERATIONS: ReadonlySet<string> = new Set(['DONAT', 'HDECD', 'MILCDM', 'HLEGAL', 'FRAUD', 'GOV']);
+
+/**
  * Treatment, payment and health care operations (45 CFR 164.506): TREAT, HPAYMT, HOPERAT and
- * every code under them. 164.528(a)(1)(i) leaves these out of the accounting of disclosures.
- * Note: v3 places DONAT, HDECD, MILCDM, HLEGAL, FRAUD and GOV under HOPERAT, although some of
- * the disclosures they name (organ donation, decedents, armed forces, judicial proceedings,
- * oversight) are accountable under 164.512; see docs/security.md.
+ * every code under them, except the HOPERAT codes above. 164.528(a)(1)(i) leaves these out of the
+ * accounting of disclosures.
  */
 export function isTpoPurpose(code: string): boolean {
+  if (ACCOUNTABLE_UNDER_OPERATIONS.has(code)) return false;
   const root = rootOf(code);
   return root === 'TREAT' || root === 'HPAYMT' || root === 'HOPERAT';
 }
