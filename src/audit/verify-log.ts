@@ -1,6 +1,16 @@
 import type { KeyObject } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { countAuditRows, type Queryable, readAuditRows, readHeads, type StoredHead } from '../store/index.js';
+import {
+  type AuditRow,
+  countAuditRows,
+  type Queryable,
+  readAuditRows,
+  readHeads,
+  type StoredAuditRow,
+  type StoredHead,
+} from '../store/index.js';
+import type { AuditEntry } from './audit-entry.js';
+import { auditRowOf } from './audit-log.js';
 import { entryLeafHash } from './entry-leaf.js';
 import { CompactRange, consistencyProofFrom, type Hash, verifyConsistency } from './merkle.js';
 import { type TreeHead, treeHeadSignatureValid } from './tree-head.js';
@@ -9,6 +19,7 @@ import { readWitnessFile, type WitnessLine } from './witness.js';
 /** Every way the log can fail verification, each naming exactly where (ADR 0004). */
 export type AuditFault =
   | { readonly kind: 'entry-altered'; readonly seq: number }
+  | { readonly kind: 'entry-keys-altered'; readonly seq: number; readonly columns: readonly string[] }
   | { readonly kind: 'entries-missing'; readonly fromSeq: number; readonly throughSeq: number; readonly treeSize: number }
   | { readonly kind: 'entry-not-sealed'; readonly seq: number; readonly treeSize: number }
   | { readonly kind: 'head-signature-invalid'; readonly treeSize: number }
@@ -158,6 +169,7 @@ async function sealedLeaves(
       expected = row.seq + 1;
       const leaf = entryLeafHash(row.seq, row.entry);
       if (!leaf.equals(row.leafHash)) faults.push({ kind: 'entry-altered', seq: row.seq });
+      checkQueryKeys(row, faults);
       if (gaps.has(row.seq)) faults.push({ kind: 'entry-not-sealed', seq: row.seq, treeSize: head.treeSize });
       else leaves.push(leaf);
     }
@@ -166,6 +178,38 @@ async function sealedLeaves(
   }
   missingUpTo(head.lastSeq + 1);
   return leaves;
+}
+
+/**
+ * The query columns (who, what, which patient, when…) are copies of the entry that the auditor's
+ * searches and the accounting of disclosures filter on; the leaf hash covers only the entry. A
+ * copy that no longer matches its entry would hide the entry from those reports, so it is a fault.
+ */
+const KEY_COLUMNS = [
+  ['action', 'action'],
+  ['outcome', 'outcome'],
+  ['principalId', 'principal_id'],
+  ['patientId', 'patient_id'],
+  ['resourceType', 'resource_type'],
+  ['resourceId', 'resource_id'],
+] as const;
+
+function checkQueryKeys(row: StoredAuditRow, faults: AuditFault[]): void {
+  let expected: AuditRow;
+  try {
+    expected = auditRowOf(JSON.parse(row.entry) as AuditEntry);
+  } catch {
+    faults.push({ kind: 'entry-keys-altered', seq: row.seq, columns: ['entry'] });
+    return;
+  }
+  const same = (a: readonly string[] | null, b: readonly string[] | null) => JSON.stringify(a ?? null) === JSON.stringify(b ?? null);
+  const columns = [
+    ...(expected.recordedAt.getTime() === row.recordedAt.getTime() ? [] : ['recorded_at']),
+    ...KEY_COLUMNS.filter(([k]) => expected[k] !== row[k]).map(([, column]) => column),
+    ...(same(expected.patients, row.patients) ? [] : ['patients']),
+    ...(same(expected.returned, row.returned) ? [] : ['returned']),
+  ];
+  if (columns.length > 0) faults.push({ kind: 'entry-keys-altered', seq: row.seq, columns });
 }
 
 function asTreeHead(head: StoredHead): TreeHead {
@@ -250,6 +294,8 @@ export function describeFault(f: AuditFault): string {
   switch (f.kind) {
     case 'entry-altered':
       return `entry ${f.seq}: its content does not match its leaf hash (altered after it was written)`;
+    case 'entry-keys-altered':
+      return `entry ${f.seq}: its query columns (${f.columns.join(', ')}) no longer match the entry, so reports would miss or misplace it`;
     case 'entries-missing':
       return f.fromSeq === f.throughSeq
         ? `entry ${f.fromSeq}: missing (sealed in the tree of size ${f.treeSize}, no longer in the database)`

@@ -93,7 +93,7 @@ describe.each(engines())('170.315(d)(2)(v): tampering with the audit log is dete
     await asSuperuserPastTriggers(
       t,
       `CREATE TABLE tamper_saved AS SELECT * FROM ward_audit_entry WHERE seq = ${target};
-       UPDATE ward_audit_entry SET entry = replace(entry, '"read"', '"vread"') WHERE seq = ${target};
+       UPDATE ward_audit_entry SET entry = replace(entry, '"TREAT"', '"HOPERAT"') WHERE seq = ${target};
        UPDATE ward_audit_entry SET leaf_hash = sha256('\\x00'::bytea || int8send(seq) || convert_to(entry, 'UTF8')) WHERE seq = ${target}`,
     );
     try {
@@ -101,6 +101,21 @@ describe.each(engines())('170.315(d)(2)(v): tampering with the audit log is dete
       expect(faults).toEqual<AuditFault[]>([
         { kind: 'head-root-mismatch', treeSize: targetHead.treeSize, fromSeq: sealedBy(all, 1).from, throughSeq: sealedBy(all, 1).through },
       ]);
+    } finally {
+      await restoreSaved(t, target);
+    }
+  });
+
+  it("re-pointing an entry's query columns (to hide it from a patient's reports) names the entry and the columns", async () => {
+    await asSuperuserPastTriggers(
+      t,
+      `CREATE TABLE tamper_saved AS SELECT * FROM ward_audit_entry WHERE seq = ${target};
+       UPDATE ward_audit_entry SET patient_id = 'someone-else', principal_id = 'Practitioner/nobody' WHERE seq = ${target}`,
+    );
+    try {
+      const { faults, lines } = await faultsOf();
+      expect(faults).toEqual<AuditFault[]>([{ kind: 'entry-keys-altered', seq: target, columns: ['principal_id', 'patient_id'] }]);
+      expect(lines[0]).toMatch(new RegExp(`^entry ${target}: its query columns \\(principal_id, patient_id\\) no longer match`));
     } finally {
       await restoreSaved(t, target);
     }
