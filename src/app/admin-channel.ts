@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
+import { createUser, deactivateUser, type UserCreateArgs } from './user-commands.js';
 import type { Ward } from './ward.js';
 
 /**
@@ -14,6 +15,8 @@ export type AdminRequest =
   | { command: 'token-create'; operator: string; args: TokenCreateArgs }
   | { command: 'audit-verify'; operator: string; args: AuditVerifyArgs }
   | { command: 'audit-prove'; operator: string; seq: number }
+  | { command: 'user-create'; operator: string; args: UserCreateArgs }
+  | { command: 'user-deactivate'; operator: string; username: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
@@ -83,6 +86,16 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
         return {
           ok: true,
           output: JSON.stringify(await auditProve(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.seq)),
+        };
+      case 'user-create':
+        return {
+          ok: true,
+          output: await createUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+        };
+      case 'user-deactivate':
+        return {
+          ok: true,
+          output: await deactivateUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
         };
       default:
         return { ok: false, error: 'unknown command' };

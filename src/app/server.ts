@@ -26,6 +26,7 @@ export function buildWardHttpApp(
     fhir: ward.fhir,
     auditor: ward.auditor,
     tokens: ward.tokens,
+    identity: ward.identity,
     baseUrl: ward.config.baseUrl,
     version: WARD_VERSION,
     now: ward.now,

@@ -3,7 +3,7 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog, AuditSealer, auditKeyId, FileWitness, HttpWitness, type SealerEvent, type Witness } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
-import { AccessTokens } from '../identity/index.js';
+import { AccessTokens, type AddressThrottleOptions, createIdentity, type Identity, type PasswordHasher } from '../identity/index.js';
 import { AuditorInteractions, FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
@@ -19,6 +19,8 @@ export interface Ward {
   readonly fhir: FhirInteractions;
   readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
+  /** Accounts, enrollment and password login (issue 5). */
+  readonly identity: Identity;
   readonly sealer: AuditSealer;
   /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
   readonly auditKey: { readonly keyId: string; readonly publicKey: KeyObject; readonly publicKeyPem: string };
@@ -36,6 +38,10 @@ export interface OpenOptions {
   readonly migrate?: boolean;
   /** Where the sealer reports problems (the server's log); never PHI. */
   readonly onSealerEvent?: (event: SealerEvent) => void;
+  /** Tests wrap the argon2id hasher to observe verifications; the default is argon2id. */
+  readonly passwordHasher?: PasswordHasher;
+  /** Per-address failed-login window (tests shrink it). */
+  readonly addressThrottle?: AddressThrottleOptions;
 }
 
 /** The composition root: every long-lived piece is built here, once, and passed down. */
@@ -77,6 +83,15 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     });
     const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`, () => sealer.status);
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
+    const identity = createIdentity({
+      db,
+      audit,
+      keyring,
+      tokens,
+      now,
+      ...(options.passwordHasher ? { hasher: options.passwordHasher } : {}),
+      ...(options.addressThrottle ? { addressThrottle: options.addressThrottle } : {}),
+    });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {
       await vault.recordAdministrative(systemPrincipal(), { requestId: randomUUID(), listener: 'cli', audited: false }, 'key-create', {
@@ -91,6 +106,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       fhir,
       auditor,
       tokens,
+      identity,
       sealer,
       auditKey: {
         keyId: auditKeyId(auditSigning.publicKey),

@@ -27,6 +27,18 @@ export const AUDIT_ACTIONS = [
   'audit-export',
   /** A report over the audit log: accounting of disclosures, access report, failures. */
   'audit-report',
+  /** A password login succeeded and an access token was issued (its id is in the detail, never the token). */
+  'login',
+  /** A password login was refused: unknown user, wrong password, deactivated, locked or throttled. */
+  'login-failed',
+  /** An account reached the consecutive-failure limit and refuses logins (NIST SP 800-63B §3.2.2). */
+  'account-locked',
+  /** An operator created an account and its enrollment code. */
+  'user-create',
+  /** An operator deactivated an account. */
+  'user-deactivate',
+  /** An enrollment code was redeemed to set a first password (or refused). */
+  'enroll',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -68,6 +68,12 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'audit-report': { type: dcm('110101', 'Audit Log Used'), code: 'R' },
   'audit-verify': { type: dcm('110101', 'Audit Log Used'), code: 'R' },
   'audit-prove': { type: dcm('110101', 'Audit Log Used'), code: 'R' },
+  login: { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'login-failed': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'account-locked': { type: dcm('110113', 'Security Alert'), code: 'E' },
+  'user-create': { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },
+  'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

@@ -8,6 +8,7 @@ import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-comm
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
 import { startServer } from '../app/server.js';
+import { createUser, deactivateUser, type UserCreateArgs } from '../app/user-commands.js';
 import { openWard, type Ward } from '../app/ward.js';
 import { describeFault, type VerifyReport } from '../audit/index.js';
 import { migrate } from '../store/index.js';
@@ -23,6 +24,10 @@ const USAGE = `usage: ward <command>
                                 check every audit entry, the Merkle tree, each signed head and the
                                 witness; exits 0 when all holds, 1 naming each fault
   audit prove <entry number>    print an inclusion proof of one entry against the newest signed head
+  user create --username <u> --name "<display name>" --role <role> [--role <role> …]
+              [--practitioner Practitioner/<id> | --patient <Patient id>] [--organization Organization/<id>]
+              [--expires 72h]   create an account; prints its single-use enrollment link, the code alone last
+  user deactivate <username>    refuse the account's logins from now on
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -38,6 +43,8 @@ async function main(argv: string[]): Promise<number> {
       break;
     case 'audit':
       return audit(config, sub, rest);
+    case 'user':
+      return user(config, sub, rest);
     case undefined:
     case '--help':
     case 'help':
@@ -190,6 +197,58 @@ async function audit(config: WardConfig, sub: string | undefined, argv: string[]
         process.stdout.write(`${output}\n`);
         return 0;
       },
+    );
+  }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+async function user(config: WardConfig, sub: string | undefined, argv: string[]): Promise<number> {
+  const print = (output: string) => {
+    process.stdout.write(`${output}\n`);
+    return 0;
+  };
+  if (sub === 'create') {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        username: { type: 'string' },
+        name: { type: 'string' },
+        role: { type: 'string', multiple: true },
+        organization: { type: 'string' },
+        practitioner: { type: 'string' },
+        patient: { type: 'string' },
+        expires: { type: 'string' },
+      },
+      strict: true,
+    });
+    if (!values.username || !values.name || !values.role?.length) {
+      process.stderr.write('user create needs --username, --name and --role\n');
+      return 2;
+    }
+    const args: UserCreateArgs = {
+      username: values.username,
+      name: values.name,
+      roles: values.role.flatMap((r) => r.split(',')),
+      ...(values.organization ? { organization: values.organization } : {}),
+      ...(values.practitioner ? { practitioner: values.practitioner } : {}),
+      ...(values.patient ? { patient: values.patient } : {}),
+      ...(values.expires ? { expires: values.expires } : {}),
+    };
+    return operatorCommand(
+      config,
+      { command: 'user-create', operator: operatorName(), args },
+      (ward) => createUser(ward, operatorPrincipal(), operatorContext('cli'), args),
+      print,
+    );
+  }
+  if (sub === 'deactivate' && argv.length === 1 && argv[0]) {
+    const username = argv[0];
+    return operatorCommand(
+      config,
+      { command: 'user-deactivate', operator: operatorName(), username },
+      (ward) => deactivateUser(ward, operatorPrincipal(), operatorContext('cli'), username),
+      print,
     );
   }
   process.stderr.write(USAGE);

@@ -1,10 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import type { AccessTokens } from '../identity/index.js';
+import type { AccessTokens, Identity } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { AuditorInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
+import { registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
@@ -21,6 +22,8 @@ export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
   readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
+  /** Password login and enrollment (`/auth/*`). */
+  readonly identity: Pick<Identity, 'login' | 'enrollment'>;
   readonly baseUrl: string;
   readonly version: string;
   readonly now: () => Date;
@@ -160,6 +163,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   });
   registerFhirRoutes(app, options);
   registerAuditorRoutes(app, options.auditor);
+  registerAuthRoutes(app, options.identity);
   await app.ready();
   return { app, routes };
 }

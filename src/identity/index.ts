@@ -8,3 +8,25 @@ export {
   TokenRequestError,
   tokenFingerprint,
 } from './access-tokens.js';
+export { type Accounts, type CreatedUser, type CreateUserRequest, DEFAULT_ENROLLMENT_TTL_SECONDS } from './accounts.js';
+export type { CredentialContext } from './credential-audit.js';
+export type { Enrollment } from './enrollment.js';
+export { createIdentity, type Identity, type IdentityDeps } from './identity.js';
+export {
+  type AddressThrottleOptions,
+  BACKOFF_AFTER_FAILURES,
+  DEFAULT_ADDRESS_THROTTLE,
+  LOCK_AFTER_FAILURES,
+  MAX_BACKOFF_SECONDS,
+} from './login-throttle.js';
+export { commonPasswords } from './password-blocklist.js';
+export { ARGON2ID_PARAMETERS, argon2idHasher, type PasswordHasher } from './password-hasher.js';
+export { LOGIN_TOKEN_TTL_SECONDS, type LoginResult, type PasswordLogin } from './password-login.js';
+export {
+  checkPassword,
+  normalizePassword,
+  PASSWORD_MAX_LENGTH,
+  PASSWORD_MIN_LENGTH,
+  type PasswordRefusal,
+  REFUSAL_TEXT,
+} from './password-policy.js';

@@ -4,6 +4,7 @@ import type { Database } from './database.js';
  * On PostgreSQL Ward serves through a login role that is neither superuser nor table owner
  * (invariant 4): it may read and write resources, but on the audit log only INSERT and SELECT,
  * and it cannot disable the append-only triggers or drop the log, because only an owner can.
+ * Accounts get no DELETE either: a user id is never reissued (164.312(a)(2)(i)).
  */
 export interface AppRole {
   readonly name: string;
@@ -47,6 +48,7 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};
     GRANT SELECT, INSERT ON ward_audit_entry, ward_audit_head TO ${role.name};
     GRANT SELECT ON ward_migration TO ${role.name};
+    GRANT SELECT, INSERT, UPDATE ON ward_user, ward_enrollment, ward_login_throttle TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

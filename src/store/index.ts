@@ -40,6 +40,7 @@ export {
 export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
+export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
 export { MIGRATIONS, migrate } from './migrate.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
@@ -56,3 +57,18 @@ export {
   WriteConflictError,
   type WriteMethod,
 } from './resource-store.js';
+export {
+  deactivateUser,
+  type EnrollmentRow,
+  findEnrollment,
+  findUserById,
+  findUserByUsernameIndex,
+  insertEnrollment,
+  insertUser,
+  markEnrollmentUsed,
+  setUserPassword,
+  type UserKind,
+  UsernameTakenError,
+  type UserRow,
+  type UserStatus,
+} from './user-store.js';

@@ -7,7 +7,7 @@ import { inject } from 'vitest';
 import { loadConfig, type WardConfig } from '../../src/app/config.js';
 import { createToken, operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
 import { buildWardHttpApp } from '../../src/app/server.js';
-import { openWard, type Ward } from '../../src/app/ward.js';
+import { type OpenOptions, openWard, type Ward } from '../../src/app/ward.js';
 import type { HttpApp } from '../../src/edge/index.js';
 import { withDatabase } from './global-setup.js';
 
@@ -59,7 +59,11 @@ export async function createTestDatabase(): Promise<string> {
  * A Ward on one engine, in a fresh data directory: PGlite on disk in that directory, or a
  * PostgreSQL database cloned from the run's migrated template. Served through Fastify inject.
  */
-export async function openTestWard(engine: EngineName, env: Record<string, string> = {}): Promise<TestWard> {
+export async function openTestWard(
+  engine: EngineName,
+  env: Record<string, string> = {},
+  options: Pick<OpenOptions, 'passwordHasher' | 'addressThrottle'> = {},
+): Promise<TestWard> {
   const dataDir = mkdtempSync(join(tmpdir(), 'ward-test-'));
   const ownerUrl = engine === 'postgres' ? await createTestDatabase() : null;
   const config = loadConfig(
@@ -74,7 +78,7 @@ export async function openTestWard(engine: EngineName, env: Record<string, strin
   );
   let fakeNow: Date | null = null;
   const now = () => fakeNow ?? new Date();
-  const ward = await openWard(config, { now, migrate: true });
+  const ward = await openWard(config, { ...options, now, migrate: true });
   const http = await buildWardHttpApp(ward, { logger: false });
   return {
     engine,

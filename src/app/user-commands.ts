@@ -1,0 +1,71 @@
+import { isWardError } from '../fhir/index.js';
+import { type CreatedUser, parseTtl, TokenRequestError } from '../identity/index.js';
+import type { Principal } from '../policy/index.js';
+import type { RequestContext } from '../vault/index.js';
+import { OperatorCommandError } from './operator-commands.js';
+import type { Ward } from './ward.js';
+
+export interface UserCreateArgs {
+  readonly username: string;
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly organization?: string;
+  readonly practitioner?: string;
+  readonly patient?: string;
+  /** How long the enrollment code lasts, e.g. 72h (the default). */
+  readonly expires?: string;
+}
+
+/**
+ * `ward user create`: creates an account (audited) and returns what the operator hands to the
+ * person: the enrollment link and code, shown once. The code alone is the last line.
+ */
+export async function createUser(ward: Ward, operator: Principal, ctx: RequestContext, args: UserCreateArgs): Promise<string> {
+  let ttl: number | undefined;
+  try {
+    ttl = args.expires ? parseTtl(args.expires) : undefined;
+  } catch (e) {
+    if (e instanceof TokenRequestError) throw new OperatorCommandError('--expires must look like 72h, 30m or 3600s');
+    throw e;
+  }
+  const created = await asOperatorError(
+    ward.identity.accounts.create(operator.id, ctx, {
+      username: args.username,
+      name: args.name,
+      roles: args.roles,
+      ...(args.organization ? { organization: args.organization } : {}),
+      ...(args.practitioner ? { practitioner: args.practitioner } : {}),
+      ...(args.patient ? { patient: args.patient } : {}),
+      ...(ttl !== undefined ? { enrollmentTtlSeconds: ttl } : {}),
+    }),
+  );
+  return enrollmentText(ward.config.baseUrl, created);
+}
+
+/** `ward user deactivate`: the account refuses logins from this moment (audited). */
+export async function deactivateUser(ward: Ward, operator: Principal, ctx: RequestContext, username: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.deactivate(operator.id, ctx, username));
+  return `user ${id} deactivated`;
+}
+
+function enrollmentText(baseUrl: string, u: CreatedUser): string {
+  return [
+    `user ${u.id} created (${u.kind}, roles ${u.roles.join(' ')}, acting as ${u.fhirUser})`,
+    `enrollment link (single use, expires ${u.enrollmentExpiresAt.toISOString()}): ${baseUrl}/enroll#code=${u.enrollmentCode}`,
+    `or POST ${baseUrl}/auth/enroll with {"code": "<the code below>", "password": "..."}`,
+    u.enrollmentCode,
+  ].join('\n');
+}
+
+/** Refusals with a registered code reach the operator as their public text and details (PHI-free). */
+async function asOperatorError<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isWardError(e) && e.status < 500) {
+      const details = e.details.map((d) => d.diagnostics).join('; ');
+      throw new OperatorCommandError(`${e.message}${details ? ` ${details}` : ''} (${e.code}, ${e.status})`);
+    }
+    throw e;
+  }
+}

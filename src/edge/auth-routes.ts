@@ -1,0 +1,41 @@
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { WardError } from '../fhir/index.js';
+import type { CredentialContext, Identity } from '../identity/index.js';
+import { PUBLIC, route } from './routes.js';
+
+/**
+ * Password login and enrollment. Both are PUBLIC (they are how a principal comes to exist); the
+ * identity layer audits every outcome itself, with the source address. Answers are never cached.
+ */
+export function registerAuthRoutes(app: FastifyInstance, identity: Pick<Identity, 'login' | 'enrollment'>): void {
+  route(app, {
+    method: 'POST',
+    url: '/auth/login',
+    action: PUBLIC,
+    handler: async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      const result = await identity.login.login(contextOf(request), request.body);
+      if (result.kind === 'throttled') {
+        reply.header('retry-after', String(result.retryAfterSeconds));
+        throw new WardError('WARD_LOGIN_THROTTLED');
+      }
+      // The token response of RFC 6749 §5.1, so OAuth clients read it as they read any token response.
+      return { access_token: result.accessToken, token_type: 'Bearer', expires_in: result.expiresIn, scope: result.scope };
+    },
+  });
+  route(app, {
+    method: 'POST',
+    url: '/auth/enroll',
+    action: PUBLIC,
+    handler: async (request, reply) => {
+      reply.header('cache-control', 'no-store');
+      await identity.enrollment.redeem(contextOf(request), request.body);
+      return { enrolled: true };
+    },
+  });
+}
+
+function contextOf(request: FastifyRequest): CredentialContext {
+  if (!request.wardCtx) throw new WardError('WARD_INTERNAL');
+  return request.wardCtx;
+}

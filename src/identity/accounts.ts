@@ -1,0 +1,192 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Keyring } from '../crypto/index.js';
+import { WardError } from '../fhir/index.js';
+import { isRole, type Role } from '../policy/index.js';
+import {
+  type Database,
+  deactivateUser,
+  findUserByUsernameIndex,
+  insertEnrollment,
+  insertUser,
+  type UserKind,
+  UsernameTakenError,
+} from '../store/index.js';
+import type { CredentialAudit, CredentialContext } from './credential-audit.js';
+import { auditUsernameHash, enrollmentCodeHash, sealProfile, usernameIndex } from './user-profile.js';
+import { checkUsername, foldUsername } from './usernames.js';
+
+export const DEFAULT_ENROLLMENT_TTL_SECONDS = 72 * 3600;
+const MAX_ENROLLMENT_TTL_SECONDS = 30 * 24 * 3600;
+/** Roles that only a patient account (or, later, a proxy or a service) holds. */
+const NON_WORKFORCE_ROLES: readonly Role[] = ['patient', 'proxy', 'system'];
+const PRACTITIONER = /^Practitioner\/[A-Za-z0-9\-.]{1,64}$/;
+const ORGANIZATION = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
+const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
+
+export interface CreateUserRequest {
+  readonly username: string;
+  readonly name: string;
+  readonly roles: readonly string[];
+  readonly organization?: string;
+  /** A workforce user's `Practitioner/<id>`. */
+  readonly practitioner?: string;
+  /** A patient user's Patient id. */
+  readonly patient?: string;
+  readonly enrollmentTtlSeconds?: number;
+}
+
+export interface CreatedUser {
+  readonly id: string;
+  readonly kind: UserKind;
+  readonly fhirUser: string;
+  readonly roles: readonly string[];
+  /** The single-use enrollment code: shown once, stored only as its SHA-256 digest. */
+  readonly enrollmentCode: string;
+  readonly enrollmentExpiresAt: Date;
+}
+
+export interface AccountsDeps {
+  readonly db: Database;
+  readonly keyring: Keyring;
+  readonly audit: CredentialAudit;
+  readonly now: () => Date;
+}
+
+/**
+ * Accounts (164.312(a)(2)(i): unique user identification). An id is a random UUID and an account
+ * is never deleted, so an id is never reissued; a username, case-folded, belongs to one account
+ * for good. Creating and deactivating are operator actions, each audited in the same transaction.
+ */
+export class Accounts {
+  readonly #deps: AccountsDeps;
+
+  constructor(deps: AccountsDeps) {
+    this.#deps = deps;
+  }
+
+  async create(operatorId: string, ctx: CredentialContext, request: CreateUserRequest): Promise<CreatedUser> {
+    const { db, keyring, audit, now } = this.#deps;
+    const actor = { kind: 'operator', id: operatorId } as const;
+    try {
+      const plan = planAccount(request);
+      const id = randomUUID();
+      const fhirUser = plan.fhirUser ?? `User/${id}`;
+      const code = randomBytes(32).toString('base64url');
+      const createdAt = now();
+      const expiresAt = new Date(createdAt.getTime() + (request.enrollmentTtlSeconds ?? DEFAULT_ENROLLMENT_TTL_SECONDS) * 1000);
+      const box = sealProfile(keyring, id, { username: plan.username, name: plan.name });
+      await db.transaction(async (tx) => {
+        await insertUser(tx, {
+          id,
+          usernameIndex: usernameIndex(keyring, plan.username),
+          kind: plan.kind,
+          roles: plan.roles,
+          fhirUser,
+          organization: request.organization ?? null,
+          profileKeyId: box.keyId,
+          profileIv: box.iv,
+          profile: box.ciphertext,
+          status: 'invited',
+          createdAt,
+        });
+        await insertEnrollment(tx, { codeHash: enrollmentCodeHash(code), userId: id, createdAt, expiresAt });
+        await audit.record(
+          ctx,
+          {
+            action: 'user-create',
+            actor,
+            status: 201,
+            detail: {
+              userId: id,
+              kind: plan.kind,
+              fhirUser,
+              roles: plan.roles.join(' '),
+              ...(request.organization ? { organization: request.organization } : {}),
+              enrollmentExpires: expiresAt.toISOString(),
+            },
+          },
+          tx,
+        );
+      });
+      return { id, kind: plan.kind, fhirUser, roles: plan.roles, enrollmentCode: code, enrollmentExpiresAt: expiresAt };
+    } catch (e) {
+      const error = e instanceof UsernameTakenError ? new WardError('WARD_USERNAME_TAKEN', { cause: e }) : e;
+      if (error instanceof WardError) {
+        await audit.record(ctx, { action: 'user-create', actor, status: error.status, code: error.code, detail: {} });
+      }
+      throw error;
+    }
+  }
+
+  /**
+   * Deactivates an account at once: from this commit on its logins are refused.
+   * TODO(issue 5, sessions and SMART): also revoke the account's sessions and access and refresh
+   * tokens here (AccessTokens' verified cache included), so that access ends within 60 s.
+   */
+  async deactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
+    const { db, keyring, audit, now } = this.#deps;
+    const actor = { kind: 'operator', id: operatorId } as const;
+    const folded = foldUsername(username);
+    const result = await db.transaction(async (tx) => {
+      const user = await findUserByUsernameIndex(tx, usernameIndex(keyring, folded), true);
+      if (!user) return undefined;
+      if (user.status !== 'deactivated') await deactivateUser(tx, user.id, now());
+      await audit.record(
+        ctx,
+        { action: 'user-deactivate', actor, status: 200, detail: { userId: user.id, previousStatus: user.status } },
+        tx,
+      );
+      return { id: user.id };
+    });
+    if (!result) {
+      await audit.record(ctx, {
+        action: 'user-deactivate',
+        actor,
+        status: 404,
+        code: 'WARD_NOT_FOUND',
+        detail: { usernameHash: auditUsernameHash(keyring, folded) },
+      });
+      throw new WardError('WARD_NOT_FOUND', { details: [{ diagnostics: 'No account has that username' }] });
+    }
+    return result;
+  }
+}
+
+interface AccountPlan {
+  readonly username: string;
+  readonly name: string;
+  readonly kind: UserKind;
+  readonly roles: readonly Role[];
+  readonly fhirUser?: string;
+}
+
+function invalid(diagnostics: string): WardError {
+  return new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics }] });
+}
+
+/** Checks a create request and decides the account's kind, roles and FHIR user; pure. */
+export function planAccount(r: CreateUserRequest): AccountPlan {
+  const username = checkUsername(r.username);
+  const name = r.name.normalize('NFKC').trim();
+  if (name.length < 1 || name.length > 200) throw invalid('A display name has 1 to 200 characters');
+  if (r.roles.length === 0) throw invalid('At least one role is required');
+  for (const role of r.roles) if (!isRole(role)) throw invalid(`Unknown role: ${role}`);
+  const roles = [...new Set(r.roles)] as Role[];
+  if (r.organization !== undefined && !ORGANIZATION.test(r.organization)) throw invalid('--organization must be Organization/<id>');
+  if (r.enrollmentTtlSeconds !== undefined) {
+    const ttl = r.enrollmentTtlSeconds;
+    if (!Number.isInteger(ttl) || ttl < 60 || ttl > MAX_ENROLLMENT_TTL_SECONDS)
+      throw invalid('An enrollment code lasts 1 minute to 30 days');
+  }
+  if (r.patient !== undefined) {
+    if (r.practitioner !== undefined) throw invalid('An account links a Practitioner or a Patient, not both');
+    if (!FHIR_ID.test(r.patient)) throw invalid('--patient must be a Patient id');
+    if (roles.length !== 1 || roles[0] !== 'patient') throw invalid('A patient account has the role patient and no other');
+    return { username, name, kind: 'patient', roles, fhirUser: `Patient/${r.patient}` };
+  }
+  if (roles.some((role) => NON_WORKFORCE_ROLES.includes(role))) {
+    throw invalid('A workforce account cannot hold the roles patient, proxy or system (a patient account needs --patient)');
+  }
+  if (r.practitioner !== undefined && !PRACTITIONER.test(r.practitioner)) throw invalid('--practitioner must be Practitioner/<id>');
+  return { username, name, kind: 'workforce', roles, ...(r.practitioner ? { fhirUser: r.practitioner } : {}) };
+}

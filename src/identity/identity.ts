@@ -1,0 +1,39 @@
+import type { AuditLog } from '../audit/index.js';
+import type { Keyring } from '../crypto/index.js';
+import type { Database } from '../store/index.js';
+import type { AccessTokens } from './access-tokens.js';
+import { Accounts } from './accounts.js';
+import { CredentialAudit } from './credential-audit.js';
+import { Enrollment } from './enrollment.js';
+import { type AddressThrottleOptions, DEFAULT_ADDRESS_THROTTLE } from './login-throttle.js';
+import { argon2idHasher, type PasswordHasher } from './password-hasher.js';
+import { PasswordLogin } from './password-login.js';
+
+export interface IdentityDeps {
+  readonly db: Database;
+  readonly audit: AuditLog;
+  readonly keyring: Keyring;
+  readonly tokens: AccessTokens;
+  readonly now: () => Date;
+  /** argon2id unless a test wraps it (to observe that every login runs one verification). */
+  readonly hasher?: PasswordHasher;
+  readonly addressThrottle?: AddressThrottleOptions;
+}
+
+/** Accounts, enrollment and password login, built once by the composition root. */
+export interface Identity {
+  readonly accounts: Accounts;
+  readonly enrollment: Enrollment;
+  readonly login: PasswordLogin;
+}
+
+export function createIdentity(deps: IdentityDeps): Identity {
+  const audit = new CredentialAudit(deps.audit, deps.now);
+  const hasher = deps.hasher ?? argon2idHasher();
+  const base = { db: deps.db, keyring: deps.keyring, audit, now: deps.now };
+  return {
+    accounts: new Accounts(base),
+    enrollment: new Enrollment({ ...base, hasher }),
+    login: new PasswordLogin({ ...base, hasher, tokens: deps.tokens, addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE }),
+  };
+}

@@ -1,0 +1,162 @@
+import { randomBytes } from 'node:crypto';
+import type { Keyring } from '../crypto/index.js';
+import { WardError } from '../fhir/index.js';
+import { clearThrottle, type Database, findUserByUsernameIndex, readThrottle, reserveAttempt, type UserRow } from '../store/index.js';
+import { type AccessTokens, tokenFingerprint } from './access-tokens.js';
+import type { CredentialActor, CredentialAudit, CredentialContext } from './credential-audit.js';
+import { actorOf } from './enrollment.js';
+import { AddressThrottle, type AddressThrottleOptions, accountThrottle, LOCK_AFTER_FAILURES } from './login-throttle.js';
+import type { PasswordHasher } from './password-hasher.js';
+import { codePointLength, normalizePassword, PASSWORD_MAX_LENGTH } from './password-policy.js';
+import { auditUsernameHash, usernameIndex } from './user-profile.js';
+import { foldUsername, isValidUsername } from './usernames.js';
+
+/** Access tokens issued at login are short-lived (issue 5: 15 minutes by default). */
+export const LOGIN_TOKEN_TTL_SECONDS = 15 * 60;
+export const LOGIN_CLIENT_ID = 'ward-login';
+
+export type LoginResult =
+  | { readonly kind: 'ok'; readonly accessToken: string; readonly expiresIn: number; readonly scope: string }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
+export interface PasswordLoginDeps {
+  readonly db: Database;
+  readonly keyring: Keyring;
+  readonly audit: CredentialAudit;
+  readonly hasher: PasswordHasher;
+  readonly tokens: AccessTokens;
+  readonly now: () => Date;
+  readonly addressThrottle: AddressThrottleOptions;
+}
+
+/** Why a login was refused; recorded in the audit entry, never told to the client. */
+type FailureReason = 'unknown-user' | 'wrong-password' | 'deactivated' | 'not-enrolled' | 'locked';
+
+/**
+ * `POST /auth/login`: username and password for a short-lived access token. Its steps, in order:
+ * address throttle → account throttle → reserve the attempt → verify → issue or refuse. Unknown
+ * username, wrong password, deactivated and locked accounts get the same 401 body, and each runs
+ * one argon2id verification (an unknown username against a dummy hash with the same parameters),
+ * so neither the answer nor its cost tells whether an account exists. Throttling counts by
+ * username, known or not, for the same reason.
+ */
+export class PasswordLogin {
+  readonly #deps: PasswordLoginDeps;
+  readonly #addresses: AddressThrottle;
+  #dummyHash: Promise<string> | undefined;
+
+  constructor(deps: PasswordLoginDeps) {
+    this.#deps = deps;
+    this.#addresses = new AddressThrottle(deps.addressThrottle, deps.now);
+  }
+
+  /** An argon2id hash of a random password nobody knows, verified when there is no real hash to verify. */
+  #dummy(): Promise<string> {
+    this.#dummyHash ??= this.#deps.hasher.hash(randomBytes(32).toString('base64url'));
+    return this.#dummyHash;
+  }
+
+  async login(ctx: CredentialContext, body: unknown): Promise<LoginResult> {
+    const { db, keyring, audit, hasher, now } = this.#deps;
+    const input = parseBody(body);
+    const folded = foldUsername(input.username);
+    const index = usernameIndex(keyring, folded);
+    const user = isValidUsername(folded) ? await findUserByUsernameIndex(db, index) : undefined;
+    const actor: CredentialActor = user ? actorOf(user) : { kind: 'anonymous' };
+    const who: Record<string, string> = user ? {} : { usernameHash: auditUsernameHash(keyring, folded) };
+    const record: RecordFailure = (action, status, code, detail) =>
+      audit.record(ctx, { action, actor, status, code, detail: { ...who, ...detail } });
+    const refused = (status: number, code: string, detail: Record<string, string>) => record('login-failed', status, code, detail);
+
+    const addressWait = this.#addresses.retryAfter(ctx.address);
+    if (addressWait !== undefined) {
+      await refused(429, 'WARD_LOGIN_THROTTLED', { reason: 'address-throttled' });
+      return { kind: 'throttled', retryAfterSeconds: addressWait };
+    }
+    const state = await readThrottle(db, index);
+    const decision = accountThrottle(state, now());
+    if (decision.kind === 'wait') {
+      // While backing off the password is not checked at all, right or wrong.
+      await refused(429, 'WARD_LOGIN_THROTTLED', { reason: 'backing-off', failures: String(state?.failures ?? 0) });
+      return { kind: 'throttled', retryAfterSeconds: decision.retryAfterSeconds };
+    }
+    if (decision.kind === 'locked') {
+      await hasher.verify(await this.#dummy(), input.password);
+      return this.#fail(ctx, record, 'locked', state?.failures ?? LOCK_AFTER_FAILURES, false);
+    }
+    const prior = state?.failures ?? 0;
+    if (!(await reserveAttempt(db, index, prior, now()))) {
+      // A concurrent try on the same username took this turn.
+      await refused(429, 'WARD_LOGIN_THROTTLED', { reason: 'concurrent-attempt' });
+      return { kind: 'throttled', retryAfterSeconds: 1 };
+    }
+
+    const password = normalizePassword(input.password);
+    const usable = user?.status === 'active' && user.passwordHash !== null && codePointLength(password) <= PASSWORD_MAX_LENGTH;
+    const matches = await hasher.verify(usable && user.passwordHash ? user.passwordHash : await this.#dummy(), password);
+    if (!usable || !matches) return this.#fail(ctx, record, failureReason(user), prior + 1, true);
+
+    await clearThrottle(db, index);
+    return this.#issue(ctx, user, actor);
+  }
+
+  async #fail(ctx: CredentialContext, record: RecordFailure, reason: FailureReason, failures: number, counted: boolean): Promise<never> {
+    this.#addresses.fail(ctx.address);
+    await record('login-failed', 401, 'WARD_LOGIN_FAILED', { reason, failures: String(failures) });
+    if (counted && failures === LOCK_AFTER_FAILURES) {
+      // The lockout is its own event, so an auditor finds it without reading every failure (§3.2.2).
+      await record('account-locked', 401, 'WARD_LOGIN_FAILED', { reason: 'consecutive-failure-limit', failures: String(failures) });
+    }
+    throw new WardError('WARD_LOGIN_FAILED');
+  }
+
+  async #issue(ctx: CredentialContext, user: UserRow, actor: CredentialActor): Promise<LoginResult> {
+    const scope = user.kind === 'patient' ? 'patient/*.rs' : 'user/*.cruds';
+    const minted = await this.#deps.tokens.mint({
+      sub: user.fhirUser,
+      roles: user.roles,
+      scope,
+      ttlSeconds: LOGIN_TOKEN_TTL_SECONDS,
+      clientId: LOGIN_CLIENT_ID,
+    });
+    // Durable before the token leaves (invariant 2); the entry names the token, never holds it.
+    await this.#deps.audit.record(ctx, {
+      action: 'login',
+      actor,
+      status: 200,
+      detail: { jti: minted.jti, fingerprint: tokenFingerprint(minted.token), expires: minted.expiresAt.toISOString(), method: 'password' },
+    });
+    return { kind: 'ok', accessToken: minted.token, expiresIn: LOGIN_TOKEN_TTL_SECONDS, scope };
+  }
+}
+
+type RecordFailure = (
+  action: 'login-failed' | 'account-locked',
+  status: number,
+  code: string,
+  detail: Record<string, string>,
+) => Promise<void>;
+
+function failureReason(user: UserRow | undefined): FailureReason {
+  if (!user) return 'unknown-user';
+  if (user.status === 'deactivated') return 'deactivated';
+  if (user.status === 'invited' || user.passwordHash === null) return 'not-enrolled';
+  return 'wrong-password';
+}
+
+function parseBody(body: unknown): { username: string; password: string } {
+  const b = body as { username?: unknown; password?: unknown } | null;
+  if (
+    !b ||
+    typeof b !== 'object' ||
+    typeof b.username !== 'string' ||
+    typeof b.password !== 'string' ||
+    b.username.length > 256 ||
+    b.password.length > 4096
+  ) {
+    throw new WardError('WARD_INVALID_REQUEST', {
+      details: [{ diagnostics: 'The body must be {"username": string, "password": string}' }],
+    });
+  }
+  return { username: b.username, password: b.password };
+}
