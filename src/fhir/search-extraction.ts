@@ -50,6 +50,7 @@ const SERVED_FROM_COLUMNS = new Set(['_id', '_lastUpdated']);
 
 interface PlannedParameter {
   readonly code: string;
+  readonly url: string;
   readonly type: SearchParameterDefinition['type'];
   readonly evaluate: CompiledExpression;
 }
@@ -71,7 +72,7 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
     if (!expression) continue;
     const rewritten = expression.replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))");
     try {
-      plan.push({ code: sp.code, type: sp.type, evaluate: compileExpression(rewritten) });
+      plan.push({ code: sp.code, url: sp.url, type: sp.type, evaluate: compileExpression(rewritten) });
     } catch {
       // An expression the engine cannot compile leaves that one parameter unindexed (and unsearchable).
     }
