@@ -25,6 +25,7 @@ export function registerFhirRoutes(
   });
   bind('GET', '/_history', 'history-system', 'history');
   bind('GET', '/:type', 'search', 'search');
+  bind('POST', '/:type/_search', 'search', 'search');
   bind('POST', '/:type', 'create', 'create');
   bind('PUT', '/:type', 'update', 'conditionalUpdate');
   bind('DELETE', '/:type', 'delete', 'conditionalDelete');
@@ -35,6 +36,7 @@ export function registerFhirRoutes(
   bind('DELETE', '/:type/:id', 'delete', 'delete');
   bind('GET', '/:type/:id/_history', 'history-instance', 'history');
   bind('GET', '/:type/:id/_history/:vid', 'vread', 'vread');
+  bind('GET', '/:type/:id/:compartmentType', 'search', 'search');
 }
 
 async function run(fhir: FhirInteractions, interaction: Interaction, request: FastifyRequest, reply: FastifyReply): Promise<void> {
@@ -42,7 +44,7 @@ async function run(fhir: FhirInteractions, interaction: Interaction, request: Fa
   if (request.method === 'PATCH' && !String(request.headers['content-type'] ?? '').startsWith('application/json-patch+json')) {
     throw new WardError('WARD_UNSUPPORTED_MEDIA_TYPE', { details: [{ diagnostics: 'PATCH takes application/json-patch+json' }] });
   }
-  const params = request.params as { type?: string; id?: string; vid?: string };
+  const params = request.params as { type?: string; id?: string; vid?: string; compartmentType?: string };
   const principal = request.principal;
   const ctx = request.wardCtx;
   if (!principal || !ctx) throw new WardError('WARD_UNAUTHENTICATED');
@@ -56,6 +58,7 @@ async function run(fhir: FhirInteractions, interaction: Interaction, request: Fa
     ...(params.type !== undefined ? { resourceType: params.type } : {}),
     ...(params.id !== undefined ? { id: params.id } : {}),
     ...(params.vid !== undefined ? { versionId: params.vid } : {}),
+    ...(params.compartmentType !== undefined ? { compartmentType: params.compartmentType } : {}),
     query: new URLSearchParams(request.url.split('?')[1] ?? ''),
     ...(request.body !== undefined ? { body: request.body } : {}),
     ...(header('if-match') !== undefined ? { ifMatch: header('if-match') as string } : {}),

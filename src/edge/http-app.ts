@@ -76,6 +76,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
 
   const jsonParser = app.getDefaultJsonParser('error', 'error');
   app.addContentTypeParser(['application/fhir+json', 'application/json-patch+json'], { parseAs: 'string' }, jsonParser);
+  // POST _search carries its parameters as a form (R4 §3.1.1.3); the search parser reads the string.
+  app.addContentTypeParser('application/x-www-form-urlencoded', { parseAs: 'string' }, (_req, body, done) => done(null, body));
 
   app.addHook('onRequest', async (request) => {
     request.wardCtx = {

@@ -6,6 +6,20 @@ export { hasIdentifierParameter, type IdentifierValue, identifiersOf } from './i
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';
-export { expressionFor, type SearchParameterDefinition, searchParameter } from './search-parameters.js';
+export { calendarBlocks, type DateRange, MAX_MS, MIN_MS, parseFhirDate } from './search-dates.js';
+export { extractIndexValues, type IndexValue, indexPlan, PERSON_TYPES } from './search-extraction.js';
+export { lookupPrefix, MAX_PREFIX, normalizeString, prefixesOf } from './search-normalize.js';
+export { expressionFor, type SearchParameterDefinition, searchParameter, searchParametersOf } from './search-parameters.js';
+export {
+  type Criterion,
+  type DateTest,
+  type NumberTest,
+  type Prefix,
+  parseSearch,
+  type SearchRequest,
+  type SortKey,
+  type SortSpec,
+  type TokenTest,
+} from './search-request.js';
 export { applyElements, applySummary, type SummaryMode } from './summary.js';
 export { type IssueCode, type IssueSeverity, type ValidationIssue, validateResource } from './validation.js';

@@ -31,6 +31,14 @@ function load(): Map<string, Map<string, SearchParameterDefinition>> {
   return byBase;
 }
 
+/** Every search parameter of a type, its own and those defined on Resource and DomainResource. */
+export function searchParametersOf(resourceType: string): SearchParameterDefinition[] {
+  const all = load();
+  const out = new Map<string, SearchParameterDefinition>();
+  for (const base of ['Resource', 'DomainResource', resourceType]) for (const [code, sp] of all.get(base) ?? []) out.set(code, sp);
+  return [...out.values()];
+}
+
 /** The definition of `code` on `resourceType` (including Resource/DomainResource-level ones such as _id). */
 export function searchParameter(resourceType: string, code: string): SearchParameterDefinition | undefined {
   const all = load();

@@ -1,9 +1,9 @@
-import { CRITERIA_PARAMETERS, RESOURCE_TYPES, searchParameter } from '../fhir/index.js';
+import { indexPlan, RESOURCE_TYPES, searchParameter } from '../fhir/index.js';
 
 /**
  * The CapabilityStatement states exactly what this build implements (and nothing it does not):
  * every R4 resource type with the full set of instance and type interactions, conditional
- * create/update/delete, JSON Patch, and the search parameters conditional interactions use —
+ * create/update/delete, JSON Patch, and every search parameter Ward indexes (ADR 0007) —
  * except AuditEvent, which is the audit log's read-only view: read and search only.
  */
 export function capabilityStatement(options: { baseUrl: string; version: string; now: Date }): Record<string, unknown> {
@@ -56,16 +56,22 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
                 conditionalUpdate: true,
                 conditionalDelete: 'single',
                 referencePolicy: ['literal'],
-                searchParam: CRITERIA_PARAMETERS.flatMap((name) => {
-                  const definition = searchParameter(type, name);
-                  return definition && definition.type === 'token' ? [{ name, definition: definition.url, type: definition.type }] : [];
-                }),
+                searchParam: searchParamsOf(type),
               },
         ),
         interaction: [{ code: 'history-system' }],
       },
     ],
   };
+}
+
+/** _id and _lastUpdated (served from the resource table), then every indexed parameter of the type. */
+function searchParamsOf(type: string): Record<string, string>[] {
+  const fromColumns = ['_id', '_lastUpdated'].flatMap((name) => {
+    const definition = searchParameter(type, name);
+    return definition ? [{ name, definition: definition.url, type: definition.type }] : [];
+  });
+  return [...fromColumns, ...indexPlan(type).map((p) => ({ name: p.code, definition: p.url, type: p.type }))];
 }
 
 const AUDIT_EVENT_PARAMETERS: readonly [name: string, documentation: string][] = [

@@ -7,6 +7,7 @@ import {
   isResourceType,
   isWardError,
   parseCriteria,
+  parseSearch,
   WardError,
 } from '../fhir/index.js';
 import type { Principal } from '../policy/index.js';
@@ -14,6 +15,7 @@ import type { DeleteResult, HistoryPage, RequestContext, Vault, VersionedResourc
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 import { etag, parseIfMatch, parsePositiveInt, parsePrefer, versionHeaders } from './http-semantics.js';
 import { type Shaper, shaperFor } from './response-shaping.js';
+import { isLenient, searchBundle } from './search-bundle.js';
 
 const DEFAULT_PAGE = 50;
 const MAX_PAGE = 500;
@@ -116,27 +118,25 @@ export class FhirInteractions {
     );
   }
 
+  /**
+   * Type-level search (GET, or POST `_search` with a form body), and Patient-compartment search
+   * (`Patient/{id}/{type}`) when `req.id` names the patient and `req.compartmentType` the type.
+   */
   async search(req: FhirRequest): Promise<FhirResponse> {
-    const resourceType = typeOf(req);
-    const criteria = parseCriteria(resourceType, req.query);
-    const count = Math.min(criteria.count ?? DEFAULT_PAGE, MAX_PAGE);
-    const shape = shaperFor(req.query);
-    const found = await this.#vault.find(req.principal, req.ctx, resourceType, criteria, count);
-    const applied = new URLSearchParams([...req.query].filter(([k]) => k === '_id' || k === 'identifier' || k === '_count'));
-    return {
-      status: 200,
-      headers: {},
-      body: {
-        resourceType: 'Bundle',
-        type: 'searchset',
-        link: [{ relation: 'self', url: `${this.#baseUrl}/${resourceType}${applied.size ? `?${applied}` : ''}` }],
-        entry: found.map((f) => ({
-          fullUrl: `${this.#baseUrl}/${resourceType}/${f.resource.id}`,
-          resource: shape(f.resource),
-          search: { mode: 'match' },
-        })),
-      },
-    };
+    const compartment = req.compartmentType !== undefined;
+    if (compartment && req.resourceType !== 'Patient') throw new WardError('WARD_ROUTE_NOT_FOUND');
+    const resourceType = compartment ? typeOf({ ...req, resourceType: req.compartmentType }) : typeOf(req);
+    const query = new URLSearchParams([...req.query, ...formBody(req.body)]);
+    const request = parseSearch(resourceType, query, { lenient: isLenient(req.prefer), now: new Date() });
+    const pageSize = Math.min(request.count ?? DEFAULT_PAGE, MAX_PAGE);
+    const withoutCount = new URLSearchParams([...query].filter(([k]) => k !== '_summary' || query.get('_summary') !== 'count'));
+    const shape = shaperFor(withoutCount);
+    const page = await this.#vault.search(req.principal, req.ctx, resourceType, request, {
+      pageSize,
+      ...(compartment ? { compartment: req.id as string } : {}),
+    });
+    const path = compartment ? `${this.#baseUrl}/Patient/${req.id}/${resourceType}` : `${this.#baseUrl}/${resourceType}`;
+    return { status: 200, headers: {}, body: searchBundle({ path, baseUrl: this.#baseUrl, request, page, pageSize, shape }) };
   }
 
   /** Instance, type or system history (R4 §3.1.0.4), newest first, paged by an opaque cursor. */
@@ -245,6 +245,11 @@ function typeAndId(req: FhirRequest): { resourceType: string; id: string } {
   const resourceType = typeOf(req);
   if (!req.id) throw new WardError('WARD_INVALID_REQUEST');
   return { resourceType, id: req.id };
+}
+
+/** The parameters of a POST `_search` (application/x-www-form-urlencoded, R4 §3.1.1.3). */
+function formBody(body: unknown): URLSearchParams {
+  return typeof body === 'string' ? new URLSearchParams(body) : new URLSearchParams();
 }
 
 /** Criteria of a conditional write: refused when empty, which would otherwise match everything. */

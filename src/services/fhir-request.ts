@@ -8,6 +8,8 @@ export interface FhirRequest {
   readonly resourceType?: string;
   readonly id?: string;
   readonly versionId?: string;
+  /** Compartment search: the type searched inside `Patient/{id}`. */
+  readonly compartmentType?: string;
   readonly query: URLSearchParams;
   readonly body?: unknown;
   readonly ifMatch?: string;

@@ -3,6 +3,7 @@ import { migration0001 } from './migrations/0001-core.js';
 import { migration0002 } from './migrations/0002-audit-heads.js';
 import { migration0003 } from './migrations/0003-auditor.js';
 import { migration0004 } from './migrations/0004-identity.js';
+import { migration0005 } from './migrations/0005-search.js';
 
 export interface Migration {
   readonly version: number;
@@ -10,7 +11,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
 
 /**
  * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two

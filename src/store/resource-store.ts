@@ -1,5 +1,6 @@
 import { type AuditRow, listParam } from './audit-store.js';
 import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
+import { NO_SEARCH_ROWS, replaceSearchRowsCtes, type SearchIndexRows, searchRowsParam } from './search-index-store.js';
 
 export type WriteMethod = 'POST' | 'PUT' | 'PATCH' | 'DELETE';
 
@@ -28,9 +29,9 @@ export interface NewVersion {
   readonly patients: readonly string[];
 }
 
-const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients`;
+export const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients`;
 
-function toStoredVersion(row: Record<string, unknown>): StoredVersion {
+export function toStoredVersion(row: Record<string, unknown>): StoredVersion {
   return {
     seq: asNumber(row.seq),
     resourceType: row.resource_type as string,
@@ -131,6 +132,8 @@ export async function findCurrent(
 export interface PendingWrite {
   readonly version: NewVersion;
   readonly identifierHashes: readonly Buffer[];
+  /** The search-index rows of the version (none for a tombstone: a deleted resource matches no search). */
+  readonly searchRows?: SearchIndexRows;
 }
 
 /** The resource moved on since it was read: another writer committed first. Nothing was stored. */
@@ -139,13 +142,15 @@ export class WriteConflictError extends Error {
 }
 
 /**
- * Writes a version, moves the current pointer, replaces the identifier index and appends the
+ * Writes a version, moves the current pointer, replaces the identifier and search indexes and appends the
  * audit entry — in ONE statement, so it is atomic without a transaction and costs one round trip.
  * The statement first locks the current row and checks it is still the version the caller read
  * (version - 1, or absent for version 1); if another writer got there first it stores nothing and
  * WriteConflictError is thrown. Two writers creating the same new id collide on the primary key
  * (23505), with the same effect.
  */
+const SEARCH_CTES = replaceSearchRowsCtes(23);
+
 export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow): Promise<number> {
   const v = w.version;
   const hashes = [...new Map(w.identifierHashes.map((h) => [h.toString('hex'), h])).values()];
@@ -169,7 +174,7 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
        INSERT INTO ward_identifier_index (resource_type, hash, id) SELECT $1, h, $2 FROM unnest($11::bytea[]) AS h
         WHERE EXISTS (SELECT 1 FROM v)
        ON CONFLICT DO NOTHING
-     ), a AS (
+     )${SEARCH_CTES}, a AS (
        INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, leaf_hash)
        SELECT $12, $13, $14, $15, $16, $17, $18, $19, string_to_array($21, ' '), string_to_array($22, ' '), '\\x'::bytea
         WHERE EXISTS (SELECT 1 FROM v)
@@ -198,6 +203,7 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
       v.versionId === 1 ? null : v.versionId - 1,
       listParam(audit.patients),
       listParam(audit.returned),
+      searchRowsParam(w.searchRows ?? NO_SEARCH_ROWS),
     ],
     'ward_commit_write',
   );

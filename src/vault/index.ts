@@ -24,4 +24,4 @@ export type {
 } from './auditor-operations.js';
 export type { RequestContext } from './request-context.js';
 export { Vault } from './vault.js';
-export type { DeleteResult, HistoryEntry, HistoryPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';
+export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

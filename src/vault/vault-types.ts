@@ -44,3 +44,11 @@ export interface DeleteResult {
 }
 
 export const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
+
+/** One page of a search: the visible matches, whether more follow, and the total when it is known. */
+export interface SearchPage {
+  readonly entries: readonly VersionedResource[];
+  readonly hasNext: boolean;
+  /** Visible matches in all; absent when counting them all was not asked for (`_total=none`, or more pages). */
+  readonly total?: number;
+}

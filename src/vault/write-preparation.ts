@@ -5,6 +5,7 @@ import type { StoredVersion, WriteMethod } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { identifierHashes } from './identifier-index.js';
 import { sealResource } from './sealing.js';
+import { searchRowsOf } from './search-index.js';
 import type { DeleteResult, WriteResult } from './vault-types.js';
 
 export interface PrepareDeps {
@@ -64,6 +65,7 @@ export function prepareVersion(
       patients,
     },
     identifierHashes: identifierHashes(deps.keyring.blindIndexer, stored),
+    searchRows: searchRowsOf(deps.keyring.blindIndexer, stored),
   };
   return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
 }

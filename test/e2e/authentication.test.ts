@@ -285,7 +285,7 @@ describe.each(engines())('authentication on %s', (engine) => {
     expect(invalid.status).toBe(400);
     expect(invalid.raw.body).not.toContain('Quixote');
 
-    const unknownParam = await client.get('Patient?family=Quixote-Secretname&birthdate=1961-02-03');
+    const unknownParam = await client.get('Patient?family:contains=Quixote-Secretname&birthdate=1961-02-03');
     expect(unknownParam.status).toBe(400);
     expect(unknownParam.body.resourceType).toBe('OperationOutcome');
     expect(unknownParam.raw.body).not.toContain('Quixote');

@@ -61,7 +61,18 @@ describe.each(engines())('bad input on %s', (engine) => {
         run: (f) => f.post('Patientt', { resourceType: 'Patientt' }),
       },
       { name: 'an unknown type on read', status: 404, code: 'WARD_UNKNOWN_TYPE', run: (f) => f.get(`${SENTINEL}/1`) },
-      { name: 'an unknown search parameter', status: 400, code: 'WARD_UNKNOWN_PARAMETER', run: (f) => f.get(`Patient?name=${SENTINEL}`) },
+      {
+        name: 'an unknown search parameter',
+        status: 400,
+        code: 'WARD_UNKNOWN_PARAMETER',
+        run: (f) => f.get(`Patient?nickname=${SENTINEL}`),
+      },
+      {
+        name: 'an unsupported modifier',
+        status: 400,
+        code: 'WARD_UNKNOWN_PARAMETER',
+        run: (f) => f.get(`Patient?name:contains=${SENTINEL}`),
+      },
       {
         name: 'an unknown parameter in If-None-Exist',
         status: 400,

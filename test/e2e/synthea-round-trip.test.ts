@@ -82,6 +82,30 @@ describe.each(engines())('every Synthea fixture entry on %s', (engine) => {
     }
     const found = phi.filter((s) => haystack.includes(Buffer.from(s, 'utf8')));
     expect(found).toEqual([]);
+    // The search indexes are populated: their rows are in the dump, as hashes only.
+    const { rows } = await t.ward.db.query<{ n: unknown }>('SELECT count(*) AS n FROM ward_search_blind');
+    expect(Number(rows[0]?.n)).toBeGreaterThan(1000);
+  }, 300_000);
+
+  it('finds fixture patients by name prefix, identifier and birth date, though none of those is stored in plaintext', async () => {
+    const problems: string[] = [];
+    for (const c of created.filter((x) => x.type === 'Patient')) {
+      const p = c.sent;
+      const mrn = p.identifier.find((i: any) => i.type?.coding?.[0]?.code === 'MR') ?? p.identifier[0];
+      const searches = [
+        `Patient?family=${encodeURIComponent(p.name[0].family.slice(0, 4))}`,
+        `Patient?identifier=${encodeURIComponent(`${mrn.system}|${mrn.value}`)}`,
+        `Patient?birthdate=${p.birthDate}&given=${encodeURIComponent(p.name[0].given[0])}`,
+        `Patient?birthdate=${p.birthDate.slice(0, 4)}`,
+      ];
+      for (const url of searches) {
+        const res = await fhir.get(`${url}&_count=500`);
+        const ids = (res.body.entry ?? []).map((e: any) => e.resource.id);
+        if (res.status !== 200 || !ids.includes(c.id)) problems.push(`${url} missed ${c.id}`);
+        if (url.includes('identifier') && ids.length !== 1) problems.push(`${url} found ${ids.length}`);
+      }
+    }
+    expect(problems).toEqual([]);
   }, 300_000);
 });
 

@@ -1,0 +1,73 @@
+import { calendarBlocks, type DateRange, type IndexValue, lookupPrefix, normalizeString, prefixesOf } from '../fhir/index.js';
+import type { BlindIndexer } from './blind-index.js';
+
+/**
+ * Blind indexes of identifying search values (ARCHITECTURE.md, Search over encrypted data). Every
+ * hash is HMAC-SHA-256 under the blind-index key with a label naming its purpose, the resource
+ * type and the parameter, so equal values under different parameters never share a hash.
+ */
+const NO_SYSTEM = '\u0000none';
+const ANY_SYSTEM = '\u0000any';
+
+/** The hashes stored for one identifying value of a resource (strings, Identifier/ContactPoint tokens, person dates). */
+export function blindHashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): Buffer[] {
+  switch (v.kind) {
+    case 'string':
+      return [
+        indexer.hash('search-string-exact', resourceType, v.param, v.raw),
+        ...prefixesOf(v.normalized).map((p) => indexer.hash('search-string-prefix', resourceType, v.param, p)),
+      ];
+    case 'token':
+      return [
+        indexer.hash('search-token', resourceType, v.param, v.system ?? NO_SYSTEM, v.code),
+        indexer.hash('search-token', resourceType, v.param, ANY_SYSTEM, v.code),
+        ...(v.system ? [indexer.hash('search-token-system', resourceType, v.param, v.system)] : []),
+      ];
+    case 'date': {
+      const r = v.range as Partial<DateRange>;
+      return [r.year, r.month, r.day]
+        .filter((p): p is string => p !== undefined)
+        .map((p) => indexer.hash('search-date', resourceType, v.param, p));
+    }
+    default:
+      return [];
+  }
+}
+
+/** The hash a starts-with (default) string search looks up: the query's first MAX_PREFIX normalised characters. */
+export function stringPrefixHash(indexer: BlindIndexer, resourceType: string, param: string, query: string): Buffer {
+  return indexer.hash('search-string-prefix', resourceType, param, lookupPrefix(normalizeString(query)));
+}
+
+export function stringExactHash(indexer: BlindIndexer, resourceType: string, param: string, query: string): Buffer {
+  return indexer.hash('search-string-exact', resourceType, param, query.trim());
+}
+
+/** A token criterion's hash: `system|code`, `|code` (system null), `code` (system undefined) or `system|` (code undefined). */
+export function tokenHash(
+  indexer: BlindIndexer,
+  resourceType: string,
+  param: string,
+  system: string | null | undefined,
+  code: string | undefined,
+): Buffer {
+  if (code === undefined) return indexer.hash('search-token-system', resourceType, param, system ?? NO_SYSTEM);
+  return indexer.hash('search-token', resourceType, param, system === undefined ? ANY_SYSTEM : (system ?? NO_SYSTEM), code);
+}
+
+/** Hashes of the calendar blocks covering [low, high): a birth-date range asked by year/month/day enumeration. */
+export function dateBlockHashes(
+  indexer: BlindIndexer,
+  resourceType: string,
+  param: string,
+  low: number,
+  high: number,
+  now: Date,
+): Buffer[] {
+  return calendarBlocks(low, high, now).map((b) => indexer.hash('search-date', resourceType, param, b));
+}
+
+/** The hash of a date at its own precision (equality on a blind-indexed date). */
+export function datePrecisionHash(indexer: BlindIndexer, resourceType: string, param: string, range: DateRange): Buffer {
+  return indexer.hash('search-date', resourceType, param, range.day ?? range.month ?? range.year);
+}

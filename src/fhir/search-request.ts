@@ -1,0 +1,253 @@
+import { WardError } from './errors.js';
+import { type DateRange, parseFhirDate } from './search-dates.js';
+import { indexedParameter, PERSON_TYPES, referenceOf } from './search-extraction.js';
+
+export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
+const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
+
+export interface DateTest {
+  readonly op: Prefix;
+  readonly range: DateRange;
+}
+/** A number test: the value, and the range it stands for at its precision (or ±10% for ap). */
+export interface NumberTest {
+  readonly op: Prefix;
+  readonly value: number;
+  readonly low: number;
+  readonly high: number;
+  readonly system: string | null;
+  readonly code: string | null;
+}
+/** `system|code` (both), `|code` (system null), `code` (system undefined), `system|` (code undefined). */
+export interface TokenTest {
+  readonly system: string | null | undefined;
+  readonly code: string | undefined;
+}
+
+/** One criterion (an OR-group of values); a search's criteria are ANDed. */
+export type Criterion =
+  | { readonly kind: 'token'; readonly param: string; readonly not: boolean; readonly values: readonly TokenTest[] }
+  | { readonly kind: 'string'; readonly param: string; readonly exact: boolean; readonly values: readonly string[] }
+  | { readonly kind: 'date'; readonly param: string; readonly blind: boolean; readonly values: readonly DateTest[] }
+  | { readonly kind: 'reference'; readonly param: string; readonly values: readonly { targetType: string | null; targetId: string }[] }
+  | { readonly kind: 'number'; readonly param: string; readonly values: readonly NumberTest[] }
+  | { readonly kind: 'uri'; readonly param: string; readonly values: readonly string[] }
+  | { readonly kind: 'missing'; readonly param: string; readonly paramType: string; readonly missing: boolean }
+  | { readonly kind: 'id'; readonly values: readonly string[] }
+  | { readonly kind: 'lastUpdated'; readonly values: readonly DateTest[] };
+
+export type SortKey = { readonly key: '_lastUpdated' | '_id' } | { readonly key: 'date'; readonly param: string };
+export interface SortSpec {
+  readonly by: SortKey;
+  readonly descending: boolean;
+}
+
+export interface SearchRequest {
+  readonly criteria: readonly Criterion[];
+  readonly sort: readonly SortSpec[];
+  readonly count: number | undefined;
+  readonly offset: number;
+  readonly total: 'none' | 'accurate' | undefined;
+  readonly summaryCount: boolean;
+  /** The parameters applied, as name/value pairs, for the Bundle's self link. */
+  readonly applied: readonly (readonly [string, string])[];
+  /** Names of parameters ignored under `Prefer: handling=lenient`. */
+  readonly ignored: readonly string[];
+  /** The query for the audit entry: identifying values replaced by the parameter's name. */
+  readonly auditQuery: string;
+}
+
+/** Parameters that shape the response rather than select resources. */
+const CONTROL = new Set(['_count', '_sort', '_total', '_summary', '_elements', '_format', '_pretty', '_offset']);
+
+/**
+ * Parses a search (R4 §3.1.1) into criteria. An unknown or unsupported parameter, modifier or
+ * value form is a 400 — or, with `lenient`, left out and reported — never silently widened.
+ */
+export function parseSearch(resourceType: string, query: URLSearchParams, options: { lenient: boolean; now: Date }): SearchRequest {
+  const criteria: Criterion[] = [];
+  const applied: [string, string][] = [];
+  const ignored: string[] = [];
+  const audit: string[] = [];
+  let count: number | undefined;
+  let offset = 0;
+  let total: SearchRequest['total'];
+  let summaryCount = false;
+  let sort: SortSpec[] = [];
+  for (const [name, raw] of query) {
+    try {
+      if (CONTROL.has(name)) {
+        if (name === '_count') count = nonNegative(name, raw);
+        else if (name === '_offset') offset = nonNegative(name, raw);
+        else if (name === '_total')
+          total =
+            raw === 'accurate'
+              ? 'accurate'
+              : raw === 'none' || raw === 'estimate'
+                ? 'none'
+                : invalid(name, 'must be none, estimate or accurate');
+        else if (name === '_summary' && raw === 'count') summaryCount = true;
+        else if (name === '_sort') sort = parseSort(resourceType, raw);
+        if (name !== '_offset') {
+          applied.push([name, raw]);
+          audit.push(`${name}=${raw}`);
+        }
+        continue;
+      }
+      const criterion = parseCriterion(resourceType, name, raw, options.now);
+      criteria.push(criterion);
+      applied.push([name, raw]);
+      audit.push(`${name}=${identifying(resourceType, criterion) ? `[${name.split(':')[0]}]` : raw}`);
+    } catch (e) {
+      if (!options.lenient || !(e instanceof WardError) || e.code !== 'WARD_UNKNOWN_PARAMETER') throw e;
+      ignored.push(safeName(name));
+    }
+  }
+  return { criteria, sort, count, offset, total, summaryCount, applied, ignored, auditQuery: audit.join('&') };
+}
+
+/** Values the audit entry must not carry: strings, identifier and contact tokens, person dates. */
+function identifying(resourceType: string, c: Criterion): boolean {
+  if (c.kind === 'string') return true;
+  if (c.kind === 'date') return c.blind;
+  if (c.kind === 'token') return PERSON_TYPES.has(resourceType) || ['identifier', 'telecom', 'phone', 'email'].includes(c.param);
+  return false;
+}
+
+function parseCriterion(resourceType: string, name: string, raw: string, now: Date): Criterion {
+  const [param = '', modifier] = name.split(':', 2) as [string, string | undefined];
+  const values = splitValues(raw);
+  if (param === '_id' && modifier === undefined) return { kind: 'id', values };
+  if (param === '_lastUpdated' && modifier === undefined) return { kind: 'lastUpdated', values: values.map((v) => dateTest(name, v, now)) };
+  const planned = indexedParameter(resourceType, param);
+  if (!planned) throw unknown(resourceType, name);
+  if (modifier === 'missing') {
+    if (raw !== 'true' && raw !== 'false') invalid(name, 'must be true or false');
+    return { kind: 'missing', param, paramType: planned.type, missing: raw === 'true' };
+  }
+  switch (planned.type) {
+    case 'token':
+      if (modifier !== undefined && modifier !== 'not') throw unknown(resourceType, name);
+      return { kind: 'token', param, not: modifier === 'not', values: values.map(tokenTest) };
+    case 'string':
+      if (modifier !== undefined && modifier !== 'exact') throw unknown(resourceType, name);
+      return { kind: 'string', param, exact: modifier === 'exact', values };
+    case 'date':
+      if (modifier !== undefined) throw unknown(resourceType, name);
+      return { kind: 'date', param, blind: PERSON_TYPES.has(resourceType), values: values.map((v) => dateTest(name, v, now)) };
+    case 'reference':
+      if (modifier !== undefined && !/^[A-Z][A-Za-z]+$/.test(modifier)) throw unknown(resourceType, name);
+      return { kind: 'reference', param, values: values.map((v) => referenceTest(name, v, modifier)) };
+    case 'number':
+    case 'quantity':
+      if (modifier !== undefined) throw unknown(resourceType, name);
+      return { kind: 'number', param, values: values.map((v) => numberTest(name, v, now)) };
+    case 'uri':
+      if (modifier !== undefined) throw unknown(resourceType, name);
+      return { kind: 'uri', param, values };
+    default:
+      throw unknown(resourceType, name);
+  }
+}
+
+/** Splits on commas not escaped with a backslash (R4 §3.1.1.5.7), unescaping `\,` `\|` `\$` `\\`. */
+function splitValues(raw: string): string[] {
+  const out: string[] = [];
+  let current = '';
+  for (let i = 0; i < raw.length; i++) {
+    const ch = raw[i] as string;
+    if (ch === '\\' && i + 1 < raw.length) {
+      current += raw[++i];
+    } else if (ch === ',') {
+      out.push(current);
+      current = '';
+    } else current += ch;
+  }
+  out.push(current);
+  return out.filter((v) => v !== '');
+}
+
+function tokenTest(v: string): TokenTest {
+  const bar = v.indexOf('|');
+  if (bar < 0) return { system: undefined, code: v };
+  const system = v.slice(0, bar);
+  const code = v.slice(bar + 1);
+  return { system: system === '' ? null : system, code: code === '' ? undefined : code };
+}
+
+function prefixOf(v: string): { op: Prefix; rest: string } {
+  const p = v.slice(0, 2) as Prefix;
+  return PREFIXES.includes(p) && /^[a-z]{2}[-+\d]/.test(v) ? { op: p, rest: v.slice(2) } : { op: 'eq', rest: v };
+}
+
+function dateTest(name: string, v: string, now: Date): DateTest {
+  const { op, rest } = prefixOf(v);
+  const range = parseFhirDate(rest);
+  if (!range) return invalid(name, 'must be a FHIR date, optionally with a prefix (eq, ne, lt, gt, le, ge, sa, eb, ap)');
+  if (op !== 'ap') return { op, range };
+  // ap: within 10% of the distance from now, at least the value's own precision (R4 §3.1.1.4.2).
+  const slack = Math.abs(now.getTime() - range.low) * 0.1;
+  return { op, range: { ...range, low: range.low - slack, high: range.high + slack } };
+}
+
+function numberTest(name: string, v: string, _now: Date): NumberTest {
+  const { op, rest } = prefixOf(v);
+  const [number = '', system, code] = rest.split('|');
+  if (!/^[-+]?(\d+(\.\d*)?|\.\d+)([eE][-+]?\d+)?$/.test(number)) return invalid(name, 'must be a number, optionally with a prefix');
+  const value = Number(number);
+  const decimals = /\.(\d+)/.exec(number.split(/[eE]/)[0] ?? '')?.[1]?.length ?? 0;
+  // A value stands for the range of its significant digits: 100 is [99.5, 100.5), 1.50 is [1.495, 1.505).
+  const half = op === 'ap' ? Math.abs(value) * 0.1 : 0.5 * 10 ** -decimals;
+  return {
+    op,
+    value,
+    low: value - half,
+    high: value + half,
+    system: system === undefined || system === '' ? null : system,
+    code: code === undefined || code === '' ? null : code,
+  };
+}
+
+function referenceTest(name: string, v: string, typeModifier: string | undefined): { targetType: string | null; targetId: string } {
+  if (/^[A-Za-z0-9\-.]{1,64}$/.test(v)) return { targetType: typeModifier ?? null, targetId: v };
+  const parsed = referenceOf({ reference: v });
+  if (!parsed || (typeModifier && parsed.targetType !== typeModifier))
+    return invalid(name, 'must be an id, Type/id or an absolute URL ending in Type/id');
+  return parsed;
+}
+
+function parseSort(resourceType: string, raw: string): SortSpec[] {
+  return raw.split(',').map((part) => {
+    const descending = part.startsWith('-');
+    const key = descending ? part.slice(1) : part;
+    if (key === '_lastUpdated' || key === '_id') return { by: { key }, descending };
+    const planned = indexedParameter(resourceType, key);
+    if (planned?.type !== 'date' || PERSON_TYPES.has(resourceType)) {
+      throw new WardError('WARD_UNKNOWN_PARAMETER', {
+        details: [{ diagnostics: `_sort supports _lastUpdated, _id and date parameters; not ${safeName(key)}` }],
+      });
+    }
+    return { by: { key: 'date', param: key }, descending };
+  });
+}
+
+function nonNegative(name: string, raw: string): number {
+  const n = Number(raw);
+  if (!/^\d+$/.test(raw) || !Number.isSafeInteger(n)) return invalid(name, 'must be a non-negative integer');
+  return n;
+}
+
+function unknown(resourceType: string, name: string): WardError {
+  return new WardError('WARD_UNKNOWN_PARAMETER', {
+    details: [{ diagnostics: `Search parameter is unknown or not supported on ${resourceType}: ${safeName(name)}` }],
+  });
+}
+
+function invalid(name: string, why: string): never {
+  throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: `Parameter ${safeName(name)} ${why}` }] });
+}
+
+/** A parameter name may be echoed only if it looks like one; anything else could be data. */
+function safeName(name: string): string {
+  return /^[A-Za-z_][A-Za-z0-9_.:-]{0,63}$/.test(name) ? name : '(unprintable name)';
+}

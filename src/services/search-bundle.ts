@@ -1,0 +1,63 @@
+import type { SearchRequest } from '../fhir/index.js';
+import type { SearchPage } from '../vault/index.js';
+import type { Shaper } from './response-shaping.js';
+
+/**
+ * The searchset Bundle (R4 §3.1.1.7): `self` shows only the parameters applied, `next` the same
+ * query one page on; parameters ignored under `Prefer: handling=lenient` are named in an
+ * OperationOutcome entry.
+ */
+export function searchBundle(options: {
+  path: string;
+  baseUrl: string;
+  request: SearchRequest;
+  page: SearchPage;
+  pageSize: number;
+  shape: Shaper;
+}): Record<string, unknown> {
+  const { path, baseUrl, request, page, pageSize, shape } = options;
+  const link = (offset: number) => {
+    const q = new URLSearchParams(request.applied.map(([k, v]) => [k, v]));
+    if (offset > 0) q.set('_offset', String(offset));
+    const text = q.toString();
+    return `${path}${text ? `?${text}` : ''}`;
+  };
+  return {
+    resourceType: 'Bundle',
+    type: 'searchset',
+    ...(page.total !== undefined ? { total: page.total } : {}),
+    link: [
+      { relation: 'self', url: link(request.offset) },
+      ...(page.hasNext ? [{ relation: 'next', url: link(request.offset + pageSize) }] : []),
+    ],
+    entry: [
+      ...page.entries.map((f) => ({
+        fullUrl: `${baseUrl}/${f.resource.resourceType}/${f.resource.id}`,
+        resource: shape(f.resource),
+        search: { mode: 'match' },
+      })),
+      ...(request.ignored.length > 0
+        ? [
+            {
+              resource: {
+                resourceType: 'OperationOutcome',
+                issue: [
+                  {
+                    severity: 'warning',
+                    code: 'not-supported',
+                    diagnostics: `Parameters ignored (unknown or not supported): ${request.ignored.join(', ')}`,
+                  },
+                ],
+              },
+              search: { mode: 'outcome' },
+            },
+          ]
+        : []),
+    ],
+  };
+}
+
+/** `Prefer: handling=lenient` (R4 §3.1.1.3): unknown parameters are ignored and reported, not refused. */
+export function isLenient(prefer: string | undefined): boolean {
+  return /(?:^|[;,\s])handling=lenient\b/.test(prefer ?? '');
+}

@@ -1,0 +1,55 @@
+/** The search-index rows of one resource's current version, written with the version (commitWrite). */
+export interface SearchIndexRows {
+  readonly token: readonly { param: string; system: string | null; code: string }[];
+  readonly date: readonly { param: string; low: number; high: number }[];
+  readonly reference: readonly { param: string; targetType: string | null; targetId: string }[];
+  readonly number: readonly { param: string; value: number; system: string | null; code: string | null }[];
+  readonly uri: readonly { param: string; uri: string }[];
+  readonly blind: readonly { param: string; hash: Buffer }[];
+}
+
+export const NO_SEARCH_ROWS: SearchIndexRows = { token: [], date: [], reference: [], number: [], uri: [], blind: [] };
+
+/** The rows as one jsonb parameter (hashes as hex), so a write stays one statement with a fixed shape. */
+export function searchRowsParam(rows: SearchIndexRows): string {
+  return JSON.stringify({
+    token: rows.token,
+    date: rows.date,
+    reference: rows.reference.map((r) => ({ param: r.param, target_type: r.targetType, target_id: r.targetId })),
+    number: rows.number,
+    uri: rows.uri,
+    blind: rows.blind.map((b) => ({ param: b.param, hash: b.hash.toString('hex') })),
+  });
+}
+
+const TABLES: readonly [table: string, key: string, columns: string, record: string, select: string][] = [
+  ['ward_search_token', 'token', 'system, code', 'param text, system text, code text', 'x.system, x.code'],
+  ['ward_search_date', 'date', 'low, high', 'param text, low bigint, high bigint', 'x.low, x.high'],
+  [
+    'ward_search_reference',
+    'reference',
+    'target_type, target_id',
+    'param text, target_type text, target_id text',
+    'x.target_type, x.target_id',
+  ],
+  ['ward_search_number', 'number', 'value, system, code', 'param text, value numeric, system text, code text', 'x.value, x.system, x.code'],
+  ['ward_search_uri', 'uri', 'uri', 'param text, uri text', 'x.uri'],
+  ['ward_search_blind', 'blind', 'hash', 'param text, hash text', "decode(x.hash, 'hex')"],
+];
+
+/**
+ * CTEs that replace a resource's search rows, to splice into commitWrite's statement after its
+ * version CTE `v`: every sub-statement sees the same snapshot, so the DELETEs remove the old rows
+ * and never the new ones. `$1`/`$2` are the type and id; `$n` the rows parameter.
+ */
+export function replaceSearchRowsCtes(rowsParam: number): string {
+  return TABLES.map(
+    ([table, key, columns, record, select], i) => `, sd${i} AS (
+       DELETE FROM ${table} WHERE resource_type = $1 AND id = $2 AND EXISTS (SELECT 1 FROM v)
+     ), si${i} AS (
+       INSERT INTO ${table} (resource_type, id, param, ${columns})
+       SELECT $1, $2, x.param, ${select} FROM jsonb_to_recordset($${rowsParam}::jsonb -> '${key}') AS x(${record})
+        WHERE EXISTS (SELECT 1 FROM v)
+     )`,
+  ).join('');
+}

@@ -1,0 +1,115 @@
+import { type BlindIndexer, dateBlockHashes, datePrecisionHash, stringExactHash, stringPrefixHash, tokenHash } from '../crypto/index.js';
+import { type Criterion, type DateTest, MAX_MS, MAX_PREFIX, MIN_MS, normalizeString, type SortSpec } from '../fhir/index.js';
+import type { SearchCondition, SearchOrder, SearchTable } from '../store/index.js';
+
+/**
+ * Turns parsed criteria into store conditions, hashing identifying values with the blind-index
+ * key so that they reach the database only as hashes, like the values they are compared with.
+ */
+export function conditionsOf(indexer: BlindIndexer, resourceType: string, criteria: readonly Criterion[], now: Date): SearchCondition[] {
+  return criteria.map((c) => conditionOf(indexer, resourceType, c, now));
+}
+
+function conditionOf(indexer: BlindIndexer, resourceType: string, c: Criterion, now: Date): SearchCondition {
+  switch (c.kind) {
+    case 'token':
+      return {
+        kind: 'token',
+        param: c.param,
+        not: c.not,
+        typed: c.values,
+        hashes: c.values.map((t) => tokenHash(indexer, resourceType, c.param, t.system, t.code)),
+      };
+    case 'string':
+      return {
+        kind: 'blind',
+        param: c.param,
+        hashes: c.values.map((v) =>
+          c.exact ? stringExactHash(indexer, resourceType, c.param, v) : stringPrefixHash(indexer, resourceType, c.param, v),
+        ),
+      };
+    case 'date':
+      if (!c.blind) return { kind: 'date', param: c.param, tests: c.values.map(rangeTest) };
+      return blindDate(indexer, resourceType, c.param, c.values, now);
+    case 'reference':
+      return { kind: 'reference', param: c.param, targets: c.values };
+    case 'number':
+      return { kind: 'number', param: c.param, tests: c.values };
+    case 'uri':
+      return { kind: 'uri', param: c.param, uris: c.values };
+    case 'missing':
+      return { kind: 'missing', param: c.param, tables: TABLES_OF[c.paramType] ?? [], missing: c.missing };
+    case 'id':
+      return { kind: 'id', ids: c.values };
+    case 'lastUpdated':
+      return { kind: 'lastUpdated', tests: c.values.map(rangeTest) };
+  }
+}
+
+const TABLES_OF: Record<string, SearchTable[]> = {
+  token: ['token', 'blind'],
+  string: ['blind'],
+  date: ['date', 'blind'],
+  reference: ['reference', 'uri'],
+  number: ['number'],
+  quantity: ['number'],
+  uri: ['uri'],
+};
+
+function rangeTest(t: DateTest) {
+  return { op: t.op, low: t.range.low, high: t.range.high };
+}
+
+/**
+ * A person's date (birth, death) is stored as year, month and day hashes only. Equality looks up
+ * the hash at the query's precision; `ne` is its negation; a range is enumerated as the whole
+ * years, months and days it covers (so a stored value of coarser precision matches only when its
+ * whole year or month lies in the range).
+ */
+function blindDate(indexer: BlindIndexer, resourceType: string, param: string, values: readonly DateTest[], now: Date): SearchCondition {
+  const ne = values.filter((v) => v.op === 'ne');
+  if (ne.length > 0 && ne.length === values.length) {
+    return { kind: 'blind', param, not: true, hashes: ne.map((v) => datePrecisionHash(indexer, resourceType, param, v.range)) };
+  }
+  const hashes = values.flatMap((v) => {
+    const { low, high } = v.range;
+    switch (v.op) {
+      case 'eq':
+        return [datePrecisionHash(indexer, resourceType, param, v.range)];
+      case 'gt':
+      case 'sa':
+        return dateBlockHashes(indexer, resourceType, param, high, MAX_MS, now);
+      case 'ge':
+        return dateBlockHashes(indexer, resourceType, param, low, MAX_MS, now);
+      case 'lt':
+      case 'eb':
+        return dateBlockHashes(indexer, resourceType, param, MIN_MS, low, now);
+      case 'le':
+        return dateBlockHashes(indexer, resourceType, param, MIN_MS, high, now);
+      case 'ap':
+        return dateBlockHashes(indexer, resourceType, param, low, high, now);
+      default:
+        return [];
+    }
+  });
+  return { kind: 'blind', param, hashes };
+}
+
+export function orderOf(sort: readonly SortSpec[]): SearchOrder[] {
+  return sort.map((s) => ({
+    column: s.by.key === 'date' ? { dateParam: s.by.param } : s.by.key === '_lastUpdated' ? 'last_updated' : 'id',
+    descending: s.descending,
+  }));
+}
+
+/**
+ * String queries longer than the indexed prefix are looked up by their first MAX_PREFIX characters;
+ * the opened resource must then really start with the whole query. Returns the checks to run.
+ */
+export function longStringChecks(criteria: readonly Criterion[]): { param: string; values: string[] }[] {
+  return criteria.flatMap((c) =>
+    c.kind === 'string' && !c.exact && c.values.some((v) => [...normalizeString(v)].length > MAX_PREFIX)
+      ? [{ param: c.param, values: c.values.map(normalizeString) }]
+      : [],
+  );
+}
