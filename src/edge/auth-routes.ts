@@ -3,6 +3,9 @@ import { WardError } from '../fhir/index.js';
 import type { CredentialContext, Identity } from '../identity/index.js';
 import { PUBLIC, route } from './routes.js';
 
+/** A login or enrollment body is a few hundred bytes; anonymous callers get no more than this. */
+const AUTH_BODY_LIMIT_BYTES = 16 * 1024;
+
 /**
  * Password login and enrollment. Both are PUBLIC (they are how a principal comes to exist); the
  * identity layer audits every outcome itself, with the source address. Answers are never cached.
@@ -12,6 +15,7 @@ export function registerAuthRoutes(app: FastifyInstance, identity: Pick<Identity
     method: 'POST',
     url: '/auth/login',
     action: PUBLIC,
+    bodyLimit: AUTH_BODY_LIMIT_BYTES,
     handler: async (request, reply) => {
       reply.header('cache-control', 'no-store');
       const result = await identity.login.login(contextOf(request), request.body);
@@ -27,6 +31,7 @@ export function registerAuthRoutes(app: FastifyInstance, identity: Pick<Identity
     method: 'POST',
     url: '/auth/enroll',
     action: PUBLIC,
+    bodyLimit: AUTH_BODY_LIMIT_BYTES,
     handler: async (request, reply) => {
       reply.header('cache-control', 'no-store');
       await identity.enrollment.redeem(contextOf(request), request.body);

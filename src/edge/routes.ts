@@ -10,6 +10,8 @@ export interface RouteSpec {
   readonly url: string;
   readonly action: RouteAction;
   readonly handler: (request: FastifyRequest, reply: FastifyReply) => Promise<unknown>;
+  /** A smaller body limit than the server's, for routes anyone may call (login, enrollment). */
+  readonly bodyLimit?: number;
 }
 
 declare module 'fastify' {
@@ -20,7 +22,13 @@ declare module 'fastify' {
 
 /** Registers a route with its action; the onRoute guard in http-app refuses any route without one. */
 export function route(app: FastifyInstance, spec: RouteSpec): void {
-  app.route({ method: spec.method, url: spec.url, config: { wardAction: spec.action }, handler: spec.handler });
+  app.route({
+    method: spec.method,
+    url: spec.url,
+    config: { wardAction: spec.action },
+    handler: spec.handler,
+    ...(spec.bodyLimit !== undefined ? { bodyLimit: spec.bodyLimit } : {}),
+  });
 }
 
 /** Refuses, at start-up, any route registered without a policy action (fail closed, not open). */

@@ -3,6 +3,7 @@ import type { Keyring } from '../crypto/index.js';
 import { WardError } from '../fhir/index.js';
 import { isRole, type Role } from '../policy/index.js';
 import {
+  clearThrottle,
   type Database,
   deactivateUser,
   findUserByUsernameIndex,
@@ -90,6 +91,9 @@ export class Accounts {
           createdAt,
         });
         await insertEnrollment(tx, { codeHash: enrollmentCodeHash(code), userId: id, createdAt, expiresAt });
+        // Failures counted against this username before the account existed (anyone may try any
+        // name) must not lock or slow its new owner out.
+        await clearThrottle(tx, usernameIndex(keyring, plan.username));
         await audit.record(
           ctx,
           {

@@ -51,21 +51,31 @@ export class AddressThrottle {
     this.#now = now;
   }
 
-  /** Seconds the address must wait, or undefined when it may try. */
-  retryAfter(address: string | undefined): number | undefined {
-    const w = address === undefined ? undefined : this.#current(address);
-    if (!w || w.failures < this.#options.maxFailures) return undefined;
-    return Math.max(1, Math.ceil((w.start + this.#options.windowMs - this.#now().getTime()) / 1000));
-  }
-
-  fail(address: string | undefined): void {
-    if (address === undefined) return;
-    const w = this.#current(address);
+  /**
+   * Takes a try for the address before the password is checked, in one step, so parallel tries
+   * cannot all pass the check before any is counted: seconds to wait when the window is used up,
+   * otherwise undefined (and the try is counted as a failure until `succeeded` gives it back).
+   */
+  reserve(address: string | undefined): number | undefined {
+    if (address === undefined) return undefined;
+    const key = addressKey(address);
+    const w = this.#current(key);
+    if (w && w.failures >= this.#options.maxFailures) {
+      return Math.max(1, Math.ceil((w.start + this.#options.windowMs - this.#now().getTime()) / 1000));
+    }
     if (w) w.failures++;
     else {
       if (this.#windows.size >= MAX_TRACKED_ADDRESSES) this.#prune();
-      this.#windows.set(address, { start: this.#now().getTime(), failures: 1 });
+      this.#windows.set(key, { start: this.#now().getTime(), failures: 1 });
     }
+    return undefined;
+  }
+
+  /** A try that logged in is not a failure: give its slot back. */
+  succeeded(address: string | undefined): void {
+    if (address === undefined) return;
+    const w = this.#current(addressKey(address));
+    if (w && w.failures > 0) w.failures--;
   }
 
   #current(address: string): { start: number; failures: number } | undefined {
@@ -86,4 +96,22 @@ export class AddressThrottle {
       this.#windows.delete(address);
     }
   }
+}
+
+/**
+ * The bucket an address counts in: an IPv4 address itself, an IPv6 address by its /64 (one
+ * subscriber usually holds a whole /64, so counting single addresses would give them 2^64 buckets).
+ */
+export function addressKey(address: string): string {
+  const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(address);
+  if (mapped?.[1]) return mapped[1];
+  if (!address.includes(':')) return address;
+  const [head = '', tail = ''] = address.toLowerCase().split('%')[0]?.split('::') ?? [];
+  const left = head ? head.split(':') : [];
+  const right = address.includes('::') && tail ? tail.split(':') : [];
+  const groups = address.includes('::') ? [...left, ...Array(8 - left.length - right.length).fill('0'), ...right] : left;
+  return `${groups
+    .slice(0, 4)
+    .map((g) => Number.parseInt(g || '0', 16).toString(16))
+    .join(':')}::/64`;
 }

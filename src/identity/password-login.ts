@@ -1,7 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import type { Keyring } from '../crypto/index.js';
 import { WardError } from '../fhir/index.js';
-import { clearThrottle, type Database, findUserByUsernameIndex, readThrottle, reserveAttempt, type UserRow } from '../store/index.js';
+import {
+  clearThrottle,
+  type Database,
+  findUserById,
+  findUserByUsernameIndex,
+  readThrottle,
+  reserveAttempt,
+  type UserRow,
+} from '../store/index.js';
 import { type AccessTokens, tokenFingerprint } from './access-tokens.js';
 import type { CredentialActor, CredentialAudit, CredentialContext } from './credential-audit.js';
 import { actorOf } from './enrollment.js';
@@ -48,6 +56,8 @@ export class PasswordLogin {
   constructor(deps: PasswordLoginDeps) {
     this.#deps = deps;
     this.#addresses = new AddressThrottle(deps.addressThrottle, deps.now);
+    // Built now, not on first use, so the first unknown-user try costs what every other one does.
+    void this.#dummy().catch(() => undefined);
   }
 
   /** An argon2id hash of a random password nobody knows, verified when there is no real hash to verify. */
@@ -68,7 +78,7 @@ export class PasswordLogin {
       audit.record(ctx, { action, actor, status, code, detail: { ...who, ...detail } });
     const refused = (status: number, code: string, detail: Record<string, string>) => record('login-failed', status, code, detail);
 
-    const addressWait = this.#addresses.retryAfter(ctx.address);
+    const addressWait = this.#addresses.reserve(ctx.address);
     if (addressWait !== undefined) {
       await refused(429, 'WARD_LOGIN_THROTTLED', { reason: 'address-throttled' });
       return { kind: 'throttled', retryAfterSeconds: addressWait };
@@ -82,7 +92,7 @@ export class PasswordLogin {
     }
     if (decision.kind === 'locked') {
       await hasher.verify(await this.#dummy(), input.password);
-      return this.#fail(ctx, record, 'locked', state?.failures ?? LOCK_AFTER_FAILURES, false);
+      return this.#fail(record, 'locked', state?.failures ?? LOCK_AFTER_FAILURES, false);
     }
     const prior = state?.failures ?? 0;
     if (!(await reserveAttempt(db, index, prior, now()))) {
@@ -94,14 +104,17 @@ export class PasswordLogin {
     const password = normalizePassword(input.password);
     const usable = user?.status === 'active' && user.passwordHash !== null && codePointLength(password) <= PASSWORD_MAX_LENGTH;
     const matches = await hasher.verify(usable && user.passwordHash ? user.passwordHash : await this.#dummy(), password);
-    if (!usable || !matches) return this.#fail(ctx, record, failureReason(user), prior + 1, true);
+    if (!usable || !matches) return this.#fail(record, failureReason(user), prior + 1, true);
 
+    // Deactivation takes effect at once: an account deactivated while its password was being
+    // checked gets no token (read again now, after the slow hash).
+    if ((await findUserById(db, user.id))?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
     await clearThrottle(db, index);
+    this.#addresses.succeeded(ctx.address);
     return this.#issue(ctx, user, actor);
   }
 
-  async #fail(ctx: CredentialContext, record: RecordFailure, reason: FailureReason, failures: number, counted: boolean): Promise<never> {
-    this.#addresses.fail(ctx.address);
+  async #fail(record: RecordFailure, reason: FailureReason, failures: number, counted: boolean): Promise<never> {
     await record('login-failed', 401, 'WARD_LOGIN_FAILED', { reason, failures: String(failures) });
     if (counted && failures === LOCK_AFTER_FAILURES) {
       // The lockout is its own event, so an auditor finds it without reading every failure (§3.2.2).

@@ -50,7 +50,10 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};
     GRANT SELECT, INSERT ON ward_audit_entry, ward_audit_head TO ${role.name};
     GRANT SELECT ON ward_migration TO ${role.name};
-    GRANT SELECT, INSERT, UPDATE ON ward_user, ward_enrollment, ward_login_throttle TO ${role.name};
+    GRANT SELECT, INSERT ON ward_user, ward_enrollment TO ${role.name};
+    GRANT UPDATE (status, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
+    GRANT UPDATE (used_at) ON ward_enrollment TO ${role.name};
+    GRANT SELECT, INSERT, UPDATE ON ward_login_throttle TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

@@ -69,6 +69,25 @@ describe.each(engines())('accounts and enrollment on %s', (engine) => {
     }
   });
 
+  it('the serving database connection cannot turn an account into another (roles, kind, link) or re-activate a deactivated one', async () => {
+    const u = await create('escalate.me', { roles: ['nurse'] });
+    const attempts = [
+      `UPDATE ward_user SET roles = '{system-admin,physician}' WHERE id = '${u.id}'`,
+      `UPDATE ward_user SET kind = 'patient', roles = '{patient}', fhir_user = 'Patient/x' WHERE id = '${u.id}'`,
+      `UPDATE ward_user SET fhir_user = 'Practitioner/someone-else' WHERE id = '${u.id}'`,
+    ];
+    for (const sql of attempts) await expect(t.ward.db.query(sql), sql).rejects.toThrow(/permission denied|do not change in place/);
+    await t.ward.identity.accounts.deactivate(operator().id, operatorContext('cli'), 'escalate.me');
+    await expect(t.ward.db.query(`UPDATE ward_user SET status = 'active' WHERE id = '${u.id}'`)).rejects.toThrow(/stays deactivated/);
+    // Nor can an account be created with a patient's role beside workforce roles, whatever the caller.
+    await expect(
+      t.ward.db.query(
+        `INSERT INTO ward_user (id, username_index, kind, roles, fhir_user, profile_key_id, profile_iv, profile, status, created_at)
+         VALUES ('x-1', '\\x01', 'workforce', '{physician,patient}', 'Practitioner/x', 'k', '\\x00', '\\x00', 'invited', now())`,
+      ),
+    ).rejects.toThrow(/check constraint/);
+  });
+
   it('creates workforce and patient accounts with their links, and refuses mixed or unknown roles', async () => {
     const doc = await create('dr.mensah', { practitioner: 'Practitioner/p-77' });
     expect(doc.fhirUser).toBe('Practitioner/p-77');

@@ -223,6 +223,40 @@ describe.each(engines())('password login on %s', (engine) => {
     expect((await login('spray.real', PASSWORD, '192.0.2.99')).statusCode).toBe(200);
   });
 
+  it('counts parallel tries from one address before any password is checked, so a burst cannot outrun the window', async () => {
+    hasher.verified.length = 0;
+    const burst = await Promise.all(
+      Array.from({ length: 30 }, (_, i) => login(`burst.target${i}`, 'Autumn2031 passphrase', '192.0.2.150')),
+    );
+    const statuses = burst.map((r) => r.statusCode);
+    expect(statuses.filter((s) => s === 401)).toHaveLength(10);
+    expect(statuses.filter((s) => s === 429)).toHaveLength(20);
+    // Only the ten admitted tries paid for an argon2 verification.
+    expect(hasher.verified).toHaveLength(10);
+  });
+
+  it('counts an IPv6 source by its /64, so rotating addresses inside one network does not escape the window', async () => {
+    const inNetwork = (i: number) => `2001:db8:aa:bb::${(i + 1).toString(16)}`;
+    for (let i = 0; i < 10; i++) expect((await login(`v6.target${i}`, 'Winter2031 passphrase', inNetwork(i))).statusCode).toBe(401);
+    expect((await login('v6.target99', 'Winter2031 passphrase', '2001:db8:aa:bb:ffff:1:2:3')).statusCode).toBe(429);
+    expect((await login('v6.target98', 'Winter2031 passphrase', '2001:db8:aa:cc::1')).statusCode).toBe(401);
+  });
+
+  it('does not hold failures counted against a username before the account existed against its new owner', async () => {
+    for (let i = 0; i < 6; i++) await login('future.hire', 'wrong guess before hiring', `198.51.100.${60 + i}`);
+    await enrolled('future.hire');
+    expect((await login('future.hire', PASSWORD, '198.51.100.70')).statusCode).toBe(200);
+  });
+
+  it('refuses a login or enrollment body over 16 KiB with 413 before reading it', async () => {
+    const big = { username: 'someone', password: 'x'.repeat(20 * 1024) };
+    for (const url of ['/auth/login', '/auth/enroll']) {
+      const res = await t.http.app.inject({ method: 'POST', url, payload: big, remoteAddress: '198.51.100.80' });
+      expect(res.statusCode, url).toBe(413);
+      expect(res.json().resourceType).toBe('OperationOutcome');
+    }
+  });
+
   it('refuses a malformed login body with 400', async () => {
     const res = await t.http.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'x' } });
     expect(res.statusCode).toBe(400);

@@ -27,8 +27,26 @@ CREATE TABLE ward_user (
   password_hash    text,
   password_set_at  timestamptz,
   created_at       timestamptz NOT NULL,
-  deactivated_at   timestamptz
+  deactivated_at   timestamptz,
+  -- A patient account is a patient and nothing else; a workforce account never holds patient,
+  -- proxy or service roles (checked here too, not only in the application).
+  CHECK ((kind = 'patient' AND roles = '{patient}' AND fhir_user LIKE 'Patient/%')
+      OR (kind = 'workforce' AND NOT (roles && '{patient,proxy,system}')))
 );
+
+-- Deactivation is final for the serving role: no path re-activates an account.
+CREATE FUNCTION ward_user_guard() RETURNS trigger LANGUAGE plpgsql AS $fn$
+BEGIN
+  IF OLD.status = 'deactivated' AND NEW.status <> 'deactivated' THEN
+    RAISE EXCEPTION 'a deactivated account stays deactivated' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  IF NEW.kind <> OLD.kind OR NEW.roles <> OLD.roles OR NEW.fhir_user <> OLD.fhir_user OR NEW.username_index <> OLD.username_index THEN
+    RAISE EXCEPTION 'an account''s kind, roles, link and username do not change in place' USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NEW;
+END
+$fn$;
+CREATE TRIGGER ward_user_guard BEFORE UPDATE ON ward_user FOR EACH ROW EXECUTE FUNCTION ward_user_guard();
 
 CREATE TABLE ward_enrollment (
   code_hash   bytea PRIMARY KEY,
