@@ -1,20 +1,15 @@
 import { isWardError } from '../fhir/index.js';
-import { type CreatedUser, parseTtl, TokenRequestError } from '../identity/index.js';
+import { type CreatedUser, type CreateUserRequest, parseTtl, TokenRequestError } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { RequestContext } from '../vault/index.js';
 import { OperatorCommandError } from './operator-commands.js';
 import type { Ward } from './ward.js';
 
-export interface UserCreateArgs {
-  readonly username: string;
-  readonly name: string;
-  readonly roles: readonly string[];
-  readonly organization?: string;
-  readonly practitioner?: string;
-  readonly patient?: string;
+/** What `ward user create` takes: the account request, with the code's lifetime as the operator writes it. */
+export type UserCreateArgs = Omit<CreateUserRequest, 'enrollmentTtlSeconds'> & {
   /** How long the enrollment code lasts, e.g. 72h (the default). */
   readonly expires?: string;
-}
+};
 
 /**
  * `ward user create`: creates an account (audited) and returns what the operator hands to the

@@ -69,6 +69,7 @@ export {
   purposeOfUseHierarchy,
   unaccountedPurposes,
 } from './purpose-of-use.js';
+export type { RequestContext } from './request-context.js';
 export { AuditSealer, type SealerEvent, type SealerOptions, type SealerStatus, type SealResult } from './sealer.js';
 export {
   auditKeyId,

@@ -1,17 +1,8 @@
-import type { AuditAction, AuditEntry, AuditLog } from '../audit/index.js';
+import type { AuditAction, AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
 import type { Queryable } from '../store/index.js';
 
-/** Where a credential event came from, as the edge or the operator command saw it (the vault's RequestContext, structurally). */
-export interface CredentialContext {
-  readonly requestId: string;
-  readonly listener: 'https' | 'http' | 'admin-socket' | 'cli';
-  readonly address?: string;
-  readonly userAgent?: string;
-  readonly method?: string;
-  readonly route?: string;
-  /** Set once the request's audit entry is written, so the edge adds no second one. */
-  audited: boolean;
-}
+/** Where a credential event came from: the same context every audited call carries. */
+export type CredentialContext = RequestContext;
 
 /** Who a credential event is about: an account (by its ids, never its username), an operator, or nobody known. */
 export type CredentialActor =

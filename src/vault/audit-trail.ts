@@ -1,8 +1,7 @@
-import type { AuditAction, AuditEntry } from '../audit/index.js';
+import type { AuditAction, AuditEntry, RequestContext } from '../audit/index.js';
 import { isWardError } from '../fhir/index.js';
 import type { Decision, Principal } from '../policy/index.js';
 import type { PendingWrite } from '../store/index.js';
-import type { RequestContext } from './request-context.js';
 
 /** What an operation learnt while it ran, enough to write its one audit entry. */
 export interface OperationRecord {

@@ -1,3 +1,4 @@
+import type { RequestContext } from '../audit/index.js';
 import {
   type AccessReport,
   type AuditEntry,
@@ -38,7 +39,6 @@ import {
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
-import type { RequestContext } from './request-context.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
 export interface AuditorDeps {

@@ -1,4 +1,6 @@
 // The pure parsers of the auditor's parameters, for the use cases above the vault.
+
+export type { RequestContext } from '../audit/index.js';
 export {
   type AccessReport,
   type AuditEventResource,
@@ -22,6 +24,5 @@ export type {
   RecordedDisclosure,
   SealerView,
 } from './auditor-operations.js';
-export type { RequestContext } from './request-context.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

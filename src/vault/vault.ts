@@ -1,3 +1,4 @@
+import type { RequestContext } from '../audit/index.js';
 import {
   type Criteria,
   categoriesOf,
@@ -23,7 +24,6 @@ import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
-import type { RequestContext } from './request-context.js';
 import { openResource } from './sealing.js';
 import { conditionsOf, longStringChecks, orderOf } from './search-conditions.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';

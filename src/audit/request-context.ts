@@ -1,4 +1,8 @@
-/** Where a vault call comes from, as the edge saw it; recorded in the audit entry. */
+/**
+ * Where a call comes from, as the edge or an operator command saw it; recorded in the audit
+ * entry. The vault and the identity layer both take it (identity cannot see the vault, so it
+ * lives here, beside the entry it fills).
+ */
 export interface RequestContext {
   readonly requestId: string;
   readonly listener: 'https' | 'http' | 'admin-socket' | 'cli';
