@@ -78,6 +78,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       signingKey: auditSigning,
       now,
       witnesses,
+      witnessFile: config.auditWitnessFile,
       maxEntriesPerHead: 50_000,
       ...(options.onSealerEvent ? { onEvent: options.onSealerEvent } : {}),
     });

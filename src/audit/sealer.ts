@@ -12,7 +12,7 @@ import {
 import { entryLeafHash } from './entry-leaf.js';
 import { CompactRange } from './merkle.js';
 import { signTreeHead, type TreeHead } from './tree-head.js';
-import type { Witness } from './witness.js';
+import { readNewestWitnessed, type Witness } from './witness.js';
 
 export interface SealerOptions {
   readonly signingKey: { readonly privateKey: KeyObject; readonly publicKey: KeyObject };
@@ -20,6 +20,11 @@ export interface SealerOptions {
   readonly witnesses: readonly Witness[];
   /** Most entries one head adds, so a backlog is sealed in bounded rounds. */
   readonly maxEntriesPerHead: number;
+  /**
+   * This instance's witness file: before its first head the sealer checks that the database is
+   * not behind it (a restored older database), so it never signs heads that fork from it.
+   */
+  readonly witnessFile?: string;
   /** Problems the operator must see (a refused entry, a witness that failed); never PHI. */
   readonly onEvent?: (event: SealerEvent) => void;
 }
@@ -27,12 +32,16 @@ export interface SealerOptions {
 export type SealerEvent =
   | { readonly kind: 'sealed'; readonly treeSize: number; readonly added: number }
   | { readonly kind: 'entry-does-not-match-leaf'; readonly seq: number }
+  | { readonly kind: 'database-behind-witness'; readonly witnessedTreeSize: number; readonly databaseTreeSize: number }
   | { readonly kind: 'witness-failed'; readonly error: string }
   | { readonly kind: 'round-failed'; readonly error: string };
 
 export type SealResult =
   | { readonly sealed: true; readonly head: TreeHead; readonly lastSeq: number; readonly added: number }
-  | { readonly sealed: false; readonly reason: 'nothing-final' | 'nothing-new' | 'another-sealer' | 'entry-does-not-match-leaf' };
+  | {
+      readonly sealed: false;
+      readonly reason: 'nothing-final' | 'nothing-new' | 'another-sealer' | 'entry-does-not-match-leaf' | 'database-behind-witness';
+    };
 
 export interface SealerStatus {
   readonly newestHead?: { readonly treeSize: number; readonly lastSeq: number; readonly timestamp: number };
@@ -56,6 +65,7 @@ export class AuditSealer {
   #round: Promise<unknown> = Promise.resolve();
   #status: SealerStatus = {};
   #stopped = false;
+  #witnessChecked = false;
 
   constructor(db: Database, options: SealerOptions) {
     if (options.maxEntriesPerHead < 1) throw new TypeError('maxEntriesPerHead must be at least 1');
@@ -106,7 +116,12 @@ export class AuditSealer {
         continue;
       }
       // Another instance holding the sealer lock seals these entries too.
-      if (result.reason === 'entry-does-not-match-leaf' || result.reason === 'another-sealer') return newest;
+      if (
+        result.reason === 'entry-does-not-match-leaf' ||
+        result.reason === 'another-sealer' ||
+        result.reason === 'database-behind-witness'
+      )
+        return newest;
       if (this.#finalThrough >= target) return newest;
       if (Date.now() > deadline) throw new Error('audit entries did not become final in time to be sealed');
       await new Promise((r) => setTimeout(r, 20));
@@ -133,6 +148,24 @@ export class AuditSealer {
     return result;
   }
 
+  /**
+   * Whether the witness holds a head this database does not reach or disagrees with: then the
+   * database was rolled back or truncated, and extending it would sign a fork. Checked until it
+   * passes once (at start); after that `ward audit verify` is what compares the two.
+   */
+  #behindWitness(newest: StoredHead | undefined): { witnessedTreeSize: number; databaseTreeSize: number } | undefined {
+    if (this.#witnessChecked || !this.#options.witnessFile) return undefined;
+    const witnessed = readNewestWitnessed(this.#options.witnessFile);
+    const databaseTreeSize = newest?.treeSize ?? 0;
+    const forked =
+      witnessed !== undefined &&
+      (witnessed.treeSize > databaseTreeSize ||
+        (witnessed.treeSize === databaseTreeSize && !witnessed.rootHash.equals(newest?.rootHash ?? Buffer.alloc(0))));
+    if (forked) return { witnessedTreeSize: witnessed.treeSize, databaseTreeSize };
+    this.#witnessChecked = true;
+    return undefined;
+  }
+
   async #advanceWatermark(): Promise<void> {
     this.#candidates.push(await readSealCandidate(this.#db));
     const oldestRunning = await readOldestRunningXid(this.#db);
@@ -150,6 +183,15 @@ export class AuditSealer {
     return this.#db.transaction(async (tx): Promise<SealResult> => {
       if (!(await tryLockSealer(tx))) return { sealed: false, reason: 'another-sealer' };
       const previous = await readNewestHead(tx);
+      const behind = this.#behindWitness(previous);
+      if (behind) {
+        this.#options.onEvent?.({ kind: 'database-behind-witness', ...behind });
+        this.#status = {
+          ...this.#status,
+          lastError: `the witness holds a head of tree size ${behind.witnessedTreeSize} that this database (tree size ${behind.databaseTreeSize}) does not: sealing stopped; run ward audit verify`,
+        };
+        return { sealed: false, reason: 'database-behind-witness' };
+      }
       const afterSeq = previous?.lastSeq ?? 0;
       if (this.#finalThrough <= afterSeq) return { sealed: false, reason: 'nothing-final' };
       const rows = await readAuditRows(tx, { afterSeq, throughSeq: this.#finalThrough, limit: this.#options.maxEntriesPerHead });

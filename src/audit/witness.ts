@@ -1,4 +1,4 @@
-import { closeSync, createReadStream, fsyncSync, openSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { type TreeHead, treeHeadFromJson, treeHeadToJson } from './tree-head.js';
 
@@ -61,5 +61,30 @@ export async function* readWitnessFile(path: string): AsyncGenerator<WitnessLine
       head = undefined;
     }
     yield head ? { line, head } : { line, malformed: true };
+  }
+}
+
+/** The newest head in a witness file (its last well-formed line), read from the file's end. */
+export function readNewestWitnessed(path: string): TreeHead | undefined {
+  if (!existsSync(path)) return undefined;
+  const fd = openSync(path, 'r');
+  try {
+    const size = fstatSync(fd).size;
+    const length = Math.min(size, 64 * 1024);
+    const buffer = Buffer.alloc(length);
+    readSync(fd, buffer, 0, length, size - length);
+    const lines = buffer.toString('utf8').split('\n').reverse();
+    for (const line of lines) {
+      if (line.trim() === '') continue;
+      try {
+        const head = treeHeadFromJson(JSON.parse(line));
+        if (head) return head;
+      } catch {
+        // A torn or partial line (the window's first): try the one before.
+      }
+    }
+    return undefined;
+  } finally {
+    closeSync(fd);
   }
 }

@@ -1,6 +1,6 @@
 import { execFileSync, spawnSync } from 'node:child_process';
 import { createHash, createPublicKey } from 'node:crypto';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -132,12 +132,17 @@ describe.skipIf(!engines().includes('postgres'))('restoring an older database on
     });
     expect(live.stdout).toMatch(/^verified: /m);
     expect(live.status).toBe(0);
-    // …the restored one, older than what the witness saw, does not.
+    // …the restored one, older than what the witness saw, does not; and the command, whose own
+    // entry it wrote there, signs no head that would fork from the witness.
+    const witnessBefore = readFileSync(t.config.auditWitnessFile, 'utf8');
     const r = runWard(['audit', 'verify'], { WARD_DATA_DIR: t.config.dataDir, DATABASE_URL: restoredUrl, WARD_LOG_LEVEL: 'silent' });
     expect(r.stdout).toMatch(
       /FAULT the witness holds a head of tree size \d+ .* but the database's newest head has tree size \d+: entries were truncated or an older database was restored/,
     );
     expect(r.stdout).toMatch(/^NOT VERIFIED: 1 fault\(s\)$/m);
     expect(r.status).toBe(1);
+    expect(readFileSync(t.config.auditWitnessFile, 'utf8')).toBe(witnessBefore);
+    const again = runWard(['audit', 'verify'], { WARD_DATA_DIR: t.config.dataDir, DATABASE_URL: restoredUrl, WARD_LOG_LEVEL: 'silent' });
+    expect(again.stdout).toMatch(/^NOT VERIFIED: 1 fault\(s\)$/m);
   });
 });
