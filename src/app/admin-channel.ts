@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
-import { createUser, deactivateUser, type UserCreateArgs } from './user-commands.js';
+import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from './user-commands.js';
 import type { Ward } from './ward.js';
 
 /**
@@ -17,6 +17,7 @@ export type AdminRequest =
   | { command: 'audit-prove'; operator: string; seq: number }
   | { command: 'user-create'; operator: string; args: UserCreateArgs }
   | { command: 'user-deactivate'; operator: string; username: string }
+  | { command: 'user-unlock'; operator: string; username: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
@@ -93,10 +94,13 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
           output: await createUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
         };
       case 'user-deactivate':
+      case 'user-unlock': {
+        const run = request.command === 'user-deactivate' ? deactivateUser : unlockUser;
         return {
           ok: true,
-          output: await deactivateUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
+          output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
         };
+      }
       default:
         return { ok: false, error: 'unknown command' };
     }

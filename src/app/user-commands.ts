@@ -37,6 +37,12 @@ export async function createUser(ward: Ward, operator: Principal, ctx: RequestCo
   return enrollmentText(ward.config.baseUrl, created);
 }
 
+/** `ward user unlock`: lifts a login lock or back-off of one account (audited). */
+export async function unlockUser(ward: Ward, operator: Principal, ctx: RequestContext, username: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.unlock(operator.id, ctx, username));
+  return `user ${id} unlocked`;
+}
+
 /** `ward user deactivate`: the account refuses logins from this moment (audited). */
 export async function deactivateUser(ward: Ward, operator: Principal, ctx: RequestContext, username: string): Promise<string> {
   const { id } = await asOperatorError(ward.identity.accounts.deactivate(operator.id, ctx, username));

@@ -37,6 +37,8 @@ export const AUDIT_ACTIONS = [
   'user-create',
   /** An operator deactivated an account. */
   'user-deactivate',
+  /** An operator lifted a login lock or back-off. */
+  'account-unlock',
   /** An enrollment code was redeemed to set a first password (or refused). */
   'enroll',
 ] as const;

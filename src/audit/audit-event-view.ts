@@ -73,6 +73,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'account-locked': { type: dcm('110113', 'Security Alert'), code: 'E' },
   'user-create': { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },
   'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
 };
 

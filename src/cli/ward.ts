@@ -8,7 +8,7 @@ import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-comm
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
 import { startServer } from '../app/server.js';
-import { createUser, deactivateUser, type UserCreateArgs } from '../app/user-commands.js';
+import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from '../app/user-commands.js';
 import { openWard, type Ward } from '../app/ward.js';
 import { describeFault, type VerifyReport } from '../audit/index.js';
 import { migrate } from '../store/index.js';
@@ -28,6 +28,7 @@ const USAGE = `usage: ward <command>
               [--practitioner Practitioner/<id> | --patient <Patient id>] [--organization Organization/<id>]
               [--expires 72h]   create an account; prints its single-use enrollment link, the code alone last
   user deactivate <username>    refuse the account's logins from now on
+  user unlock <username>        lift a login lock or back-off (after 100 failures an account stays locked until this)
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -242,12 +243,13 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
       print,
     );
   }
-  if (sub === 'deactivate' && argv.length === 1 && argv[0]) {
+  if ((sub === 'deactivate' || sub === 'unlock') && argv.length === 1 && argv[0]) {
     const username = argv[0];
+    const run = sub === 'deactivate' ? deactivateUser : unlockUser;
     return operatorCommand(
       config,
-      { command: 'user-deactivate', operator: operatorName(), username },
-      (ward) => deactivateUser(ward, operatorPrincipal(), operatorContext('cli'), username),
+      { command: sub === 'deactivate' ? 'user-deactivate' : 'user-unlock', operator: operatorName(), username },
+      (ward) => run(ward, operatorPrincipal(), operatorContext('cli'), username),
       print,
     );
   }

@@ -9,8 +9,11 @@ import {
   findUserByUsernameIndex,
   insertEnrollment,
   insertUser,
+  type Queryable,
+  readThrottle,
   type UserKind,
   UsernameTakenError,
+  type UserRow,
 } from '../store/index.js';
 import type { CredentialAudit, CredentialContext } from './credential-audit.js';
 import { auditUsernameHash, enrollmentCodeHash, sealProfile, usernameIndex } from './user-profile.js';
@@ -128,23 +131,46 @@ export class Accounts {
    * tokens here (AccessTokens' verified cache included), so that access ends within 60 s.
    */
   async deactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
-    const { db, keyring, audit, now } = this.#deps;
+    return this.#onAccount(operatorId, ctx, username, 'user-deactivate', async (tx, user) => {
+      if (user.status !== 'deactivated') await deactivateUser(tx, user.id, this.#deps.now());
+      return { previousStatus: user.status };
+    });
+  }
+
+  /**
+   * Lifts a lock or back-off: the consecutive-failure count of the account's username goes back to
+   * zero (NIST SP 800-63B-4 §3.2.2 leaves recovery to the operator; audited like every change).
+   */
+  async unlock(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
+    return this.#onAccount(operatorId, ctx, username, 'account-unlock', async (tx, user) => {
+      const index = usernameIndex(this.#deps.keyring, foldUsername(username));
+      const before = await readThrottle(tx, index);
+      await clearThrottle(tx, index);
+      return { userId: user.id, failuresBefore: String(before?.failures ?? 0) };
+    });
+  }
+
+  /** An operator's change to one account, in one transaction with its audit entry; 404 (audited) when none has the name. */
+  async #onAccount(
+    operatorId: string,
+    ctx: CredentialContext,
+    username: string,
+    action: 'user-deactivate' | 'account-unlock',
+    change: (tx: Queryable, user: UserRow) => Promise<Record<string, string>>,
+  ): Promise<{ id: string }> {
+    const { db, keyring, audit } = this.#deps;
     const actor = { kind: 'operator', id: operatorId } as const;
     const folded = foldUsername(username);
     const result = await db.transaction(async (tx) => {
       const user = await findUserByUsernameIndex(tx, usernameIndex(keyring, folded), true);
       if (!user) return undefined;
-      if (user.status !== 'deactivated') await deactivateUser(tx, user.id, now());
-      await audit.record(
-        ctx,
-        { action: 'user-deactivate', actor, status: 200, detail: { userId: user.id, previousStatus: user.status } },
-        tx,
-      );
+      const detail = await change(tx, user);
+      await audit.record(ctx, { action, actor, status: 200, detail: { userId: user.id, ...detail } }, tx);
       return { id: user.id };
     });
     if (!result) {
       await audit.record(ctx, {
-        action: 'user-deactivate',
+        action,
         actor,
         status: 404,
         code: 'WARD_NOT_FOUND',

@@ -17,7 +17,10 @@ export type CredentialActor =
   | { readonly kind: 'anonymous' };
 
 export interface CredentialEvent {
-  readonly action: Extract<AuditAction, 'login' | 'login-failed' | 'account-locked' | 'user-create' | 'user-deactivate' | 'enroll'>;
+  readonly action: Extract<
+    AuditAction,
+    'login' | 'login-failed' | 'account-locked' | 'account-unlock' | 'user-create' | 'user-deactivate' | 'enroll'
+  >;
   readonly actor: CredentialActor;
   readonly status: number;
   readonly code?: string;

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
+import { unlockUser } from '../../src/app/user-commands.js';
 import { argon2idHasher, type PasswordHasher } from '../../src/identity/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
@@ -206,6 +207,18 @@ describe.each(engines())('password login on %s', (engine) => {
     expect(entries.filter((e) => e.action === 'login-failed')).toHaveLength(101);
     expect(entries[entries.length - 1]).toMatchObject({ action: 'login-failed', detail: { reason: 'locked' } });
     expect(entries.every((e) => typeof e.where.address === 'string')).toBe(true);
+  });
+
+  it('[NIST] 800-63B-4 §3.2.2: an operator lifts the lock with ward user unlock (audited), and the right password logs in again', async () => {
+    // locked.user was locked by the previous test.
+    expect((await login('locked.user', PASSWORD, '10.3.0.1')).statusCode).toBe(401);
+    const before = await lastAuditSeq(t.ward);
+    const unlocked = await unlockUser(t.ward, operatorPrincipal('test'), operatorContext('cli'), 'locked.user');
+    expect(unlocked).toMatch(/^user .+ unlocked$/);
+    const [entry] = (await auditRowsAfter(t.ward, before)).map((e) => e.parsed);
+    expect(entry).toMatchObject({ action: 'account-unlock', who: { id: 'operator:test' }, detail: { failuresBefore: '100' } });
+    expect((await login('locked.user', PASSWORD, '10.3.0.2')).statusCode).toBe(200);
+    await expect(unlockUser(t.ward, operatorPrincipal('test'), operatorContext('cli'), 'nobody.here')).rejects.toThrow(/No account/);
   });
 
   it('throttles password spraying from one source address across many usernames, and audits it', async () => {
