@@ -2,6 +2,7 @@ import type { Keyring } from '../crypto/index.js';
 import { WardError } from '../fhir/index.js';
 import { type Database, findEnrollment, findUserById, markEnrollmentUsed, setUserPassword, type UserRow } from '../store/index.js';
 import type { CredentialActor, CredentialAudit, CredentialContext } from './credential-audit.js';
+import { credentialBody } from './credential-body.js';
 import { commonPasswords } from './password-blocklist.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { checkPassword, normalizePassword, REFUSAL_TEXT } from './password-policy.js';
@@ -33,7 +34,7 @@ export class Enrollment {
 
   async redeem(ctx: CredentialContext, body: unknown): Promise<{ userId: string }> {
     const { db, keyring, audit, hasher, now } = this.#deps;
-    const { code, password } = parseBody(body);
+    const { code, password } = credentialBody(body, 'code');
     const codeHash = enrollmentCodeHash(code);
     const refuse = async (r: Refusal): Promise<never> => {
       await audit.record(ctx, {
@@ -93,19 +94,4 @@ function stateOf(e: { expiresAt: Date; usedAt: Date | null }, user: UserRow, now
 
 export function actorOf(user: UserRow): CredentialActor {
   return { kind: 'account', userId: user.id, sub: user.fhirUser, userKind: user.kind, roles: user.roles };
-}
-
-function parseBody(body: unknown): { code: string; password: string } {
-  const b = body as { code?: unknown; password?: unknown } | null;
-  if (
-    !b ||
-    typeof b !== 'object' ||
-    typeof b.code !== 'string' ||
-    typeof b.password !== 'string' ||
-    b.code.length > 256 ||
-    b.password.length > 4096
-  ) {
-    throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: 'The body must be {"code": string, "password": string}' }] });
-  }
-  return { code: b.code, password: b.password };
 }

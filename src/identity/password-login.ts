@@ -12,6 +12,7 @@ import {
 } from '../store/index.js';
 import { type AccessTokens, tokenFingerprint } from './access-tokens.js';
 import type { CredentialActor, CredentialAudit, CredentialContext } from './credential-audit.js';
+import { credentialBody } from './credential-body.js';
 import { actorOf } from './enrollment.js';
 import { AddressThrottle, type AddressThrottleOptions, accountThrottle, LOCK_AFTER_FAILURES } from './login-throttle.js';
 import type { PasswordHasher } from './password-hasher.js';
@@ -68,7 +69,7 @@ export class PasswordLogin {
 
   async login(ctx: CredentialContext, body: unknown): Promise<LoginResult> {
     const { db, keyring, audit, hasher, now } = this.#deps;
-    const input = parseBody(body);
+    const input = credentialBody(body, 'username');
     const folded = foldUsername(input.username);
     const index = usernameIndex(keyring, folded);
     const user = isValidUsername(folded) ? await findUserByUsernameIndex(db, index) : undefined;
@@ -155,21 +156,4 @@ function failureReason(user: UserRow | undefined): FailureReason {
   if (user.status === 'deactivated') return 'deactivated';
   if (user.status === 'invited' || user.passwordHash === null) return 'not-enrolled';
   return 'wrong-password';
-}
-
-function parseBody(body: unknown): { username: string; password: string } {
-  const b = body as { username?: unknown; password?: unknown } | null;
-  if (
-    !b ||
-    typeof b !== 'object' ||
-    typeof b.username !== 'string' ||
-    typeof b.password !== 'string' ||
-    b.username.length > 256 ||
-    b.password.length > 4096
-  ) {
-    throw new WardError('WARD_INVALID_REQUEST', {
-      details: [{ diagnostics: 'The body must be {"username": string, "password": string}' }],
-    });
-  }
-  return { username: b.username, password: b.password };
 }
