@@ -334,7 +334,7 @@ export class Vault {
       const checks = longStringChecks(request.criteria);
       const wanted = request.summaryCount ? 0 : options.pageSize;
       const countAll = request.total === 'accurate' || request.summaryCount;
-      const page: StoredVersion[] = [];
+      const page: { row: StoredVersion; opened?: VersionedResource }[] = [];
       let visible = 0;
       let hasNext = false;
       let exhausted = false;
@@ -342,8 +342,10 @@ export class Vault {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
         for (const row of rows) {
           if (this.#permits(principal, 'search', row).effect !== 'permit') continue;
-          if (checks.length > 0 && !startsWithAll(this.#open(row).resource, checks)) continue;
-          if (visible >= request.offset && page.length < wanted) page.push(row);
+          // A long string is checked on the opened resource; keep it, so a page row is opened once.
+          const opened = checks.length > 0 ? this.#open(row) : undefined;
+          if (opened && !startsWithAll(opened.resource, checks)) continue;
+          if (visible >= request.offset && page.length < wanted) page.push({ row, ...(opened ? { opened } : {}) });
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
         }
@@ -353,10 +355,10 @@ export class Vault {
         }
         if (hasNext && !countAll) break;
       }
-      op.returned = page.map((r) => `${r.resourceType}/${r.id}`);
-      op.patients = [...new Set(page.flatMap((r) => r.patients))];
+      op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
+      op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
       const total = exhausted && request.total !== 'none' ? visible : undefined;
-      return { entries: page.map((r) => this.#open(r)), hasNext, ...(total !== undefined ? { total } : {}) };
+      return { entries: page.map(({ row, opened }) => opened ?? this.#open(row)), hasNext, ...(total !== undefined ? { total } : {}) };
     });
   }
 
