@@ -1,3 +1,4 @@
+import { expressionTypes } from './expression-types.js';
 import { type DateRange, MAX_MS, MIN_MS, parseFhirDate } from './search-dates.js';
 import { normalizeString } from './search-normalize.js';
 import {
@@ -53,6 +54,22 @@ interface PlannedParameter {
   readonly url: string;
   readonly type: SearchParameterDefinition['type'];
   readonly evaluate: CompiledExpression;
+  /**
+   * Whether a query value of this parameter may identify a person, so that the audit entry must
+   * not carry it: every parameter of a person's resource, and a token that can reach an Identifier
+   * or ContactPoint (or whose FHIRPath does not tell its type). Decided from the element types,
+   * as the index decides per value, so `Specimen?accession=` is treated like `identifier=`.
+   */
+  readonly identifying: boolean;
+}
+
+const IDENTIFYING_TYPES = ['Identifier', 'ContactPoint'];
+
+function identifyingParameter(resourceType: string, type: SearchParameterDefinition['type'], expression: string): boolean {
+  if (PERSON_TYPES.has(resourceType) || type === 'string') return true;
+  if (type !== 'token') return false;
+  const types = expressionTypes(expression);
+  return types === undefined || IDENTIFYING_TYPES.some((t) => types.has(t));
 }
 
 const plans = new Map<string, readonly PlannedParameter[]>();
@@ -72,7 +89,13 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
     if (!expression) continue;
     const rewritten = expression.replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))");
     try {
-      plan.push({ code: sp.code, url: sp.url, type: sp.type, evaluate: compileExpression(rewritten) });
+      plan.push({
+        code: sp.code,
+        url: sp.url,
+        type: sp.type,
+        evaluate: compileExpression(rewritten),
+        identifying: identifyingParameter(resourceType, sp.type, expression),
+      });
     } catch {
       // An expression the engine cannot compile leaves that one parameter unindexed (and unsearchable).
     }

@@ -106,11 +106,11 @@ export function parseSearch(resourceType: string, query: URLSearchParams, option
   return { criteria, sort, count, offset, total, summaryCount, applied, ignored, auditQuery: audit.join('&') };
 }
 
-/** Values the audit entry must not carry: strings, identifier and contact tokens, person dates. */
+/** Values the audit entry must not carry: strings, tokens that reach an Identifier or ContactPoint, person dates. */
 function identifying(resourceType: string, c: Criterion): boolean {
   if (c.kind === 'string') return true;
   if (c.kind === 'date') return c.blind;
-  if (c.kind === 'token') return PERSON_TYPES.has(resourceType) || ['identifier', 'telecom', 'phone', 'email'].includes(c.param);
+  if (c.kind === 'token') return indexedParameter(resourceType, c.param)?.identifying ?? true;
   return false;
 }
 

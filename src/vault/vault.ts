@@ -1,31 +1,13 @@
 import type { RequestContext } from '../audit/index.js';
-import {
-  type Criteria,
-  categoriesOf,
-  extractIndexValues,
-  type FhirResource,
-  isFhirId,
-  isResourceType,
-  type SearchRequest,
-  WardError,
-} from '../fhir/index.js';
+import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
-import {
-  findCurrent,
-  type Queryable,
-  readCurrent,
-  readHistory,
-  readVersion,
-  type SearchCondition,
-  type StoredVersion,
-  searchResources,
-} from '../store/index.js';
+import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
 import { openResource } from './sealing.js';
-import { conditionsOf, longStringChecks, orderOf } from './search-conditions.js';
+import { SearchOperations } from './search-operations.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
@@ -38,15 +20,6 @@ import {
   type WriteResult,
 } from './vault-types.js';
 import { type PrepareDeps, prepareTombstone, prepareVersion } from './write-preparation.js';
-
-/** Rows fetched per round trip while a search fills its page (and counts, for `_total=accurate`). */
-const SEARCH_BATCH = 200;
-
-/** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
-function startsWithAll(resource: FhirResource, checks: readonly { param: string; values: string[] }[]): boolean {
-  const strings = extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : []));
-  return checks.every((c) => strings.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q))));
-}
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
@@ -61,12 +34,20 @@ export class Vault {
   readonly #prep: PrepareDeps;
   /** The audit log as the privacy officer and auditor read it (AuditEvent, exports, reports, recorded disclosures). */
   readonly auditor: AuditorOperations;
+  readonly #search: SearchOperations;
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
     this.#run = new AuditedRunner(deps);
     this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
+    this.#search = new SearchOperations({
+      ...deps,
+      run: this.#run,
+      op: (...args) => this.#op(...args),
+      permits: (principal, action, row) => this.#permits(principal, action, row),
+      open: (row) => this.#open(row),
+    });
   }
 
   /** A create or update, answered 201 when it created and 200 otherwise. */
@@ -310,56 +291,15 @@ export class Vault {
     });
   }
 
-  /**
-   * FHIR search (R4 §3.1.1): the store finds current matches in a stable order; each is decided on
-   * like a read and dropped when the principal may not see it, so pages and totals count only
-   * visible resources (164.312(a)(1), no existence oracle). The audit entry records the query with
-   * identifying values replaced by parameter names, and the ids returned.
-   */
-  async search(
+  /** FHIR search; see SearchOperations. */
+  search(
     principal: Principal,
     ctx: RequestContext,
     resourceType: string,
     request: SearchRequest,
     options: { pageSize: number; compartment?: string },
   ): Promise<SearchPage> {
-    const op = this.#op(principal, ctx, 'search', resourceType);
-    op.detail = { query: request.auditQuery, ...(options.compartment ? { compartment: 'Patient' } : {}) };
-    return this.#run.read(op, async () => {
-      decideOnType(op, 'search');
-      const now = this.#deps.now();
-      const conditions: SearchCondition[] = conditionsOf(this.#deps.keyring.blindIndexer, resourceType, request.criteria, now);
-      if (options.compartment !== undefined) conditions.push({ kind: 'compartment', patient: options.compartment });
-      const order = orderOf(request.sort);
-      const checks = longStringChecks(request.criteria);
-      const wanted = request.summaryCount ? 0 : options.pageSize;
-      const countAll = request.total === 'accurate' || request.summaryCount;
-      const page: { row: StoredVersion; opened?: VersionedResource }[] = [];
-      let visible = 0;
-      let hasNext = false;
-      let exhausted = false;
-      for (let offset = 0; ; offset += SEARCH_BATCH) {
-        const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
-        for (const row of rows) {
-          if (this.#permits(principal, 'search', row).effect !== 'permit') continue;
-          // A long string is checked on the opened resource; keep it, so a page row is opened once.
-          const opened = checks.length > 0 ? this.#open(row) : undefined;
-          if (opened && !startsWithAll(opened.resource, checks)) continue;
-          if (visible >= request.offset && page.length < wanted) page.push({ row, ...(opened ? { opened } : {}) });
-          else if (visible >= request.offset + wanted) hasNext = true;
-          visible++;
-        }
-        if (rows.length < SEARCH_BATCH) {
-          exhausted = true;
-          break;
-        }
-        if (hasNext && !countAll) break;
-      }
-      op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
-      op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
-      const total = exhausted && request.total !== 'none' ? visible : undefined;
-      return { entries: page.map(({ row, opened }) => opened ?? this.#open(row)), hasNext, ...(total !== undefined ? { total } : {}) };
-    });
+    return this.#search.search(principal, ctx, resourceType, request, options);
   }
 
   /**

@@ -61,6 +61,17 @@ describe('search values (pure)', () => {
     expect(p.auditQuery).toBe('name=[name]&birthdate=[birthdate]');
   });
 
+  it.each([
+    ['Specimen', 'accession=ACC-778812', 'accession=[accession]'],
+    ['Specimen', 'container-id=TUBE-19', 'container-id=[container-id]'],
+    ['ServiceRequest', 'requisition=REQ-55|5521&status=active', 'requisition=[requisition]&status=active'],
+    ['Practitioner', 'phone=5550100&active=true', 'phone=[phone]&active=true'],
+  ])('ASTM E2147-18 §7.1.9: a %s query keeps an Identifier- or ContactPoint-typed value out of the audit (%s)', (type, query, audited) => {
+    const parsed = parseSearch(type, new URLSearchParams(query), { lenient: false, now: new Date('2026-01-01') });
+    expect(parsed.auditQuery).toBe(audited);
+    expect(parsed.auditQuery).not.toMatch(/ACC-778812|TUBE-19|REQ-55|5550100/);
+  });
+
   it('refuses an unknown parameter, or ignores and reports it when lenient', () => {
     const now = new Date();
     expect(() => parseSearch('Patient', new URLSearchParams('nope=1'), { lenient: false, now })).toThrow(/Unknown or unsupported/);
