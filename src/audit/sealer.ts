@@ -3,6 +3,7 @@ import {
   type Database,
   insertHead,
   readAuditRows,
+  readAuditSequenceValue,
   readNewestHead,
   readOldestRunningXid,
   readSealCandidate,
@@ -66,6 +67,9 @@ export class AuditSealer {
   #status: SealerStatus = {};
   #stopped = false;
   #witnessChecked = false;
+  /** The audit sequence's value when a round last found nothing to seal; unchanged means still idle. */
+  #idleThrough = -1;
+  #lastReported: string | undefined;
 
   constructor(db: Database, options: SealerOptions) {
     if (options.maxEntriesPerHead < 1) throw new TypeError('maxEntriesPerHead must be at least 1');
@@ -84,7 +88,7 @@ export class AuditSealer {
       this.#round = this.sealRound()
         .catch((e: unknown) => {
           this.#status = { ...this.#status, lastError: (e as Error).message };
-          this.#options.onEvent?.({ kind: 'round-failed', error: (e as Error).message });
+          this.#report({ kind: 'round-failed', error: (e as Error).message });
         })
         .finally(() => {
           if (!this.#stopped) this.#timer = setTimeout(tick, intervalMs);
@@ -138,11 +142,10 @@ export class AuditSealer {
         newestHead: { treeSize: result.head.treeSize, lastSeq: result.lastSeq, timestamp: result.head.timestamp },
         lastRoundAt,
       };
+      this.#lastReported = undefined;
       this.#options.onEvent?.({ kind: 'sealed', treeSize: result.head.treeSize, added: result.added });
       for (const w of this.#options.witnesses) {
-        await w
-          .witness(result.head)
-          .catch((e: unknown) => this.#options.onEvent?.({ kind: 'witness-failed', error: (e as Error).message }));
+        await w.witness(result.head).catch((e: unknown) => this.#report({ kind: 'witness-failed', error: (e as Error).message }));
       }
     }
     return result;
@@ -178,56 +181,86 @@ export class AuditSealer {
     this.#candidates = pending;
   }
 
+  /**
+   * One round. Everything slow (reading and hashing up to a head's worth of entries, signing)
+   * happens before the transaction, which only takes the sealer lock, checks that no other
+   * sealer extended the tree meanwhile, and inserts the head: on PGlite's single connection a
+   * long transaction would hold up every request.
+   */
   async #seal(): Promise<SealResult> {
+    // An idle log costs one read per round: no transaction id is taken while nothing is written.
+    const written = await readAuditSequenceValue(this.#db);
+    if (written === this.#idleThrough) return { sealed: false, reason: 'nothing-new' };
     await this.#advanceWatermark();
+    const previous = await readNewestHead(this.#db);
+    const behind = this.#behindWitness(previous);
+    if (behind) {
+      this.#report({ kind: 'database-behind-witness', ...behind });
+      this.#status = {
+        ...this.#status,
+        lastError: `the witness holds a head of tree size ${behind.witnessedTreeSize} that this database (tree size ${behind.databaseTreeSize}) does not: sealing stopped; run ward audit verify`,
+      };
+      return { sealed: false, reason: 'database-behind-witness' };
+    }
+    const afterSeq = previous?.lastSeq ?? 0;
+    // Nothing waits to become final and everything final is read: until the sequence moves, idle.
+    const settled = () => {
+      if (this.#candidates.length === 0 && this.#finalThrough >= written) this.#idleThrough = written;
+    };
+    if (this.#finalThrough <= afterSeq) {
+      settled();
+      return { sealed: false, reason: 'nothing-final' };
+    }
+    const rows = await readAuditRows(this.#db, { afterSeq, throughSeq: this.#finalThrough, limit: this.#options.maxEntriesPerHead });
+    // A full page may stop short of the watermark; the head then covers only what it read.
+    const lastSeq = rows.length === this.#options.maxEntriesPerHead ? (rows[rows.length - 1]?.seq ?? afterSeq) : this.#finalThrough;
+    const range = previous ? CompactRange.fromBytes(previous.treeSize, previous.frontier) : CompactRange.empty();
+    const present = new Set<number>();
+    for (const row of rows) {
+      const leaf = entryLeafHash(row.seq, row.entry);
+      if (!leaf.equals(row.leafHash)) {
+        // Sealing it would bless an entry changed after it was written: refuse, loudly.
+        this.#report({ kind: 'entry-does-not-match-leaf', seq: row.seq });
+        this.#status = { ...this.#status, lastError: `entry ${row.seq} does not match its leaf hash; sealing stopped` };
+        return { sealed: false, reason: 'entry-does-not-match-leaf' };
+      }
+      range.append(leaf);
+      present.add(row.seq);
+    }
+    if (rows.length === 0) {
+      // Only numbers of rolled-back transactions: the next head records them as gaps.
+      settled();
+      return { sealed: false, reason: 'nothing-new' };
+    }
+    const gaps: number[] = [];
+    for (let seq = afterSeq + 1; seq <= lastSeq; seq++) if (!present.has(seq)) gaps.push(seq);
+    const timestamp = Math.max(this.#options.now().getTime(), previous?.timestampMs ?? 0);
+    const { privateKey, publicKey } = this.#options.signingKey;
+    const head = signTreeHead(privateKey, publicKey, range.size, timestamp, range.root());
+    const stored: StoredHead = {
+      treeSize: head.treeSize,
+      lastSeq,
+      gaps,
+      rootHash: head.rootHash,
+      timestampMs: head.timestamp,
+      keyId: head.keyId,
+      signature: head.signature,
+      frontier: range.toBytes(),
+    };
     return this.#db.transaction(async (tx): Promise<SealResult> => {
       if (!(await tryLockSealer(tx))) return { sealed: false, reason: 'another-sealer' };
-      const previous = await readNewestHead(tx);
-      const behind = this.#behindWitness(previous);
-      if (behind) {
-        this.#options.onEvent?.({ kind: 'database-behind-witness', ...behind });
-        this.#status = {
-          ...this.#status,
-          lastError: `the witness holds a head of tree size ${behind.witnessedTreeSize} that this database (tree size ${behind.databaseTreeSize}) does not: sealing stopped; run ward audit verify`,
-        };
-        return { sealed: false, reason: 'database-behind-witness' };
-      }
-      const afterSeq = previous?.lastSeq ?? 0;
-      if (this.#finalThrough <= afterSeq) return { sealed: false, reason: 'nothing-final' };
-      const rows = await readAuditRows(tx, { afterSeq, throughSeq: this.#finalThrough, limit: this.#options.maxEntriesPerHead });
-      // A full page may stop short of the watermark; the head then covers only what it read.
-      const lastSeq = rows.length === this.#options.maxEntriesPerHead ? (rows[rows.length - 1]?.seq ?? afterSeq) : this.#finalThrough;
-      const range = previous ? CompactRange.fromBytes(previous.treeSize, previous.frontier) : CompactRange.empty();
-      const present = new Set<number>();
-      for (const row of rows) {
-        const leaf = entryLeafHash(row.seq, row.entry);
-        if (!leaf.equals(row.leafHash)) {
-          // Sealing it would bless an entry changed after it was written: refuse, loudly.
-          this.#options.onEvent?.({ kind: 'entry-does-not-match-leaf', seq: row.seq });
-          this.#status = { ...this.#status, lastError: `entry ${row.seq} does not match its leaf hash; sealing stopped` };
-          return { sealed: false, reason: 'entry-does-not-match-leaf' };
-        }
-        range.append(leaf);
-        present.add(row.seq);
-      }
-      if (rows.length === 0) return { sealed: false, reason: 'nothing-new' };
-      const gaps: number[] = [];
-      for (let seq = afterSeq + 1; seq <= lastSeq; seq++) if (!present.has(seq)) gaps.push(seq);
-      const timestamp = Math.max(this.#options.now().getTime(), previous?.timestampMs ?? 0);
-      const { privateKey, publicKey } = this.#options.signingKey;
-      const head = signTreeHead(privateKey, publicKey, range.size, timestamp, range.root());
-      const stored: StoredHead = {
-        treeSize: head.treeSize,
-        lastSeq,
-        gaps,
-        rootHash: head.rootHash,
-        timestampMs: head.timestamp,
-        keyId: head.keyId,
-        signature: head.signature,
-        frontier: range.toBytes(),
-      };
+      // Another instance sealed since the read above: its head is the one to extend next round.
+      if ((await readNewestHead(tx))?.treeSize !== previous?.treeSize) return { sealed: false, reason: 'another-sealer' };
       await insertHead(tx, stored);
       return { sealed: true, head, lastSeq, added: rows.length };
     });
+  }
+
+  /** Reports a problem once while it lasts: a refused round is retried often, and the log needs it once. */
+  #report(event: SealerEvent): void {
+    const key = JSON.stringify(event);
+    if (key === this.#lastReported) return;
+    this.#lastReported = key;
+    this.#options.onEvent?.(event);
   }
 }

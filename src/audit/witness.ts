@@ -1,4 +1,5 @@
-import { closeSync, createReadStream, existsSync, fstatSync, fsyncSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, createReadStream, existsSync, fstatSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import { createInterface } from 'node:readline';
 import { type TreeHead, treeHeadFromJson, treeHeadToJson } from './tree-head.js';
 
@@ -17,12 +18,13 @@ export class FileWitness implements Witness {
   constructor(readonly path: string) {}
 
   async witness(head: TreeHead): Promise<void> {
-    const fd = openSync(this.path, 'a', 0o600);
+    // Asynchronous: an fsync can take tens of milliseconds, and requests must not wait on it.
+    const file = await open(this.path, 'a', 0o600);
     try {
-      writeSync(fd, `${JSON.stringify(treeHeadToJson(head))}\n`);
-      fsyncSync(fd);
+      await file.write(`${JSON.stringify(treeHeadToJson(head))}\n`);
+      await file.sync();
     } finally {
-      closeSync(fd);
+      await file.close();
     }
   }
 }

@@ -23,10 +23,16 @@ const SEALER_LOCK = 7305950418;
  * numbers up to `seq` are final. (A snapshot's xmax would not do: it is one past the newest
  * *completed* xid, so a running transaction can sit at or above it, outside the snapshot's xip.)
  */
-export async function readSealCandidate(q: Queryable): Promise<{ seq: number; xid: bigint }> {
+/** The newest audit sequence number handed out (0 when none): cheap, and takes no transaction id. */
+export async function readAuditSequenceValue(q: Queryable): Promise<number> {
   const seq = await q.query<{ seq: unknown }>(`SELECT coalesce(pg_sequence_last_value('ward_audit_seq'), 0) AS seq`);
+  return asNumber(seq.rows[0]?.seq);
+}
+
+export async function readSealCandidate(q: Queryable): Promise<{ seq: number; xid: bigint }> {
+  const seq = await readAuditSequenceValue(q);
   const mark = await q.query<{ xid: string }>(`SELECT pg_current_xact_id()::text AS xid`);
-  return { seq: asNumber(seq.rows[0]?.seq), xid: BigInt(mark.rows[0]?.xid ?? '0') };
+  return { seq, xid: BigInt(mark.rows[0]?.xid ?? '0') };
 }
 
 /** The oldest transaction id still running (or one past the newest completed, when none is). */

@@ -1,6 +1,7 @@
 export { type AppRole, appRoleName, provisionAppRole } from './app-role.js';
 export {
   insertHead,
+  readAuditSequenceValue,
   readHeadCovering,
   readHeads,
   readNewestHead,

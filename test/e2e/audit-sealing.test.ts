@@ -123,6 +123,29 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
     expect((await readNewestHead(t.ward.db))?.lastSeq).toBeGreaterThanOrEqual(seq);
   });
 
+  it('reports a refused entry once while the refusal lasts, however many rounds retry it', async () => {
+    const events: unknown[] = [];
+    const watcher = new AuditSealer(t.ward.db, {
+      signingKey: { privateKey: readKey(t), publicKey: t.ward.auditKey.publicKey },
+      now: () => new Date(),
+      witnesses: [],
+      maxEntriesPerHead: 1000,
+      onEvent: (e) => events.push(e),
+    });
+    await t.ward.sealer.sealAll();
+    expect((await fhirClient(t, token).post('Patient', { resourceType: 'Patient', gender: 'male' })).status).toBe(201);
+    const seq = await lastAuditSeq(t.ward);
+    await asSuperuserPastTriggers(t, `UPDATE ward_audit_entry SET entry = replace(entry, '"create"', '"read"') WHERE seq = ${seq}`);
+    try {
+      for (let i = 0; i < 5; i++) await watcher.sealRound();
+    } finally {
+      await asSuperuserPastTriggers(t, `UPDATE ward_audit_entry SET entry = replace(entry, '"read"', '"create"') WHERE seq = ${seq}`);
+    }
+    expect(events).toEqual([{ kind: 'entry-does-not-match-leaf', seq }]);
+    await watcher.sealAll();
+    expect(events.at(-1)).toMatchObject({ kind: 'sealed' });
+  });
+
   it('GET /admin/audit/status shows the tree size, the newest signed head, what waits, and the last verification, to auditors only', async () => {
     const officer = fhirClient(t, await t.token({ role: 'privacy-officer', sub: 'Practitioner/po-status', scope: 'user/AuditEvent.rs' }));
     await t.ward.sealer.sealAll();
