@@ -75,9 +75,11 @@ export class AuditLog {
         );
         for (const p of batch) p.resolve();
       } catch (e) {
-        // One row the store refuses must not fail the requests it was batched with: try each alone.
-        if (batch.length === 1) {
-          batch[0]?.reject(new AuditUnavailableError('audit store refused the entry', { cause: e }));
+        // One row the store refuses (bad data: SQLSTATE class 22 or 23) must not fail the requests
+        // it was batched with: try each alone. A store that is down fails them all at once instead
+        // of being asked again row by row while callers wait.
+        if (batch.length === 1 || !refusedForItsData(e)) {
+          for (const p of batch) p.reject(new AuditUnavailableError('audit store refused the entry', { cause: e }));
           continue;
         }
         for (const p of batch) {
@@ -92,6 +94,12 @@ export class AuditLog {
     }
     this.#flushing = false;
   }
+}
+
+/** Whether the store refused a row for its content (data exception or constraint violation) rather than being unreachable. */
+function refusedForItsData(e: unknown): boolean {
+  const code = (e as { code?: unknown } | null)?.code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
 }
 
 /** The row an entry is stored as (canonical JSON plus its query columns). */

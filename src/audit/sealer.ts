@@ -97,12 +97,16 @@ export class AuditSealer {
     this.#timer = setTimeout(tick, intervalMs);
   }
 
-  /** Stops the loop and seals what is final, so a clean shutdown leaves nothing unsealed. */
-  async stop(): Promise<void> {
+  /**
+   * Stops the loop and seals what is final, so a clean shutdown leaves nothing unsealed. It waits
+   * at most `timeoutMs` for other transactions to finish: a long one elsewhere (another
+   * instance's) must not hold a command's exit for long; the instances still running seal the rest.
+   */
+  async stop(timeoutMs = 3000): Promise<void> {
     this.#stopped = true;
     if (this.#timer) clearTimeout(this.#timer);
     await this.#round.catch(() => undefined);
-    await this.sealAll().catch(() => undefined);
+    await this.sealAll(timeoutMs).catch(() => undefined);
   }
 
   /**
