@@ -435,7 +435,7 @@ export class Vault {
     if (decision.effect !== 'permit' || !decision.obligations.some((o) => o.kind === 'decide-on-content')) return decision;
     const categories = row.deleted ? [] : categoriesOf(this.#open(row).resource);
     const final = decide(principal, action, { ...targetOf(row), categories });
-    return final.effect === 'permit' && final.obligations.length === 0
+    return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
       ? final
       : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
   }
