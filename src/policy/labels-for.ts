@@ -49,9 +49,12 @@ export function labelsFor(resource: FhirResource): LabelAssignment {
 /**
  * The resource with its labels written into `meta.security` (a copy; codings of other systems and
  * other v3 codes are kept, the confidentiality and sensitivity codings are replaced by the merged set).
+ * Unchanged when no rule fires and no label was set.
  */
 export function withLabels<T extends FhirResource>(resource: T): T {
   const labels = labelsFor(resource);
+  // Nothing sensitive and nothing explicit: N is the default, and the resource is stored as sent.
+  if (labels.sensitivity.length === 0 && !explicitSecurity(resource).some((l) => l.system === CONFIDENTIALITY_SYSTEM)) return resource;
   const others = explicitSecurity(resource).filter(
     (l) =>
       l.system !== CONFIDENTIALITY_SYSTEM && !(l.system === ACT_CODE_SYSTEM && (labels.sensitivity as readonly string[]).includes(l.code)),

@@ -9,7 +9,7 @@ import {
   type SearchRequest,
   WardError,
 } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
+import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
 import {
   findCurrent,
   type Queryable,
@@ -86,7 +86,7 @@ export class Vault {
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
       const visible = this.#decideOnRow(op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#open(visible);
+      return this.#reveal(visible, op.decision);
     });
   }
 
@@ -99,7 +99,7 @@ export class Vault {
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = this.#decideOnRow(op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#open(visible);
+      return this.#reveal(visible, op.decision);
     });
   }
 
@@ -124,7 +124,7 @@ export class Vault {
         if (match) {
           op.resourceId = match.id;
           op.detail = { conditional: 'matched-existing' };
-          return { ...this.#open(match), outcome: 'existing' as const };
+          return { ...this.#reveal(match, this.#permits(principal, 'search', match)), outcome: 'existing' as const };
         }
       }
       resource.id = this.#deps.newId();
@@ -272,7 +272,8 @@ export class Vault {
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
       for (const row of page) {
-        if (this.#permits(principal, level, row).effect !== 'permit') continue;
+        const decision = this.#permits(principal, level, row);
+        if (decision.effect !== 'permit') continue;
         for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
@@ -281,7 +282,7 @@ export class Vault {
           lastUpdated: row.lastUpdated,
           method: row.method,
           seq: row.seq,
-          ...(row.deleted ? {} : { resource: this.#open(row).resource }),
+          ...(row.deleted ? {} : { resource: this.#reveal(row, decision).resource }),
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
@@ -306,7 +307,7 @@ export class Vault {
       const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
       op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
       op.patients = [...new Set(rows.flatMap((r) => r.patients))];
-      return rows.map((r) => this.#open(r));
+      return rows.map((r) => this.#reveal(r, this.#permits(principal, 'search', r)));
     });
   }
 
@@ -334,18 +335,19 @@ export class Vault {
       const checks = longStringChecks(request.criteria);
       const wanted = request.summaryCount ? 0 : options.pageSize;
       const countAll = request.total === 'accurate' || request.summaryCount;
-      const page: { row: StoredVersion; opened?: VersionedResource }[] = [];
+      const page: { row: StoredVersion; decision: Decision; opened?: VersionedResource }[] = [];
       let visible = 0;
       let hasNext = false;
       let exhausted = false;
       for (let offset = 0; ; offset += SEARCH_BATCH) {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
         for (const row of rows) {
-          if (this.#permits(principal, 'search', row).effect !== 'permit') continue;
+          const decision = this.#permits(principal, 'search', row);
+          if (decision.effect !== 'permit') continue;
           // A long string is checked on the opened resource; keep it, so a page row is opened once.
           const opened = checks.length > 0 ? this.#open(row) : undefined;
           if (opened && !startsWithAll(opened.resource, checks)) continue;
-          if (visible >= request.offset && page.length < wanted) page.push({ row, ...(opened ? { opened } : {}) });
+          if (visible >= request.offset && page.length < wanted) page.push({ row, decision, ...(opened ? { opened } : {}) });
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
         }
@@ -358,7 +360,11 @@ export class Vault {
       op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
       op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
       const total = exhausted && request.total !== 'none' ? visible : undefined;
-      return { entries: page.map(({ row, opened }) => opened ?? this.#open(row)), hasNext, ...(total !== undefined ? { total } : {}) };
+      return {
+        entries: page.map(({ row, decision, opened }) => this.#reveal(row, decision, opened)),
+        hasNext,
+        ...(total !== undefined ? { total } : {}),
+      };
     });
   }
 
@@ -438,6 +444,18 @@ export class Vault {
     return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
       ? final
       : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
+  }
+
+  /**
+   * Opens a row for the caller: its permit's mask obligations (minimum necessary, 164.502(b)) are
+   * applied before anything leaves the vault. Anything but a permit here is a programming error.
+   */
+  #reveal(row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
+    if (decision?.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
+    const full = opened ?? this.#open(row);
+    let resource = full.resource;
+    for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
+    return resource === full.resource ? full : { ...full, resource };
   }
 
   #open(row: StoredVersion): VersionedResource {
