@@ -1,6 +1,10 @@
-import type { Principal } from './principal.js';
-import { POLICY_VERSION, roleAllows } from './role-allow-list.js';
+import { ACCESS_POLICY, type AccessAction, grantFor, maskFor, POLICY_VERSION, type RolePolicy } from './access-policy.js';
+import { type ConsentVerdict, evaluateConsents } from './consent.js';
+import { activeBreakGlass, type PolicyFacts } from './facts.js';
+import type { MaskObligation } from './mask.js';
+import type { Principal, Role } from './principal.js';
 import type { Permission, ResourceScope } from './scopes.js';
+import { type Labels, labelsOf, type SecurityLabel, type SensitivityCode, sensitivityClass } from './security-labels.js';
 
 export type PolicyAction =
   | 'create'
@@ -12,9 +16,10 @@ export type PolicyAction =
   | 'search'
   | 'history-instance'
   | 'history-type'
-  | 'history-system';
+  | 'history-system'
+  | 'export';
 
-/** SMART v2 permission each action needs. */
+/** SMART v2 permission each action needs (Bulk Data export reads). */
 export const PERMISSION_OF: Readonly<Record<PolicyAction, Permission>> = {
   create: 'c',
   read: 'r',
@@ -26,6 +31,22 @@ export const PERMISSION_OF: Readonly<Record<PolicyAction, Permission>> = {
   search: 's',
   'history-type': 's',
   'history-system': 's',
+  export: 'r',
+};
+
+/** The access-policy action each FHIR interaction is decided as. */
+export const ACCESS_ACTION_OF: Readonly<Record<PolicyAction, AccessAction>> = {
+  create: 'create',
+  read: 'read',
+  vread: 'read',
+  'history-instance': 'read',
+  update: 'update',
+  patch: 'update',
+  delete: 'delete',
+  search: 'search',
+  'history-type': 'search',
+  'history-system': 'search',
+  export: 'export',
 };
 
 /**
@@ -42,50 +63,232 @@ export interface PolicyTarget {
    * "not known yet": a permit that depends on them then carries a decide-on-content obligation.
    */
   readonly categories?: readonly string[];
+  /** The resource's `meta.security` codings. Absent: labels not known, and not checked. */
+  readonly security?: readonly SecurityLabel[];
 }
 
 /** Something the vault must do before a permit takes effect. */
-export type Obligation = {
+export type Obligation =
   /** Decide again with the resource's content (its categories) before anything leaves or is written. */
-  readonly kind: 'decide-on-content';
-};
+  | { readonly kind: 'decide-on-content' }
+  /** Show only some elements (see mask.ts). */
+  | MaskObligation;
+
+/** Marks a permit that only break-glass allowed: the audit entry is flagged and privacy officers review it. */
+export interface BreakGlassMarker {
+  /** Ids of the grants used (never their free-text justification, which may hold PHI). */
+  readonly grants: readonly string[];
+  /** Rule ids of the denials the grants overrode. */
+  readonly overrides: readonly string[];
+}
 
 export type Decision =
-  | { readonly effect: 'permit'; readonly reasons: readonly string[]; readonly obligations: readonly Obligation[] }
+  | {
+      readonly effect: 'permit';
+      readonly reasons: readonly string[];
+      readonly obligations: readonly Obligation[];
+      readonly breakGlass?: BreakGlassMarker;
+    }
   | { readonly effect: 'deny'; readonly reasons: readonly string[] };
 
-const deny = (reason: string): Decision => ({ effect: 'deny', reasons: [`${POLICY_VERSION}: ${reason}`] });
+/** One step of a decision: the policy rule and what it found. */
+export interface Reason {
+  readonly rule: string;
+  readonly text: string;
+}
+
+export interface Evaluation {
+  readonly decision: Decision;
+  readonly reasons: readonly Reason[];
+}
+
+const render = (reasons: readonly Reason[]): string[] => reasons.map((r) => `${POLICY_VERSION}/${r.rule}: ${r.text}`);
+
+const denied = (reasons: readonly Reason[]): Evaluation => ({ decision: { effect: 'deny', reasons: render(reasons) }, reasons });
 
 /**
- * The policy seam: decide(principal, action, target) → permit | deny, with reasons. Pure; the
- * vault calls it before any data is touched. Deny by default (invariant 1): a permit needs a role
- * that allows the action on the type AND a scope that grants it in a context the target fits.
+ * The policy seam: decide(principal, action, target, facts?) → permit | deny, with reasons. Pure;
+ * the vault calls it before any data is touched. Deny by default (invariant 1). The order of the
+ * rules and what each fact changes are in docs/adr/0009-access-policy.md.
  */
-export function decide(principal: Principal, action: PolicyAction, target: PolicyTarget): Decision {
+export function decide(principal: Principal, action: PolicyAction, target: PolicyTarget, facts?: PolicyFacts): Decision {
+  return evaluate(principal, action, target, facts).decision;
+}
+
+export function evaluate(principal: Principal, action: PolicyAction, target: PolicyTarget, facts?: PolicyFacts): Evaluation {
+  const accessAction = ACCESS_ACTION_OF[action];
   const permission = PERMISSION_OF[action];
   const type = target.resourceType;
-  const label = `${type ?? '*'}.${permission}`;
+  const label = `${type ?? '*'}.${accessAction}`;
 
-  const role = principal.roles.find((r) => roleAllows(r, type, permission));
-  if (!role) return deny(`no role of the principal allows ${label}`);
+  // 1. Role: some role of the principal has a grant for the action on the type.
+  const roles = principal.roles.filter((r) => grantFor(r, type, accessAction) !== undefined);
+  if (roles.length === 0) return denied([{ rule: 'default-deny', text: `no role of the principal allows ${label}` }]);
 
-  // A patient user only ever reaches their own compartment, whatever scope the token carries.
+  // 2. A patient user only ever reaches their own compartment, whatever scope the token carries.
   if (principal.kind === 'patient') {
     const own = principal.id.slice('Patient/'.length);
-    if (principal.patient !== own) return deny('patient principal without its own patient context');
-    if (!inCompartment(target, own)) return deny('outside the patient compartment');
+    if (principal.patient !== own)
+      return denied([{ rule: 'compartment/patient', text: 'patient principal without its own patient context' }]);
+    if (!inCompartment(target, own)) return denied([{ rule: 'compartment/patient', text: 'outside the patient compartment' }]);
   }
 
-  // An unconditional grant wins over one that still depends on the resource's content.
+  // 3. Scope: an unconditional grant wins over one that still depends on the resource's content.
   const grants = principal.scopes.resourceScopes.map((s) => ({ scope: s, grant: scopeGrants(s, principal, permission, target) }));
   const chosen = grants.find((g) => g.grant === 'yes') ?? grants.find((g) => g.grant === 'on-content');
-  if (!chosen) return deny(`no scope grants ${label}`);
+  if (!chosen) return denied([{ rule: 'scope', text: `no scope grants ${label}` }]);
+  const scopeReason: Reason = { rule: 'scope', text: `scope ${chosen.scope.text}` };
+  const contentObligation: Obligation[] = chosen.grant === 'on-content' ? [{ kind: 'decide-on-content' }] : [];
 
+  // 4. Per role: relationship, proxy link, consent, labels, break-glass, masks. Prefer a permit
+  // without break-glass, then one without a mask.
+  const outcomes = roles.map((role) => evaluateRole(role, principal, accessAction, target, facts));
+  const rank = (o: RoleOutcome): number => (o.effect === 'deny' ? 9 : (o.breakGlass ? 2 : 0) + (o.mask ? 1 : 0));
+  const best = [...outcomes].sort((a, b) => rank(a) - rank(b))[0] as RoleOutcome;
+  if (best.effect === 'deny') return denied(best.reasons);
+
+  const reasons = [...best.reasons.slice(0, 1), scopeReason, ...best.reasons.slice(1)];
+  const obligations: Obligation[] = [...contentObligation, ...(best.mask ? [best.mask] : [])];
   return {
-    effect: 'permit',
-    reasons: [`${POLICY_VERSION}: role ${role} allows ${label}`, `scope ${chosen.scope.text}`],
-    obligations: chosen.grant === 'on-content' ? [{ kind: 'decide-on-content' }] : [],
+    decision: {
+      effect: 'permit',
+      reasons: render(reasons),
+      obligations,
+      ...(best.breakGlass ? { breakGlass: best.breakGlass } : {}),
+    },
+    reasons,
   };
+}
+
+type RoleOutcome =
+  | {
+      readonly effect: 'permit';
+      readonly reasons: readonly Reason[];
+      readonly mask?: MaskObligation;
+      readonly breakGlass?: BreakGlassMarker;
+    }
+  | { readonly effect: 'deny'; readonly reasons: readonly Reason[] };
+
+/** A denial break-glass may lift (relationship, label, consent) or not (anything else). */
+interface Refusal extends Reason {
+  readonly overridable: boolean;
+}
+
+function evaluateRole(
+  role: Role,
+  principal: Principal,
+  action: AccessAction,
+  target: PolicyTarget,
+  facts: PolicyFacts | undefined,
+): RoleOutcome {
+  const policy = ACCESS_POLICY[role];
+  const grant = grantFor(role, target.resourceType, action);
+  const reasons: Reason[] = [{ rule: grant?.id ?? 'grant', text: `role ${role} allows ${target.resourceType ?? '*'}.${action}` }];
+  const refusals: Refusal[] = [];
+  // Instance rules need the instance: a type-level query is decided again per resource.
+  const patients = target.id === undefined ? [] : compartmentOf(target);
+  const labels: Labels | undefined = target.id !== undefined && target.security !== undefined ? labelsOf(target.security) : undefined;
+  const clinicalUser = policy.clinical && principal.kind === 'user';
+
+  // Relationship: a clinical user reaches compartment data only through a relationship to each patient.
+  if (clinicalUser && patients.length > 0 && facts?.relationships !== undefined) {
+    for (const patient of patients) {
+      const fact = facts.relationships.find((r) => r.patient === patient);
+      if (fact)
+        reasons.push({
+          rule: `relationship/${fact.kind}`,
+          text: `${fact.kind} relationship${fact.source ? ` through ${fact.source}` : ''}`,
+        });
+      else
+        refusals.push({
+          rule: 'relationship/required',
+          text: 'no care-team, encounter or unit relationship to the patient',
+          overridable: true,
+        });
+    }
+  }
+
+  // Consent: the patient's privacy Consents, deny winning; a permit naming this actor may unlock labels.
+  const verdicts: ConsentVerdict[] = [];
+  if (patients.length > 0 && facts?.consents !== undefined && (principal.kind === 'user' || principal.kind === 'system')) {
+    for (const patient of patients) {
+      const verdict = evaluateConsents(facts.consents, {
+        patient,
+        actor: principal.id,
+        organizations: facts.memberOf ?? [],
+        action,
+        ...(target.resourceType !== undefined ? { resourceType: target.resourceType } : {}),
+        ...(target.resourceType !== undefined && target.id !== undefined ? { resource: `${target.resourceType}/${target.id}` } : {}),
+        labels: labels ?? { confidentiality: 'N', sensitivity: [] },
+        purposeOfUse: principal.purposeOfUse,
+        now: facts.now,
+      });
+      verdicts.push(verdict);
+      const consentReasons = verdict.reasons.map((r) => ({ rule: r.slice(0, r.lastIndexOf(':')), text: r.slice(r.lastIndexOf(':') + 2) }));
+      if (verdict.effect === 'deny')
+        refusals.push(...consentReasons.map((r) => ({ ...r, text: `${r.text} (patient consent)`, overridable: true })));
+      else reasons.push(...consentReasons);
+    }
+  }
+
+  // Proxy: only patients linked by an active RelatedPerson and whose consent names the proxy.
+  if (role === 'proxy' && patients.length > 0 && facts?.proxyFor !== undefined) {
+    for (const patient of patients) {
+      if (!facts.proxyFor.includes(patient))
+        refusals.push({ rule: 'proxy/link', text: 'no RelatedPerson link to the patient', overridable: false });
+    }
+    const consented =
+      facts.consents !== undefined && verdicts.length === patients.length && verdicts.every((v) => v.effect === 'permit' && v.namesActor);
+    if (consented) reasons.push({ rule: 'proxy/consent', text: 'the patient consent names the proxy' });
+    else refusals.push({ rule: 'proxy/consent', text: 'no patient consent names the proxy', overridable: false });
+  }
+
+  // Labels: each restricted class needs the role's grant, or a consent permit naming this actor and the class.
+  if (labels) {
+    const classes = [...new Set(labels.sensitivity.map(sensitivityClass))];
+    for (const c of classes) {
+      if (roleSees(policy, c)) reasons.push({ rule: `label/${c}`, text: `role ${role} may see ${c}` });
+      else if (verdicts.length > 0 && verdicts.every((v) => v.unlocks.includes(c)))
+        reasons.push({ rule: `label/${c}`, text: `${c} unlocked by patient consent` });
+      // Psychotherapy notes need the patient's authorization (164.508(a)(2)); emergencies do not lift that.
+      else refusals.push({ rule: `label/${c}`, text: `role ${role} may not see ${c}`, overridable: c !== 'PSYTHPN' });
+    }
+    if (labels.confidentiality === 'V' && policy.sensitive !== '*')
+      refusals.push({ rule: 'label/V', text: `role ${role} may not see very restricted data`, overridable: true });
+  }
+
+  if (refusals.length > 0) {
+    const lifted = refusals.every((r) => r.overridable) && clinicalUser && patients.length > 0;
+    const grants = lifted ? patients.map((p) => activeBreakGlass(facts, principal.id, p)) : [];
+    if (!lifted || grants.some((g) => g === undefined)) return { effect: 'deny', reasons: refusals };
+    const ids = grants.map((g) => g?.id as string);
+    reasons.push(...refusals.map((r) => ({ rule: 'break-glass', text: `grant ${ids.join(', ')} overrides ${r.rule}` })));
+    return {
+      effect: 'permit',
+      reasons,
+      breakGlass: { grants: ids, overrides: refusals.map((r) => r.rule) },
+      ...maskOf(role, target, action, reasons),
+    };
+  }
+  return { effect: 'permit', reasons, ...maskOf(role, target, action, reasons) };
+}
+
+function maskOf(role: Role, target: PolicyTarget, action: AccessAction, reasons: Reason[]): { mask?: MaskObligation } {
+  const rule = action === 'read' || action === 'search' || action === 'export' ? maskFor(role, target.resourceType) : undefined;
+  if (!rule) return {};
+  reasons.push({ rule: rule.id, text: `role ${role} sees only part of ${target.resourceType}` });
+  return { mask: { kind: 'mask', rule: rule.id, keep: rule.keep } };
+}
+
+function roleSees(policy: RolePolicy, c: SensitivityCode): boolean {
+  return policy.sensitive === '*' ? c !== 'PSYTHPN' : policy.sensitive.includes(c);
+}
+
+/** The patients whose compartment holds the target (a Patient is in its own). */
+function compartmentOf(target: PolicyTarget): string[] {
+  const patients = new Set(target.patients ?? []);
+  if (target.resourceType === 'Patient' && target.id !== undefined) patients.add(target.id);
+  return [...patients];
 }
 
 type Grant = 'yes' | 'no' | 'on-content';

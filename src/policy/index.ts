@@ -1,4 +1,44 @@
-export { type Decision, decide, type Obligation, PERMISSION_OF, type PolicyAction, type PolicyTarget } from './decide.js';
+export {
+  ACCESS_ACTIONS,
+  ACCESS_POLICY,
+  type AccessAction,
+  checkPolicy,
+  type MaskRule,
+  POLICY_VERSION,
+  type RolePolicy,
+  type TypeGrant,
+} from './access-policy.js';
+export { type ConsentRequest, type ConsentVerdict, evaluateConsents } from './consent.js';
+export {
+  ACCESS_ACTION_OF,
+  type BreakGlassMarker,
+  type Decision,
+  decide,
+  type Evaluation,
+  evaluate,
+  type Obligation,
+  PERMISSION_OF,
+  type PolicyAction,
+  type PolicyTarget,
+  type Reason,
+} from './decide.js';
+export { type Explanation, explain } from './explain.js';
+export { activeBreakGlass, type BreakGlassGrant, type PolicyFacts, type RelationshipFact, type RelationshipKind } from './facts.js';
+export { LABEL_RULES, type LabelRule } from './label-rules.js';
+export { type LabelAssignment, labelsFor, withLabels } from './labels-for.js';
+export { type MaskObligation, mask } from './mask.js';
 export { isRole, kindOfSubject, type Principal, type PrincipalKind, ROLES, type Role } from './principal.js';
-export { POLICY_VERSION, ROLE_GRANTS, roleAllows } from './role-allow-list.js';
+export { ACTION_OF_PERMISSION, roleAllows } from './role-allow-list.js';
 export { type Permission, parseScopes, type ResourceScope, type ScopeContext, type ScopeSet, ScopeSyntaxError } from './scopes.js';
+export {
+  ACT_CODE_SYSTEM,
+  CONFIDENTIALITY_SYSTEM,
+  type Confidentiality,
+  type Labels,
+  labelsOf,
+  OBSERVATION_VALUE_SYSTEM,
+  SENSITIVITY_CODES,
+  type SecurityLabel,
+  type SensitivityCode,
+  securityCodings,
+} from './security-labels.js';

@@ -23,6 +23,8 @@ export interface SearchDeps extends VaultDeps {
   ) => OperationRecord;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
   readonly open: (row: StoredVersion) => VersionedResource;
+  /** Opens a row for the caller, applying its permit's obligations (masks). */
+  readonly reveal: (row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
 }
 
 /** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
@@ -63,18 +65,19 @@ export class SearchOperations {
       const checks = longStringChecks(request.criteria);
       const wanted = request.summaryCount ? 0 : options.pageSize;
       const countAll = request.total === 'accurate' || request.summaryCount;
-      const page: { row: StoredVersion; opened?: VersionedResource }[] = [];
+      const page: { row: StoredVersion; decision: Decision; opened?: VersionedResource }[] = [];
       let visible = 0;
       let hasNext = false;
       let exhausted = false;
       for (let offset = 0; ; offset += SEARCH_BATCH) {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
         for (const row of rows) {
-          if (this.#deps.permits(principal, 'search', row).effect !== 'permit') continue;
+          const decision = this.#deps.permits(principal, 'search', row);
+          if (decision.effect !== 'permit') continue;
           // A long string is checked on the opened resource; keep it, so a page row is opened once.
           const opened = checks.length > 0 ? this.#deps.open(row) : undefined;
           if (opened && !startsWithAll(opened.resource, checks)) continue;
-          if (visible >= request.offset && page.length < wanted) page.push({ row, ...(opened ? { opened } : {}) });
+          if (visible >= request.offset && page.length < wanted) page.push({ row, decision, ...(opened ? { opened } : {}) });
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
         }
@@ -87,7 +90,11 @@ export class SearchOperations {
       op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
       op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
       const total = exhausted && request.total !== 'none' ? visible : undefined;
-      return { entries: page.map(({ row, opened }) => opened ?? this.#deps.open(row)), hasNext, ...(total !== undefined ? { total } : {}) };
+      return {
+        entries: page.map(({ row, decision, opened }) => this.#deps.reveal(row, decision, opened)),
+        hasNext,
+        ...(total !== undefined ? { total } : {}),
+      };
     });
   }
 }

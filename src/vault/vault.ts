@@ -1,6 +1,6 @@
 import type { RequestContext } from '../audit/index.js';
 import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
+import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
@@ -47,6 +47,7 @@ export class Vault {
       op: (...args) => this.#op(...args),
       permits: (principal, action, row) => this.#permits(principal, action, row),
       open: (row) => this.#open(row),
+      reveal: (row, decision, opened) => this.#reveal(row, decision, opened),
     });
   }
 
@@ -67,7 +68,7 @@ export class Vault {
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
       const visible = this.#decideOnRow(op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#open(visible);
+      return this.#reveal(visible, op.decision);
     });
   }
 
@@ -80,7 +81,7 @@ export class Vault {
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = this.#decideOnRow(op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#open(visible);
+      return this.#reveal(visible, op.decision);
     });
   }
 
@@ -105,7 +106,7 @@ export class Vault {
         if (match) {
           op.resourceId = match.id;
           op.detail = { conditional: 'matched-existing' };
-          return { ...this.#open(match), outcome: 'existing' as const };
+          return { ...this.#reveal(match, this.#permits(principal, 'search', match)), outcome: 'existing' as const };
         }
       }
       resource.id = this.#deps.newId();
@@ -253,7 +254,8 @@ export class Vault {
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
       for (const row of page) {
-        if (this.#permits(principal, level, row).effect !== 'permit') continue;
+        const decision = this.#permits(principal, level, row);
+        if (decision.effect !== 'permit') continue;
         for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
@@ -262,7 +264,7 @@ export class Vault {
           lastUpdated: row.lastUpdated,
           method: row.method,
           seq: row.seq,
-          ...(row.deleted ? {} : { resource: this.#open(row).resource }),
+          ...(row.deleted ? {} : { resource: this.#reveal(row, decision).resource }),
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
@@ -287,7 +289,7 @@ export class Vault {
       const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
       op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
       op.patients = [...new Set(rows.flatMap((r) => r.patients))];
-      return rows.map((r) => this.#open(r));
+      return rows.map((r) => this.#reveal(r, this.#permits(principal, 'search', r)));
     });
   }
 
@@ -375,9 +377,21 @@ export class Vault {
     if (decision.effect !== 'permit' || !decision.obligations.some((o) => o.kind === 'decide-on-content')) return decision;
     const categories = row.deleted ? [] : categoriesOf(this.#open(row).resource);
     const final = decide(principal, action, { ...targetOf(row), categories });
-    return final.effect === 'permit' && final.obligations.length === 0
+    return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
       ? final
       : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
+  }
+
+  /**
+   * Opens a row for the caller: its permit's mask obligations (minimum necessary, 164.502(b)) are
+   * applied before anything leaves the vault. Anything but a permit here is a programming error.
+   */
+  #reveal(row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
+    if (decision?.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
+    const full = opened ?? this.#open(row);
+    let resource = full.resource;
+    for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
+    return resource === full.resource ? full : { ...full, resource };
   }
 
   #open(row: StoredVersion): VersionedResource {

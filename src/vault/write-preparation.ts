@@ -1,6 +1,6 @@
 import type { Keyring } from '../crypto/index.js';
 import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
+import { type Decision, decide, type PolicyAction, type Principal, withLabels } from '../policy/index.js';
 import type { StoredVersion, WriteMethod } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { identifierHashes } from './identifier-index.js';
@@ -49,11 +49,12 @@ export function prepareVersion(
   const versionId = (current?.versionId ?? 0) + 1;
   const lastUpdated = deps.now();
   op.versionId = versionId;
-  const stored = {
+  // Sensitivity labels are assigned from codes at every write (ADR 0009), so stored resources carry them.
+  const stored = withLabels({
     ...resource,
     id,
     meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
-  } as FhirResource & { id: string };
+  }) as FhirResource & { id: string };
   op.pending = {
     version: {
       resourceType: resource.resourceType,
