@@ -108,10 +108,10 @@ export async function readNewestOfAction(q: Queryable, action: string): Promise<
   return rows[0] ? { seq: asNumber(rows[0].seq), entry: rows[0].entry } : undefined;
 }
 
-/** The newest entries of one action, newest first (e.g. the review sign-offs). */
+/** The newest successful entries of one action, newest first (e.g. the review sign-offs, not the refused attempts). */
 export async function readRecentOfAction(q: Queryable, action: string, limit: number): Promise<{ seq: number; entry: string }[]> {
   const { rows } = await q.query<{ seq: unknown; entry: string }>(
-    'SELECT seq, entry FROM ward_audit_entry WHERE action = $1 ORDER BY seq DESC LIMIT $2',
+    `SELECT seq, entry FROM ward_audit_entry WHERE action = $1 AND outcome = 'success' ORDER BY seq DESC LIMIT $2`,
     [action, limit],
   );
   return rows.map((r) => ({ seq: asNumber(r.seq), entry: r.entry }));
