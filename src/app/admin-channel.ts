@@ -1,6 +1,7 @@
 import { chmodSync, existsSync, unlinkSync } from 'node:fs';
 import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
+import { type AuditArchiveArgs, auditArchive, auditPartitions } from './audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
 import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from './user-commands.js';
@@ -15,6 +16,8 @@ export type AdminRequest =
   | { command: 'token-create'; operator: string; args: TokenCreateArgs }
   | { command: 'audit-verify'; operator: string; args: AuditVerifyArgs }
   | { command: 'audit-prove'; operator: string; seq: number }
+  | { command: 'audit-archive'; operator: string; args: AuditArchiveArgs }
+  | { command: 'audit-partitions'; operator: string }
   | { command: 'user-create'; operator: string; args: UserCreateArgs }
   | { command: 'user-deactivate'; operator: string; username: string }
   | { command: 'user-unlock'; operator: string; username: string }
@@ -87,6 +90,18 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
         return {
           ok: true,
           output: JSON.stringify(await auditProve(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.seq)),
+        };
+      case 'audit-archive':
+        return {
+          ok: true,
+          output: JSON.stringify(
+            await auditArchive(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+          ),
+        };
+      case 'audit-partitions':
+        return {
+          ok: true,
+          output: JSON.stringify(await auditPartitions(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'))),
         };
       case 'user-create':
         return {

@@ -27,6 +27,8 @@ export interface WardConfig {
   readonly auditSealIntervalMs: number;
   /** Audit must be kept at least 6 years (45 CFR 164.316(b)(2)(i)); nothing shorter is accepted. */
   readonly auditRetentionYears: number;
+  /** How often the activity records must be reviewed and signed off (164.308(a)(1)(ii)(D)); overdue reviews are flagged. */
+  readonly auditReviewIntervalDays: number;
   /** Most the app's clock may differ from the database server's (170.210(g)); production refuses to start beyond it. */
   readonly clockMaxOffsetMs: number;
 }
@@ -86,6 +88,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     ...(auditWitnessUrl ? { auditWitnessUrl } : {}),
     auditSealIntervalMs: intFrom(env.WARD_AUDIT_SEAL_INTERVAL_MS, 250, 'WARD_AUDIT_SEAL_INTERVAL_MS', 10, 1000),
     auditRetentionYears: retentionYears(env.WARD_AUDIT_RETENTION_YEARS),
+    auditReviewIntervalDays: intFrom(env.WARD_AUDIT_REVIEW_INTERVAL_DAYS, 30, 'WARD_AUDIT_REVIEW_INTERVAL_DAYS', 1, 366),
     clockMaxOffsetMs: intFrom(env.WARD_CLOCK_MAX_OFFSET_MS, 1000, 'WARD_CLOCK_MAX_OFFSET_MS', 10, 60_000),
   };
 }

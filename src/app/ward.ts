@@ -82,7 +82,9 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       maxEntriesPerHead: 50_000,
       ...(options.onSealerEvent ? { onEvent: options.onSealerEvent } : {}),
     });
-    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`, () => sealer.status);
+    const auditor = new AuditorInteractions(vault, `${config.baseUrl}/fhir`, () => sealer.status, {
+      reviewIntervalDays: config.auditReviewIntervalDays,
+    });
     const tokens = new AccessTokens(tokenKeys, { issuer: config.baseUrl, audience: `${config.baseUrl}/fhir`, now });
     const identity = createIdentity({
       db,

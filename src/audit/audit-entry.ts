@@ -21,6 +21,14 @@ export const AUDIT_ACTIONS = [
   'audit-verify',
   /** `ward audit prove` printed an inclusion proof. */
   'audit-prove',
+  /** `ward audit archive`: a partition exported with its proofs and dropped (or the attempt refused). */
+  'audit-archive',
+  /** `ward audit partitions`: the owner created the coming months' audit partitions. */
+  'audit-partitions',
+  /** A privacy officer signed off a review of the activity records of a period (164.308(a)(1)(ii)(D)). */
+  'audit-review',
+  /** An attempt to change audit status or configuration: there is no such switch, so it is always refused. */
+  'audit-configure',
   /** A disclosure of a patient's PHI recorded by a privacy officer (45 CFR 164.528). */
   'disclose',
   /** The audit log itself exported (NDJSON, CSV or a Bundle). */

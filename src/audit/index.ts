@@ -7,6 +7,15 @@ export {
   type IdList,
   idList,
 } from './access-reports.js';
+export {
+  type ArchiveFiles,
+  type ArchiveHeadFile,
+  AuditArchiveError,
+  archiveFiles,
+  checkArchive,
+  type ExportedPartition,
+  exportPartition,
+} from './archive-partition.js';
 export type {
   AuditAction,
   AuditDecision,
@@ -33,6 +42,7 @@ export {
   patientIdOf,
   principalIdOf,
 } from './audit-search.js';
+export { type BatchProofs, batchInclusionProofs } from './batch-proofs.js';
 export { canonicalJson } from './canonical-json.js';
 export { checkDisclosureInput, DESCRIPTION_MAX_CHARS, type DisclosureInput } from './disclosure-input.js';
 export {
@@ -70,6 +80,7 @@ export {
   unaccountedPurposes,
 } from './purpose-of-use.js';
 export type { RequestContext } from './request-context.js';
+export { checkReviewInput, REVIEW_NOTE_MAX_CHARS, type ReviewInput, type ReviewSchedule, reviewSchedule } from './review-signoff.js';
 export { AuditSealer, type SealerEvent, type SealerOptions, type SealerStatus, type SealResult } from './sealer.js';
 export {
   auditKeyId,
@@ -81,5 +92,5 @@ export {
   treeHeadSignatureValid,
   treeHeadToJson,
 } from './tree-head.js';
-export { type AuditFault, describeFault, type VerifyOptions, type VerifyReport, verifyAuditLog } from './verify-log.js';
+export { type ArchivedRange, type AuditFault, describeFault, type VerifyOptions, type VerifyReport, verifyAuditLog } from './verify-log.js';
 export { FileWitness, HttpWitness, readWitnessFile, type Witness } from './witness.js';

@@ -1,5 +1,13 @@
 import type { KeyObject } from 'node:crypto';
-import { countAuditRowsBefore, type Queryable, readAuditRows, readHeads, readNewestHead } from '../store/index.js';
+import {
+  countAuditRowsBefore,
+  findArchiveOf,
+  type Queryable,
+  readAuditRows,
+  readHeads,
+  readLeafRows,
+  readNewestHead,
+} from '../store/index.js';
 import { entryLeafHash } from './entry-leaf.js';
 import { CompactRange, inclusionProofRanges } from './merkle.js';
 import { auditKeyId, type TreeHeadJson, treeHeadToJson } from './tree-head.js';
@@ -37,6 +45,14 @@ export async function proveEntry(db: Queryable, seq: number, publicKey: KeyObjec
     after = page[page.length - 1]?.treeSize ?? after;
   }
   const target = (await readAuditRows(db, { afterSeq: seq - 1, throughSeq: seq, limit: 1 }))[0];
+  if (!target) {
+    const archive = await findArchiveOf(db, seq);
+    // Its entry left the database with its partition; the archive file holds it and its proof.
+    if (archive)
+      throw new AuditProofError(
+        `entry ${seq} is archived: partition ${archive.partition} (${archive.from.toISOString().slice(0, 7)}, entries ${archive.firstSeq}-${archive.lastSeq}) was exported on ${archive.archivedAt.toISOString()} to ${archive.file} (sha256 ${archive.sha256}) with its inclusion proof against the head of tree size ${archive.headTreeSize}`,
+      );
+  }
   if (!target || gaps.has(seq)) throw new AuditProofError(`no sealed entry has number ${seq}`);
   const leafIndex = await countAuditRowsBefore(db, seq, [...gaps]);
 
@@ -45,17 +61,19 @@ export async function proveEntry(db: Queryable, seq: number, publicKey: KeyObjec
   const whole = CompactRange.empty();
   let index = 0;
   for (let after = 0; ; ) {
-    const rows = await readAuditRows(db, { afterSeq: after, throughSeq: head.lastSeq, limit: pageSize });
+    const rows = await readLeafRows(db, { afterSeq: after, throughSeq: head.lastSeq, limit: pageSize });
     if (rows.length === 0) break;
     for (const row of rows) {
-      if (gaps.has(row.seq)) continue;
-      const leaf = entryLeafHash(row.seq, row.entry);
+      const rowSeq = row.kind === 'entry' ? row.row.seq : row.seq;
+      after = rowSeq;
+      if (gaps.has(rowSeq)) continue;
+      // An archived entry's leaf is its kept hash (ADR 0008); the root check below authenticates it.
+      const leaf = row.kind === 'entry' ? entryLeafHash(row.row.seq, row.row.entry) : row.leafHash;
       whole.append(leaf);
       const r = ranges.findIndex(([start, end]) => index >= start && index < end);
       if (r >= 0) hashers[r]?.append(leaf);
       index += 1;
     }
-    after = rows[rows.length - 1]?.seq ?? after;
   }
   // A proof from a log that no longer matches its head would prove nothing; say so instead.
   if (whole.size !== head.treeSize || !whole.root().equals(head.rootHash)) {

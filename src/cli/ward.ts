@@ -4,6 +4,13 @@ import { join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Presets, SingleBar } from 'cli-progress';
 import { type AdminRequest, adminSocketPath, callAdminChannel } from '../app/admin-channel.js';
+import {
+  type AuditArchiveArgs,
+  type AuditArchiveResult,
+  auditArchive,
+  auditPartitions,
+  type PartitionsReport,
+} from '../app/audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
@@ -24,6 +31,10 @@ const USAGE = `usage: ward <command>
                                 check every audit entry, the Merkle tree, each signed head and the
                                 witness; exits 0 when all holds, 1 naming each fault
   audit prove <entry number>    print an inclusion proof of one entry against the newest signed head
+  audit archive --before <YYYY-MM-DD> --out <dir>
+                                export each month partition older than the date and the retention
+                                period with its inclusion proofs, check the files, then drop it
+  audit partitions              create the coming months' audit partitions (as the owner) and list them
   user create --username <u> --name "<display name>" --role <role> [--role <role> …]
               [--practitioner Practitioner/<id> | --patient <Patient id>] [--organization Organization/<id>]
               [--expires 72h]   create an account; prints its single-use enrollment link, the code alone last
@@ -200,6 +211,49 @@ async function audit(config: WardConfig, sub: string | undefined, argv: string[]
       },
     );
   }
+  if (sub === 'archive') {
+    const { values } = parseArgs({ args: argv, options: { before: { type: 'string' }, out: { type: 'string' } }, strict: true });
+    if (!values.before || !values.out) {
+      process.stderr.write('usage: ward audit archive --before <YYYY-MM-DD> --out <dir>\n');
+      return 2;
+    }
+    const args: AuditArchiveArgs = { before: values.before, outDir: resolve(values.out) };
+    return operatorCommand(
+      config,
+      { command: 'audit-archive', operator: operatorName(), args },
+      async (ward) => JSON.stringify(await auditArchive(ward, operatorPrincipal(), operatorContext('cli'), args)),
+      (output) => {
+        const result = JSON.parse(output) as AuditArchiveResult;
+        const lines = [
+          ...result.archived.map(
+            (a) =>
+              `archived ${a.partition}: ${a.entries} entries${a.firstSeq !== null ? ` (${a.firstSeq}-${a.lastSeq})` : ''}, proofs against the head of tree size ${a.treeSize}, sha256 ${a.sha256}\n  ${a.files.join('\n  ')}`,
+          ),
+          result.archived.length === 0
+            ? `no audit partition ended before ${result.before}`
+            : `archived ${result.archived.length} partition(s)`,
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return 0;
+      },
+    );
+  }
+  if (sub === 'partitions' && argv.length === 0) {
+    return operatorCommand(
+      config,
+      { command: 'audit-partitions', operator: operatorName() },
+      async (ward) => JSON.stringify(await auditPartitions(ward, operatorPrincipal(), operatorContext('cli'))),
+      (output) => {
+        const report = JSON.parse(output) as PartitionsReport;
+        const lines = [
+          ...report.partitions.map((p) => `${p.name}  ${p.from.slice(0, 10)} .. ${p.to.slice(0, 10)}  ${p.entries} entries`),
+          `created ${report.created} new partition(s); the default partition holds ${report.defaultPartitionRows} row(s)`,
+        ];
+        process.stdout.write(`${lines.join('\n')}\n`);
+        return 0;
+      },
+    );
+  }
   process.stderr.write(USAGE);
   return 2;
 }
@@ -259,7 +313,11 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
 
 function renderVerifyReport(report: VerifyReport): string {
   const lines = [
-    `audit log: ${report.entries} entries, ${report.heads} signed heads, tree size ${report.treeSize}${report.newestHeadAt ? ` (newest head ${report.newestHeadAt})` : ''}, ${report.unsealedEntries} not sealed yet`,
+    `audit log: ${report.entries} entries${report.archivedEntries > 0 ? ` (and ${report.archivedEntries} archived)` : ''}, ${report.heads} signed heads, tree size ${report.treeSize}${report.newestHeadAt ? ` (newest head ${report.newestHeadAt})` : ''}, ${report.unsealedEntries} not sealed yet`,
+    ...report.archives.map(
+      (a) =>
+        `archived: ${a.partition} (${a.from.slice(0, 10)} .. ${a.to.slice(0, 10)}), ${a.entries} entries${a.firstSeq !== null ? ` ${a.firstSeq}-${a.lastSeq}` : ''}, exported ${a.archivedAt} to ${a.file} (sha256 ${a.sha256}); checked through their kept leaf hashes`,
+    ),
     ...(report.witnessedTreeSize !== undefined ? [`witness: newest witnessed head has tree size ${report.witnessedTreeSize}`] : []),
     ...report.faults.map((f) => `FAULT ${describeFault(f)}`),
     report.ok ? 'verified: every entry, head, signature and the witness agree' : `NOT VERIFIED: ${report.faults.length} fault(s)`,

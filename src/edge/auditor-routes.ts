@@ -65,6 +65,22 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
   admin('GET', '/access-report', 'search', (a, req) => a.accessReport(req));
   admin('GET', '/failures', 'search', (a, req) => a.failures(req));
   admin('GET', '/status', 'search', (a, req) => a.status(req));
+  admin('GET', '/reviews', 'search', (a, req) => a.reviews(req));
+  admin('POST', '/reviews', 'create', (a, req) => a.recordReview(req));
+  // There is no off switch (170.315(d)(2)(ii)–(iii)): every write to the audit status or to a
+  // configuration route is refused — 403 for a role that may not touch the log, 405 for one that
+  // may — and audited with who and when.
+  for (const url of ['/status', '/config', '/configuration', '/settings', '/enabled'])
+    for (const method of ['PUT', 'POST', 'PATCH', 'DELETE'] as const)
+      route(app, {
+        method,
+        url: `/admin/audit${url}`,
+        action: 'update',
+        handler: async (request, reply) => {
+          reply.header('allow', url === '/status' ? 'GET' : '');
+          return auditor.refuseConfigChange(auditorRequest(request));
+        },
+      });
 }
 
 function auditorRequest(request: FastifyRequest): AuditorRequest {

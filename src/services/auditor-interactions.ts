@@ -49,18 +49,39 @@ export class AuditorInteractions {
   readonly #vault: Vault;
   readonly #fhirBase: string;
   readonly #sealer: () => SealerView;
+  readonly #reviewIntervalDays: number;
 
-  constructor(vault: Vault, fhirBase: string, sealer: () => SealerView) {
+  constructor(vault: Vault, fhirBase: string, sealer: () => SealerView, options: { readonly reviewIntervalDays: number }) {
     this.#vault = vault;
     this.#fhirBase = fhirBase.replace(/\/$/, '');
     this.#sealer = sealer;
+    this.#reviewIntervalDays = options.reviewIntervalDays;
   }
 
   /** `GET /admin/audit/status`: tree size, newest signed head, sealing lag, last verification. */
   async status(req: AuditorRequest): Promise<FhirResponse> {
     checkParameters(req.query, []);
-    const status = await this.#vault.auditor.status(req.principal, req.ctx, this.#sealer());
+    const status = await this.#vault.auditor.status(req.principal, req.ctx, this.#sealer(), this.#reviewIntervalDays);
     return { status: 200, headers: { 'content-type': REPORT_JSON }, body: status };
+  }
+
+  /** `POST /admin/audit/reviews`: a privacy officer signs off a review of a period (164.308(a)(1)(ii)(D)). */
+  async recordReview(req: AuditorRequest): Promise<FhirResponse> {
+    checkParameters(req.query, []);
+    const review = await this.#vault.auditor.recordReview(req.principal, req.ctx, req.body);
+    return { status: 201, headers: { 'content-type': REPORT_JSON }, body: review };
+  }
+
+  /** `GET /admin/audit/reviews`: the sign-offs and whether a review is overdue. */
+  async reviews(req: AuditorRequest): Promise<FhirResponse> {
+    checkParameters(req.query, []);
+    const report = await this.#vault.auditor.reviews(req.principal, req.ctx, this.#reviewIntervalDays);
+    return { status: 200, headers: { 'content-type': REPORT_JSON }, body: report };
+  }
+
+  /** Any write to audit status or configuration: refused, and audited (170.315(d)(2)(ii)–(iii)). */
+  async refuseConfigChange(req: Pick<AuditorRequest, 'principal' | 'ctx'>): Promise<never> {
+    return this.#vault.auditor.refuseConfigChange(req.principal, req.ctx);
   }
 
   /** `GET [base]/AuditEvent?…`: a searchset Bundle, paged over a snapshot of the log. */

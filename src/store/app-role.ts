@@ -4,6 +4,8 @@ import type { Database } from './database.js';
  * On PostgreSQL Ward serves through a login role that is neither superuser nor table owner
  * (invariant 4): it may read and write resources, but on the audit log only INSERT and SELECT,
  * and it cannot disable the append-only triggers or drop the log, because only an owner can.
+ * Audit partitions (ADR 0008) get no grant: rows reach them through the parent, whose grants are
+ * the ones checked, so no partition, present or created later, can be changed or read directly.
  * Accounts get no DELETE either: a user id is never reissued (164.312(a)(2)(i)).
  */
 export interface AppRole {
@@ -49,6 +51,7 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
       ward_search_uri, ward_search_blind TO ${role.name};
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};
     GRANT SELECT, INSERT ON ward_audit_entry, ward_audit_head TO ${role.name};
+    GRANT SELECT ON ward_audit_archive, ward_audit_archived_leaf TO ${role.name};
     GRANT SELECT ON ward_migration TO ${role.name};
     GRANT SELECT, INSERT ON ward_user, ward_enrollment TO ${role.name};
     GRANT UPDATE (status, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};

@@ -113,3 +113,19 @@ export async function readNewestOfAction(q: Queryable, action: string): Promise<
   );
   return rows[0] ? { seq: asNumber(rows[0].seq), entry: rows[0].entry } : undefined;
 }
+
+/** The newest successful entries of one action, newest first (e.g. the review sign-offs, not the refused attempts). */
+export async function readRecentOfAction(q: Queryable, action: string, limit: number): Promise<{ seq: number; entry: string }[]> {
+  const { rows } = await q.query<{ seq: unknown; entry: string }>(
+    `SELECT seq, entry FROM ward_audit_entry WHERE action = $1 AND outcome = 'success' ORDER BY seq DESC LIMIT $2`,
+    [action, limit],
+  );
+  return rows.map((r) => ({ seq: asNumber(r.seq), entry: r.entry }));
+}
+
+/** When the log's oldest entry still in the database was recorded. */
+export async function readOldestEntryTime(q: Queryable): Promise<Date | undefined> {
+  const { rows } = await q.query<{ t: unknown }>('SELECT min(recorded_at) AS t FROM ward_audit_entry');
+  const t = rows[0]?.t;
+  return t === null || t === undefined ? undefined : asDate(t);
+}

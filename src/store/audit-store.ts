@@ -98,10 +98,14 @@ export async function countAuditRows(q: Queryable): Promise<number> {
   return asNumber(rows[0]?.n);
 }
 
-/** How many entries have a number below `seq`, leaving out the numbers in `excluding`. */
+/**
+ * How many leaves have a number below `seq` — live entries and the kept leaves of archived ones
+ * (ADR 0008) — leaving out the numbers in `excluding`: the leaf index of entry `seq`.
+ */
 export async function countAuditRowsBefore(q: Queryable, seq: number, excluding: readonly number[]): Promise<number> {
   const { rows } = await q.query<{ n: unknown }>(
-    'SELECT count(*) AS n FROM ward_audit_entry WHERE seq < $1 AND NOT (seq = ANY($2::bigint[]))',
+    `SELECT (SELECT count(*) FROM ward_audit_entry WHERE seq < $1 AND NOT (seq = ANY($2::bigint[])))
+          + (SELECT count(*) FROM ward_audit_archived_leaf WHERE seq < $1 AND NOT (seq = ANY($2::bigint[]))) AS n`,
     [seq, excluding],
   );
   return asNumber(rows[0]?.n);

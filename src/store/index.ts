@@ -1,12 +1,30 @@
 export { type AppRole, appRoleName, provisionAppRole } from './app-role.js';
 export {
+  type ArchiveRecord,
+  type AuditPartition,
+  countArchivedLeaves,
+  countDefaultPartitionRows,
+  dropArchivedPartition,
+  ensureAuditPartitions,
+  findArchiveOf,
+  type LeafRow,
+  listAuditPartitions,
+  partitionLeafIndexes,
+  partitionSummary,
+  readArchives,
+  readLeafRows,
+  readPartitionRows,
+} from './audit-archive-store.js';
+export {
   insertHead,
   readAuditSequenceValue,
   readHeadCovering,
   readHeads,
   readNewestHead,
   readNewestOfAction,
+  readOldestEntryTime,
   readOldestRunningXid,
+  readRecentOfAction,
   readSealCandidate,
   readUnsealed,
   type StoredHead,
@@ -42,7 +60,7 @@ export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
-export { MIGRATIONS, migrate } from './migrate.js';
+export { AUDIT_PARTITION_MONTHS_AHEAD, MIGRATIONS, migrate } from './migrate.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {

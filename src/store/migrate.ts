@@ -4,6 +4,7 @@ import { migration0002 } from './migrations/0002-audit-heads.js';
 import { migration0003 } from './migrations/0003-auditor.js';
 import { migration0004 } from './migrations/0004-identity.js';
 import { migration0005 } from './migrations/0005-search.js';
+import { migration0006 } from './migrations/0006-audit-partitions.js';
 
 export interface Migration {
   readonly version: number;
@@ -11,25 +12,32 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006];
+
+/** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */
+export const AUDIT_PARTITION_MONTHS_AHEAD = 12;
 
 /**
  * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two
  * instances starting together from racing (PGlite has one connection, so it is trivially held).
+ * `migrations` is for tests that build an older schema to upgrade.
  */
-export async function migrate(db: Database): Promise<{ applied: number[] }> {
+export async function migrate(db: Database, migrations: readonly Migration[] = MIGRATIONS): Promise<{ applied: number[] }> {
   await db.exec(`CREATE TABLE IF NOT EXISTS ward_migration (
     version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`);
   const applied: number[] = [];
   await db.transaction(async (tx) => {
     await tx.query(`SELECT pg_advisory_xact_lock(7305950417)`);
     const done = new Set((await tx.query<{ version: number }>('SELECT version FROM ward_migration')).rows.map((r) => Number(r.version)));
-    for (const m of MIGRATIONS) {
+    for (const m of migrations) {
       if (done.has(m.version)) continue;
       for (const statement of splitStatements(m.sql)) await tx.query(statement);
       await tx.query('INSERT INTO ward_migration (version, name) VALUES ($1, $2)', [m.version, m.name]);
       applied.push(m.version);
     }
+    // The owner creates the coming months' audit partitions: the serving role has no DDL (ADR 0008).
+    if (done.has(6) || applied.includes(6))
+      await tx.query('SELECT ward_audit_ensure_partitions(now(), $1)', [AUDIT_PARTITION_MONTHS_AHEAD]);
   });
   return { applied };
 }

@@ -9,6 +9,7 @@ import {
   actionCounts,
   auditEventOf,
   checkDisclosureInput,
+  checkReviewInput,
   type DateRange,
   DISCLOSING_ACTIONS,
   type Disclosure,
@@ -17,6 +18,8 @@ import {
   type FailureSummary,
   failuresByPrincipal,
   idList,
+  type ReviewSchedule,
+  reviewSchedule,
   unaccountedPurposes,
 } from '../audit/index.js';
 import { isFhirId, WardError } from '../fhir/index.js';
@@ -25,6 +28,7 @@ import {
   accessCounts,
   accessedPatients,
   accessedResources,
+  countDefaultPartitionRows,
   type Database,
   disclosureCandidates,
   failureGroups,
@@ -33,6 +37,8 @@ import {
   readCurrent,
   readNewestHead,
   readNewestOfAction,
+  readOldestEntryTime,
+  readRecentOfAction,
   readUnsealed,
   scanAuditEntries,
   searchAuditEntries,
@@ -91,6 +97,10 @@ export interface AuditStatus {
   /** How long the oldest entry not yet under a signed head has waited (0 when none waits). */
   readonly sealingLagMs: number;
   readonly sealer: { readonly lastRoundAt: string | null; readonly lastError: string | null };
+  /** The newest review sign-off and when the next is due (164.308(a)(1)(ii)(D)). */
+  readonly review: ReviewReport['schedule'] & { readonly last: Review | null };
+  /** Rows the default partition holds: months that had no partition when they arrived (ADR 0008). */
+  readonly defaultPartitionRows: number;
   /** The newest `ward audit verify` run, as the log recorded it. */
   readonly lastVerification: {
     readonly at: string;
@@ -99,6 +109,22 @@ export interface AuditStatus {
     readonly faults: number;
     readonly treeSize: number;
   } | null;
+}
+
+/** One review sign-off, as its audit entry records it. */
+export interface Review {
+  readonly auditEvent: string;
+  readonly reviewedBy: string;
+  readonly reviewedAt: string;
+  readonly periodStart: string;
+  readonly periodEnd: string;
+  readonly note: string;
+}
+
+/** `GET /admin/audit/reviews`: the sign-offs, newest first, and whether a review is overdue. */
+export interface ReviewReport {
+  readonly schedule: ReviewSchedule;
+  readonly reviews: readonly Review[];
 }
 
 export interface FailureReport {
@@ -274,8 +300,59 @@ export class AuditorOperations {
     });
   }
 
+  /**
+   * Records a privacy officer's review of a period's activity records (164.308(a)(1)(ii)(D)) as
+   * an audit entry: only a role that may append to the log (`c` on AuditEvent) may sign off.
+   */
+  async recordReview(principal: Principal, ctx: RequestContext, body: unknown): Promise<Omit<Review, 'auditEvent'>> {
+    const op = this.#deps.op(principal, ctx, 'audit-review', LOG_VIEW_TYPE);
+    return this.#deps.run.write(
+      op,
+      { transactional: false },
+      async () => {
+        this.#decide(op, 'create');
+        const input = checkReviewInput(body, this.#deps.now());
+        op.detail = { periodStart: input.periodStart, periodEnd: input.periodEnd, note: input.note };
+        return {
+          reviewedBy: principal.id,
+          reviewedAt: this.#deps.now().toISOString(),
+          periodStart: input.periodStart,
+          periodEnd: input.periodEnd,
+          note: input.note,
+        };
+      },
+      () => 201,
+    );
+  }
+
+  /** The review sign-offs, newest first (at most 100), and when the next is due. */
+  async reviews(principal: Principal, ctx: RequestContext, intervalDays: number): Promise<ReviewReport> {
+    const op = this.#deps.op(principal, ctx, 'audit-report', LOG_VIEW_TYPE);
+    op.detail = { report: 'reviews' };
+    return this.#deps.run.read(op, async () => {
+      this.#decide(op, 'search');
+      const reviews = (await readRecentOfAction(this.#deps.db, 'audit-review', 100)).map((r) => reviewOf(r.seq, parse(r.entry)));
+      return { schedule: await this.#reviewSchedule(reviews[0], intervalDays), reviews };
+    });
+  }
+
+  /**
+   * Any attempt to change audit status or configuration (170.315(d)(2)(ii)–(iii)). There is no
+   * switch to turn: a role that may not touch the log is refused (403), one that may is told the
+   * method is not allowed (405). Either way the attempt is an audit entry with who and when.
+   */
+  async refuseConfigChange(principal: Principal, ctx: RequestContext): Promise<never> {
+    const op = this.#deps.op(principal, ctx, 'audit-configure', LOG_VIEW_TYPE);
+    return this.#deps.run.read(op, async () => {
+      this.#decide(op, 'create');
+      throw new WardError('WARD_METHOD_NOT_ALLOWED', {
+        details: [{ diagnostics: 'Audit cannot be turned off or reconfigured: it is always on, and this resource is read-only' }],
+      });
+    });
+  }
+
   /** The newest signed head, what waits to be sealed, the sealer's last round and the last verification. */
-  async status(principal: Principal, ctx: RequestContext, sealer: SealerView): Promise<AuditStatus> {
+  async status(principal: Principal, ctx: RequestContext, sealer: SealerView, reviewIntervalDays = 30): Promise<AuditStatus> {
     const op = this.#deps.op(principal, ctx, 'audit-report', LOG_VIEW_TYPE);
     op.detail = { report: 'status' };
     return this.#deps.run.read(op, async () => {
@@ -284,7 +361,10 @@ export class AuditorOperations {
       const unsealed = await readUnsealed(this.#deps.db, head?.lastSeq ?? 0);
       const verified = await readNewestOfAction(this.#deps.db, 'audit-verify');
       const verification = verified ? parse(verified.entry) : undefined;
+      const newestReview = (await readRecentOfAction(this.#deps.db, 'audit-review', 1)).map((r) => reviewOf(r.seq, parse(r.entry)))[0];
       return {
+        review: { ...(await this.#reviewSchedule(newestReview, reviewIntervalDays)), last: newestReview ?? null },
+        defaultPartitionRows: await countDefaultPartitionRows(this.#deps.db),
         treeSize: head?.treeSize ?? 0,
         newestHead: head
           ? {
@@ -323,6 +403,11 @@ export class AuditorOperations {
     if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
   }
 
+  async #reviewSchedule(newest: Review | undefined, intervalDays: number): Promise<ReviewSchedule> {
+    const started = newest ? undefined : await readOldestEntryTime(this.#deps.db);
+    return reviewSchedule(newest ? new Date(newest.reviewedAt) : undefined, started, intervalDays, this.#deps.now());
+  }
+
   /** The patient of an accounting must exist (or have existed: a deleted Patient keeps its accounting). */
   async #confirmPatient(op: OperationRecord, patientId: string): Promise<void> {
     const row = isFhirId(patientId) ? await readCurrent(this.#deps.db, 'Patient', patientId) : undefined;
@@ -337,6 +422,17 @@ export class AuditorOperations {
       before: window.before ?? new Date(now.getTime() + 1),
     };
   }
+}
+
+function reviewOf(seq: number, entry: AuditEntry): Review {
+  return {
+    auditEvent: `AuditEvent/${seq}`,
+    reviewedBy: entry.who.id,
+    reviewedAt: entry.time,
+    periodStart: entry.detail?.periodStart ?? '',
+    periodEnd: entry.detail?.periodEnd ?? '',
+    note: entry.detail?.note ?? '',
+  };
 }
 
 function parse(entry: string): AuditEntry {

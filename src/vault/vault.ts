@@ -2,7 +2,7 @@ import type { RequestContext } from '../audit/index.js';
 import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
 import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
+import { auditEntry, type OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
@@ -20,6 +20,16 @@ import {
   type WriteResult,
 } from './vault-types.js';
 import { type PrepareDeps, prepareTombstone, prepareVersion } from './write-preparation.js';
+
+/** Operator actions recorded on their own (no resource, no policy decision of the vault's). */
+export type AdministrativeAction =
+  | 'token-create'
+  | 'key-create'
+  | 'migrate'
+  | 'audit-verify'
+  | 'audit-prove'
+  | 'audit-archive'
+  | 'audit-partitions';
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
@@ -321,12 +331,28 @@ export class Vault {
   async recordAdministrative(
     principal: Principal,
     ctx: RequestContext,
-    action: 'token-create' | 'key-create' | 'migrate' | 'audit-verify' | 'audit-prove',
+    action: AdministrativeAction,
     outcome: { status: number; code?: string; detail: Record<string, string> },
   ): Promise<void> {
     const op = this.#op(principal, ctx, action);
     op.detail = outcome.detail;
     await this.#run.append(op, outcome.status, outcome.code);
+  }
+
+  /**
+   * An operator action's entry inside the caller's transaction, so that the entry and the change
+   * it records (an archived partition dropped by the owner) commit together or not at all.
+   */
+  async recordAdministrativeIn(
+    q: Queryable,
+    principal: Principal,
+    ctx: RequestContext,
+    action: AdministrativeAction,
+    outcome: { status: number; detail: Record<string, string> },
+  ): Promise<void> {
+    const op = this.#op(principal, ctx, action);
+    op.detail = outcome.detail;
+    await this.#deps.audit.recordIn(q, auditEntry(op, this.#deps.now(), outcome.status));
   }
 
   // ── steps ────────────────────────────────────────────────────────────────────────────────

@@ -30,14 +30,23 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
 
   it('170.315(d)(2)(ii)–(iii): has no setting that turns audit off', () => {
     const c = loadConfig({ WARD_AUDIT: 'off', WARD_AUDIT_ENABLED: 'false', WARD_DISABLE_AUDIT: '1' }, '/tmp');
-    // The audit settings tune batching, sealing and where heads are witnessed; none is an on/off switch.
+    // The audit settings tune batching, sealing, where heads are witnessed, how long entries are
+    // kept and how often they are reviewed; none is an on/off switch.
     expect(Object.keys(c).filter((k) => /audit/i.test(k))).toEqual([
       'auditMaxBatch',
       'auditWitnessFile',
       'auditSealIntervalMs',
       'auditRetentionYears',
+      'auditReviewIntervalDays',
     ]);
     expect(Object.entries(c).filter(([k, v]) => /audit/i.test(k) && typeof v === 'boolean')).toEqual([]);
+  });
+
+  it('164.308(a)(1)(ii)(D): asks for a review every 30 days unless configured, and refuses an interval outside 1-366 days', () => {
+    expect(loadConfig({}, '/tmp').auditReviewIntervalDays).toBe(30);
+    expect(loadConfig({ WARD_AUDIT_REVIEW_INTERVAL_DAYS: '7' }, '/tmp').auditReviewIntervalDays).toBe(7);
+    for (const bad of ['0', '367', 'monthly', '1.5'])
+      expect(() => loadConfig({ WARD_AUDIT_REVIEW_INTERVAL_DAYS: bad }, '/tmp')).toThrow(/WARD_AUDIT_REVIEW_INTERVAL_DAYS/);
   });
 
   it('witnesses audit heads beside the data by default, and only over https to a remote witness', () => {

@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import {
+  batchInclusionProofs,
   CompactRange,
   consistencyProof,
   consistencyProofFrom,
@@ -126,5 +127,19 @@ describe('RFC 9162 Merkle tree (audit log)', () => {
         expect(hex(streamed)).toEqual(hex(inclusionProof(big.slice(0, n), m)));
       }
     }
+  });
+});
+
+describe('batch inclusion proofs (one pass over the leaves, for archives)', () => {
+  it.each([1, 2, 3, 7, 8, 13, 64, 100])('equal PATH(m, D[n]) of RFC 9162 for every leaf of a tree of %i', async (n) => {
+    const leaves = Array.from({ length: n }, (_, i) => leafHash(Buffer.from(`entry ${i}`)));
+    const wanted = Array.from({ length: n }, (_, i) => i).filter((i) => i % 3 !== 1);
+    let next = 0;
+    const batch = await batchInclusionProofs(n, wanted, async () => leaves[next++] as Buffer);
+    expect(next).toBe(n);
+    expect(batch.root.equals(rootHash(leaves))).toBe(true);
+    for (const m of wanted)
+      expect(batch.proof(m).map((h) => h.toString('hex'))).toEqual(inclusionProof(leaves, m).map((h) => h.toString('hex')));
+    if (n > 1) expect(() => batch.proof(1)).toThrow(/not among the leaves/);
   });
 });

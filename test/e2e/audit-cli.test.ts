@@ -92,6 +92,27 @@ describe('ward audit verify and prove on a running server', () => {
     }
   });
 
+  it('164.316(b)(2)(i): ward audit archive through the running server refuses a date inside the retention period and drops nothing', () => {
+    const out = mkdtempSync(join(tmpdir(), 'ward-archive-cli-'));
+    try {
+      const before = JSON.parse(runWard(['audit', 'verify', '--json'], env).stdout);
+      const r = runWard(['audit', 'archive', '--before', '2024-01-01', '--out', out], env);
+      expect(r.stderr).toMatch(/--before 2024-01-01 is inside the audit retention period of 6 years/);
+      expect(r.status).toBe(1);
+      const partitions = runWard(['audit', 'partitions'], env);
+      expect(partitions.status).toBe(0);
+      expect(partitions.stdout).toMatch(/^ward_audit_entry_\d{4}_\d{2} {2}\d{4}-\d{2}-01 \.\. \d{4}-\d{2}-01 {2}\d+ entries$/m);
+      expect(partitions.stdout).toMatch(/the default partition holds 0 row\(s\)$/m);
+      const after = JSON.parse(runWard(['audit', 'verify', '--json'], env).stdout);
+      expect(after.ok).toBe(true);
+      expect(after.archivedEntries).toBe(0);
+      expect(after.entries).toBeGreaterThan(before.entries);
+      expect(runWard(['audit', 'archive', '--before', '2019-13-01', '--out', out], env).status).toBe(1);
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  });
+
   it('ward audit prove refuses a number no sealed entry has', () => {
     const r = runWard(['audit', 'prove', '999999'], env);
     expect(r.status).toBe(1);
