@@ -3,6 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { type AuditArchiveArgs, auditArchive, auditPartitions } from './audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
+import { type ClientCreateArgs, createClient, suspendClient } from './client-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
 import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from './user-commands.js';
 import type { Ward } from './ward.js';
@@ -21,6 +22,8 @@ export type AdminRequest =
   | { command: 'user-create'; operator: string; args: UserCreateArgs }
   | { command: 'user-deactivate'; operator: string; username: string }
   | { command: 'user-unlock'; operator: string; username: string }
+  | { command: 'client-create'; operator: string; args: ClientCreateArgs }
+  | { command: 'client-suspend'; operator: string; clientId: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
@@ -116,6 +119,16 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
           output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
         };
       }
+      case 'client-create':
+        return {
+          ok: true,
+          output: await createClient(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
+        };
+      case 'client-suspend':
+        return {
+          ok: true,
+          output: await suspendClient(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.clientId),
+        };
       default:
         return { ok: false, error: 'unknown command' };
     }

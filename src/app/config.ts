@@ -31,6 +31,8 @@ export interface WardConfig {
   readonly auditReviewIntervalDays: number;
   /** Most the app's clock may differ from the database server's (170.210(g)); production refuses to start beyond it. */
   readonly clockMaxOffsetMs: number;
+  /** Lifetime of access tokens the SMART authorization server issues (default 15 min, ONC (g)(10) short-lived). */
+  readonly accessTokenMinutes: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -90,6 +92,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     auditRetentionYears: retentionYears(env.WARD_AUDIT_RETENTION_YEARS),
     auditReviewIntervalDays: intFrom(env.WARD_AUDIT_REVIEW_INTERVAL_DAYS, 30, 'WARD_AUDIT_REVIEW_INTERVAL_DAYS', 1, 366),
     clockMaxOffsetMs: intFrom(env.WARD_CLOCK_MAX_OFFSET_MS, 1000, 'WARD_CLOCK_MAX_OFFSET_MS', 10, 60_000),
+    accessTokenMinutes: intFrom(env.WARD_ACCESS_TOKEN_MINUTES, 15, 'WARD_ACCESS_TOKEN_MINUTES', 1, 60),
   };
 }
 

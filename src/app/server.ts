@@ -25,8 +25,9 @@ export function buildWardHttpApp(
   return buildHttpApp({
     fhir: ward.fhir,
     auditor: ward.auditor,
-    tokens: ward.tokens,
+    tokens: ward.smart.bearer,
     identity: ward.identity,
+    smart: { server: ward.smart.server, configuration: ward.smart.configuration },
     baseUrl: ward.config.baseUrl,
     version: WARD_VERSION,
     now: ward.now,
@@ -50,6 +51,7 @@ export async function startServer(
   const ward = await openWard(config, {
     migrate: true,
     ...(options.now ? { now: options.now } : {}),
+    onOAuthError: (error) => logger.error({ errorName: error.name }, 'authorization server error'),
     onSealerEvent: (event) => {
       if (event.kind === 'sealed') logger.debug(event, 'audit head signed');
       else logger.error(event, 'audit sealer problem');

@@ -3,7 +3,15 @@ import { mkdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { AuditLog, AuditSealer, auditKeyId, FileWitness, HttpWitness, type SealerEvent, type Witness } from '../audit/index.js';
 import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto/index.js';
-import { AccessTokens, type AddressThrottleOptions, createIdentity, type Identity, type PasswordHasher } from '../identity/index.js';
+import {
+  AccessTokens,
+  type AddressThrottleOptions,
+  createIdentity,
+  createSmart,
+  type Identity,
+  type PasswordHasher,
+  type Smart,
+} from '../identity/index.js';
 import { AuditorInteractions, FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
@@ -21,6 +29,8 @@ export interface Ward {
   readonly tokens: AccessTokens;
   /** Accounts, enrollment and password login (issue 5). */
   readonly identity: Identity;
+  /** The SMART authorization server, client registry and bearer check (issue 5 items 5–7, ADR 0013). */
+  readonly smart: Smart;
   readonly sealer: AuditSealer;
   /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
   readonly auditKey: { readonly keyId: string; readonly publicKey: KeyObject; readonly publicKeyPem: string };
@@ -42,6 +52,8 @@ export interface OpenOptions {
   readonly passwordHasher?: PasswordHasher;
   /** Per-address failed-login window (tests shrink it). */
   readonly addressThrottle?: AddressThrottleOptions;
+  /** Where the authorization server reports unexpected errors (the server's log); never PHI. */
+  readonly onOAuthError?: (error: { name: string; message: string }) => void;
 }
 
 /** The composition root: every long-lived piece is built here, once, and passed down. */
@@ -95,6 +107,17 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       ...(options.passwordHasher ? { hasher: options.passwordHasher } : {}),
       ...(options.addressThrottle ? { addressThrottle: options.addressThrottle } : {}),
     });
+    const smart = await createSmart({
+      db,
+      audit,
+      keyring,
+      tokens,
+      now,
+      baseUrl: config.baseUrl,
+      signingKey: tokenKeys.privateKey,
+      accessTokenSeconds: config.accessTokenMinutes * 60,
+      ...(options.onOAuthError ? { onError: options.onOAuthError } : {}),
+    });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.
     for (const key of keyring.created) {
       await vault.recordAdministrative(systemPrincipal(), { requestId: randomUUID(), listener: 'cli', audited: false }, 'key-create', {
@@ -110,6 +133,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       auditor,
       tokens,
       identity,
+      smart,
       sealer,
       auditKey: {
         keyId: auditKeyId(auditSigning.publicKey),

@@ -49,6 +49,18 @@ export const AUDIT_ACTIONS = [
   'account-unlock',
   /** An enrollment code was redeemed to set a first password (or refused). */
   'enroll',
+  /** An operator or admin registered a client application (its id, ceiling and state in the detail). */
+  'client-create',
+  /** A client application was suspended: its tokens stop working at once. */
+  'client-suspend',
+  /** The authorization server issued tokens (a grant or a refresh); the client id is in `who`. */
+  'token-grant',
+  /** The authorization server refused a token request; the client id (claimed or known) is in `who`. */
+  'token-denied',
+  /** A registered client introspected a token (RFC 7662). */
+  'token-introspect',
+  /** A client revoked a token (RFC 7009). */
+  'token-revoke',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

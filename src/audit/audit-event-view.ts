@@ -79,6 +79,12 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'client-create': { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },
+  'client-suspend': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'token-grant': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'token-denied': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'token-introspect': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'token-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

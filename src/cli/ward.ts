@@ -12,6 +12,7 @@ import {
   type PartitionsReport,
 } from '../app/audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
+import { type ClientCreateArgs, createClient, suspendClient } from '../app/client-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
 import { startServer } from '../app/server.js';
@@ -40,6 +41,10 @@ const USAGE = `usage: ward <command>
               [--expires 72h]   create an account; prints its single-use enrollment link, the code alone last
   user deactivate <username>    refuse the account's logins from now on
   user unlock <username>        lift a login lock or back-off (after 100 failures an account stays locked until this)
+  client create --name <name> (--jwks-file <public JWKS file> | --jwks-url <https URL>) --scope "<allowed scopes>"
+                [--owner <who answers for it>] [--purpose "<why it needs the data>"] [--redirect-uri <uri> …]
+                                register a client app, approved at once; prints its client_id alone last
+  client suspend <client_id>    stop a client now: its tokens stop working and it gets no new ones
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -57,6 +62,8 @@ async function main(argv: string[]): Promise<number> {
       return audit(config, sub, rest);
     case 'user':
       return user(config, sub, rest);
+    case 'client':
+      return client(config, sub, rest);
     case undefined:
     case '--help':
     case 'help':
@@ -304,6 +311,58 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
       config,
       { command: sub === 'deactivate' ? 'user-deactivate' : 'user-unlock', operator: operatorName(), username },
       (ward) => run(ward, operatorPrincipal(), operatorContext('cli'), username),
+      print,
+    );
+  }
+  process.stderr.write(USAGE);
+  return 2;
+}
+
+async function client(config: WardConfig, sub: string | undefined, argv: string[]): Promise<number> {
+  const print = (output: string) => {
+    process.stdout.write(`${output}\n`);
+    return 0;
+  };
+  if (sub === 'create') {
+    const { values } = parseArgs({
+      args: argv,
+      options: {
+        name: { type: 'string' },
+        'jwks-file': { type: 'string' },
+        'jwks-url': { type: 'string' },
+        scope: { type: 'string' },
+        owner: { type: 'string' },
+        purpose: { type: 'string' },
+        'redirect-uri': { type: 'string', multiple: true },
+      },
+      strict: true,
+    });
+    if (!values.name || !values.scope || (!values['jwks-file'] && !values['jwks-url'] && !values['redirect-uri']?.length)) {
+      process.stderr.write('client create needs --name, --scope and --jwks-file (or --jwks-url, or --redirect-uri for a public app)\n');
+      return 2;
+    }
+    const args: ClientCreateArgs = {
+      name: values.name,
+      scope: values.scope,
+      ...(values['jwks-file'] ? { jwks: readFileSync(values['jwks-file'], 'utf8') } : {}),
+      ...(values['jwks-url'] ? { jwksUri: values['jwks-url'] } : {}),
+      ...(values.owner ? { owner: values.owner } : {}),
+      ...(values.purpose ? { purpose: values.purpose } : {}),
+      ...(values['redirect-uri']?.length ? { redirectUris: values['redirect-uri'] } : {}),
+    };
+    return operatorCommand(
+      config,
+      { command: 'client-create', operator: operatorName(), args },
+      (ward) => createClient(ward, operatorPrincipal(), operatorContext('cli'), args),
+      print,
+    );
+  }
+  if (sub === 'suspend' && argv.length === 1 && argv[0]) {
+    const clientId = argv[0];
+    return operatorCommand(
+      config,
+      { command: 'client-suspend', operator: operatorName(), clientId },
+      (ward) => suspendClient(ward, operatorPrincipal(), operatorContext('cli'), clientId),
       print,
     );
   }

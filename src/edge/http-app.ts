@@ -1,13 +1,14 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import type { AccessTokens, Identity } from '../identity/index.js';
+import type { BearerVerifier, Identity, SmartServer } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { AuditorInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
+import { registerOAuthRoutes } from './oauth-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
 import { securityHeaders } from './security-headers.js';
 
@@ -21,7 +22,10 @@ declare module 'fastify' {
 export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
   readonly auditor: AuditorInteractions;
-  readonly tokens: AccessTokens;
+  /** The bearer check: Ward's JWTs and the authorization server's opaque tokens. */
+  readonly tokens: BearerVerifier;
+  /** The SMART authorization server (`/oauth/*`) and its discovery document. */
+  readonly smart: { readonly server: SmartServer; readonly configuration: Record<string, unknown> };
   /** Password login and enrollment (`/auth/*`). */
   readonly identity: Pick<Identity, 'login' | 'enrollment'>;
   readonly baseUrl: string;
@@ -166,6 +170,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   registerFhirRoutes(app, options);
   registerAuditorRoutes(app, options.auditor);
   registerAuthRoutes(app, options.identity);
+  registerOAuthRoutes(app, options.smart, Boolean(options.https));
   await app.ready();
   return { app, routes };
 }

@@ -5,12 +5,23 @@ import type { FastifyReply } from 'fastify';
  * browser or proxy (170.315(d)(7)); the API is never framed or sniffed as another type.
  */
 export function securityHeaders(reply: FastifyReply, https: boolean): void {
-  if (https) reply.header('strict-transport-security', 'max-age=63072000; includeSubDomains');
-  reply.header('cache-control', 'no-store');
-  reply.header('pragma', 'no-cache');
-  reply.header('x-content-type-options', 'nosniff');
-  reply.header('x-frame-options', 'DENY');
-  reply.header('content-security-policy', "default-src 'none'; frame-ancestors 'none'");
-  reply.header('referrer-policy', 'no-referrer');
-  reply.header('cross-origin-resource-policy', 'same-origin');
+  for (const [name, value] of headerList(https)) reply.header(name, value);
+}
+
+/** The same headers on a raw response that Fastify hands over (the authorization server's routes). */
+export function rawSecurityHeaders(res: { setHeader(name: string, value: string): unknown }, https: boolean): void {
+  for (const [name, value] of headerList(https)) res.setHeader(name, value);
+}
+
+function headerList(https: boolean): [string, string][] {
+  return [
+    ...(https ? ([['strict-transport-security', 'max-age=63072000; includeSubDomains']] as [string, string][]) : []),
+    ['cache-control', 'no-store'],
+    ['pragma', 'no-cache'],
+    ['x-content-type-options', 'nosniff'],
+    ['x-frame-options', 'DENY'],
+    ['content-security-policy', "default-src 'none'; frame-ancestors 'none'"],
+    ['referrer-policy', 'no-referrer'],
+    ['cross-origin-resource-policy', 'same-origin'],
+  ];
 }

@@ -9,6 +9,7 @@ export {
   tokenFingerprint,
 } from './access-tokens.js';
 export { type Accounts, type CreatedUser, type CreateUserRequest, DEFAULT_ENROLLMENT_TTL_SECONDS } from './accounts.js';
+export { CLIENT_ASSERTION_ALGS, ClientRegistry, type RegisterClientRequest } from './clients.js';
 export type { CredentialContext } from './credential-audit.js';
 export type { Enrollment } from './enrollment.js';
 export { createIdentity, type Identity, type IdentityDeps } from './identity.js';
@@ -30,3 +31,6 @@ export {
   type PasswordRefusal,
   REFUSAL_TEXT,
 } from './password-policy.js';
+export { createSmart, type Smart, type SmartDeps } from './smart.js';
+export { MAX_ASSERTION_LIFETIME_SECONDS, OAUTH_MOUNT, type SmartServer } from './smart-provider.js';
+export type { BearerVerifier } from './smart-tokens.js';

@@ -57,6 +57,9 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT UPDATE (status, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
     GRANT UPDATE (used_at) ON ward_enrollment TO ${role.name};
     GRANT SELECT, INSERT, UPDATE ON ward_login_throttle TO ${role.name};
+    GRANT SELECT, INSERT ON ward_client TO ${role.name};
+    GRANT UPDATE (state, state_changed_at, last_used_at) ON ward_client TO ${role.name};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ward_oauth_artifact TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

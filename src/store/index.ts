@@ -56,11 +56,34 @@ export {
   readAuditRows,
   type StoredAuditRow,
 } from './audit-store.js';
+export {
+  type ClientAuthMethod,
+  type ClientRow,
+  type ClientState,
+  findClient,
+  insertClient,
+  setClientState,
+  touchClient,
+} from './client-store.js';
 export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
 export { AUDIT_PARTITION_MONTHS_AHEAD, MIGRATIONS, migrate } from './migrate.js';
+export {
+  type ArtifactRow,
+  consumeArtifact,
+  deleteArtifact,
+  deleteArtifactsOfClient,
+  deleteArtifactsOfGrant,
+  findArtifact,
+  findArtifactBy,
+  findLiveAccessToken,
+  insertArtifactOnce,
+  type LiveAccessToken,
+  type StoredArtifact,
+  upsertArtifact,
+} from './oauth-artifact-store.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {

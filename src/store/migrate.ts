@@ -5,6 +5,7 @@ import { migration0003 } from './migrations/0003-auditor.js';
 import { migration0004 } from './migrations/0004-identity.js';
 import { migration0005 } from './migrations/0005-search.js';
 import { migration0006 } from './migrations/0006-audit-partitions.js';
+import { migration0011 } from './migrations/0011-smart.js';
 
 export interface Migration {
   readonly version: number;
@@ -12,7 +13,15 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0006];
+export const MIGRATIONS: readonly Migration[] = [
+  migration0001,
+  migration0002,
+  migration0003,
+  migration0004,
+  migration0005,
+  migration0006,
+  migration0011,
+];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */
 export const AUDIT_PARTITION_MONTHS_AHEAD = 12;

@@ -11,9 +11,18 @@ import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
 
 const POLICY_ACTIONS = new Set<string>(Object.keys(PERMISSION_OF));
-const EXPECTED_PUBLIC_URLS = ['/.well-known/jwks.json', '/.well-known/ward-audit-key', '/fhir/metadata', '/healthz'];
+const EXPECTED_PUBLIC_URLS = [
+  '/.well-known/jwks.json',
+  '/.well-known/smart-configuration',
+  '/.well-known/ward-audit-key',
+  '/fhir/.well-known/smart-configuration',
+  '/fhir/metadata',
+  '/healthz',
+];
 /** Password login and enrollment are how a principal comes to exist (POST only). */
 const EXPECTED_PUBLIC_AUTH_URLS = ['/auth/enroll', '/auth/login'];
+/** The SMART authorization server authenticates its own callers (client assertions, PKCE, login). */
+const EXPECTED_PUBLIC_OAUTH_URLS = ['/oauth', '/oauth/*'];
 
 /** A URL for a route pattern, with its parameters filled in. */
 function concreteUrl(pattern: string, id: string): string {
@@ -97,14 +106,14 @@ describe.each(engines())('authentication on %s', (engine) => {
   });
   afterAll(async () => t?.close());
 
-  it('164.312(d) · 170.315(d)(1)(i): every route declares an action, and the public routes are exactly metadata, healthz, JWKS, the audit key, login and enrollment', () => {
+  it('164.312(d) · 170.315(d)(1)(i): every route declares an action, and the public routes are exactly metadata, healthz, JWKS, the audit key, SMART discovery, login, enrollment and the authorization server', () => {
     const routes = t.http.routes;
     expect(routes.length).toBeGreaterThan(10);
     for (const r of routes) {
       expect(r.action === PUBLIC || POLICY_ACTIONS.has(r.action), `${r.method} ${r.url} has action ${String(r.action)}`).toBe(true);
     }
     const publicUrls = [...new Set(routes.filter((r) => r.action === PUBLIC).map((r) => r.url))].sort();
-    expect(publicUrls).toEqual([...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS].sort());
+    expect(publicUrls).toEqual([...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS, ...EXPECTED_PUBLIC_OAUTH_URLS].sort());
   });
 
   it('164.312(d) · 170.315(d)(1)(i): every PHI route answers 401 without credentials, with an OperationOutcome and WWW-Authenticate: Bearer', async () => {

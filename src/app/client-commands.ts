@@ -1,0 +1,58 @@
+import { isWardError } from '../fhir/index.js';
+import type { Principal } from '../policy/index.js';
+import type { RequestContext } from '../vault/index.js';
+import { OperatorCommandError } from './operator-commands.js';
+import type { Ward } from './ward.js';
+
+/** What `ward client create` takes; the JWKS is the file's text (read by the CLI, which owns the file system). */
+export interface ClientCreateArgs {
+  readonly name: string;
+  readonly scope: string;
+  readonly jwks?: string;
+  readonly jwksUri?: string;
+  readonly owner?: string;
+  readonly purpose?: string;
+  readonly redirectUris?: readonly string[];
+}
+
+/**
+ * `ward client create`: registers a client, approved at once (the operator's own registration
+ * is the approval), audited. Prints a summary, the client id alone on the last line.
+ */
+export async function createClient(ward: Ward, operator: Principal, ctx: RequestContext, args: ClientCreateArgs): Promise<string> {
+  const client = await asOperatorError(
+    ward.smart.clients.register(operator.id, ctx, {
+      name: args.name,
+      owner: args.owner ?? operator.id,
+      ...(args.purpose ? { purpose: args.purpose } : {}),
+      scope: args.scope,
+      ...(args.jwks !== undefined ? { jwks: args.jwks } : {}),
+      ...(args.jwksUri !== undefined ? { jwksUri: args.jwksUri } : {}),
+      ...(args.redirectUris ? { redirectUris: args.redirectUris } : {}),
+      state: 'approved',
+    }),
+  );
+  return [
+    `client registered and approved (${client.tokenEndpointAuthMethod}, allowed scopes: ${client.scopeCeiling})`,
+    `token endpoint: ${ward.config.baseUrl}/oauth/token`,
+    client.clientId,
+  ].join('\n');
+}
+
+/** `ward client suspend`: the client's tokens stop working now and it can get no new ones (audited). */
+export async function suspendClient(ward: Ward, operator: Principal, ctx: RequestContext, clientId: string): Promise<string> {
+  const { revoked } = await asOperatorError(ward.smart.clients.suspend(operator.id, ctx, clientId));
+  return `client ${clientId} suspended; ${revoked} token(s), code(s) and grant(s) revoked`;
+}
+
+async function asOperatorError<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isWardError(e) && e.status < 500) {
+      const details = e.details.map((d) => d.diagnostics).join('; ');
+      throw new OperatorCommandError(`${e.message}${details ? ` ${details}` : ''} (${e.code}, ${e.status})`);
+    }
+    throw e;
+  }
+}

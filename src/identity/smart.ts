@@ -1,0 +1,38 @@
+import type { KeyObject } from 'node:crypto';
+import type { AuditLog } from '../audit/index.js';
+import type { Keyring } from '../crypto/index.js';
+import type { Database } from '../store/index.js';
+import type { AccessTokens } from './access-tokens.js';
+import { ClientRegistry } from './clients.js';
+import { OAuthAudit } from './oauth-audit.js';
+import { smartConfiguration } from './smart-configuration.js';
+import { createSmartServer, type SmartServer } from './smart-provider.js';
+import { type BearerVerifier, bearerVerifier, SmartAccessTokens } from './smart-tokens.js';
+
+export interface SmartDeps {
+  readonly db: Database;
+  readonly audit: AuditLog;
+  readonly keyring: Keyring;
+  readonly tokens: AccessTokens;
+  readonly now: () => Date;
+  readonly baseUrl: string;
+  readonly signingKey: KeyObject;
+  readonly accessTokenSeconds: number;
+  readonly onError?: (error: { name: string; message: string }) => void;
+}
+
+/** The SMART authorization server, the client registry and the edge's bearer check, built once by the composition root. */
+export interface Smart {
+  readonly clients: ClientRegistry;
+  readonly server: SmartServer;
+  readonly bearer: BearerVerifier;
+  readonly configuration: Record<string, unknown>;
+}
+
+export async function createSmart(deps: SmartDeps): Promise<Smart> {
+  const audit = new OAuthAudit(deps.audit, deps.now);
+  const clients = new ClientRegistry({ db: deps.db, audit, now: deps.now });
+  const server = await createSmartServer({ ...deps, clients, audit });
+  const opaque = new SmartAccessTokens(deps);
+  return { clients, server, bearer: bearerVerifier(deps.tokens, opaque), configuration: smartConfiguration(deps.baseUrl) };
+}
