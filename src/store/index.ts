@@ -46,7 +46,6 @@ export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {
   commitWrite,
-  findCurrent,
   type HistoryQuery,
   type NewVersion,
   type PendingWrite,

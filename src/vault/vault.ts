@@ -1,11 +1,19 @@
 import type { RequestContext } from '../audit/index.js';
-import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
+import {
+  type ConditionalCriteria,
+  categoriesOf,
+  type FhirResource,
+  isFhirId,
+  isResourceType,
+  type SearchRequest,
+  WardError,
+} from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
-import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
+import { type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
-import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
+import { conditionalMatches, lockCondition } from './conditional-matches.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';
@@ -90,7 +98,7 @@ export class Vault {
     ctx: RequestContext,
     resourceType: string,
     body: unknown,
-    options: { ifNoneExist?: Criteria } = {},
+    options: { ifNoneExist?: ConditionalCriteria } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'create', resourceType);
     const conditional = options.ifNoneExist;
@@ -104,7 +112,7 @@ export class Vault {
         const match = matches[0];
         if (match) {
           op.resourceId = match.id;
-          op.detail = { conditional: 'matched-existing' };
+          op.detail = { ...op.detail, conditional: 'matched-existing' };
           return { ...this.#open(match), outcome: 'existing' as const };
         }
       }
@@ -143,7 +151,7 @@ export class Vault {
     principal: Principal,
     ctx: RequestContext,
     resourceType: string,
-    criteria: Criteria,
+    criteria: ConditionalCriteria,
     body: unknown,
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
@@ -218,7 +226,12 @@ export class Vault {
   }
 
   /** Conditional delete of exactly one match (several is 412; none is a no-op). */
-  async conditionalDelete(principal: Principal, ctx: RequestContext, resourceType: string, criteria: Criteria): Promise<DeleteResult> {
+  async conditionalDelete(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    criteria: ConditionalCriteria,
+  ): Promise<DeleteResult> {
     const op = this.#op(principal, ctx, 'delete', resourceType);
     return this.#run.write(
       op,
@@ -270,24 +283,6 @@ export class Vault {
       op.patients = [...patients];
       const last = page[page.length - 1];
       return { entries, ...(rows.length > query.count && last ? { nextCursor: last.seq } : {}) };
-    });
-  }
-
-  /** Search by the criteria conditional interactions understand (_id, identifier). */
-  async find(
-    principal: Principal,
-    ctx: RequestContext,
-    resourceType: string,
-    criteria: Criteria,
-    limit: number,
-  ): Promise<VersionedResource[]> {
-    const op = this.#op(principal, ctx, 'search', resourceType);
-    return this.#run.read(op, async () => {
-      decideOnType(op, 'search');
-      const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
-      op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
-      op.patients = [...new Set(rows.flatMap((r) => r.patients))];
-      return rows.map((r) => this.#open(r));
     });
   }
 
@@ -385,36 +380,25 @@ export class Vault {
     return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
   }
 
+  /** The visible current resources a condition selects (see conditionalMatches), at most `limit`; recorded in the entry. */
   async #visibleMatches(
     q: Queryable,
     op: OperationRecord,
     resourceType: string,
-    criteria: Criteria,
+    condition: ConditionalCriteria,
     limit: number,
   ): Promise<StoredVersion[]> {
-    const rows = await findCurrent(
-      q,
-      resourceType,
-      {
-        ...(criteria.ids ? { ids: criteria.ids } : {}),
-        identifierHashes: criteriaHashes(this.#deps.keyring.blindIndexer, resourceType, criteria),
-      },
-      // Rows the principal may not see are dropped after the query; fetch enough to fill the page.
-      limit + 100,
-    );
-    const principal = op.principal as Principal;
-    return rows.filter((r) => this.#permits(principal, 'search', r).effect === 'permit').slice(0, limit);
+    op.detail = { ...op.detail, condition: condition.auditQuery };
+    const deps = {
+      indexer: this.#deps.keyring.blindIndexer,
+      now: this.#deps.now,
+      permits: (p: Principal, a: PolicyAction, row: StoredVersion) => this.#permits(p, a, row),
+      open: (row: StoredVersion) => this.#open(row),
+    };
+    return conditionalMatches(deps, q, op.principal as Principal, resourceType, condition, limit);
   }
 
-  /**
-   * Serialises conditional writes that could match the same resource, so two cannot both find
-   * "no match" and create twice: one transaction-scoped lock per identifier token and per _id,
-   * taken in sorted order (no deadlock), ignoring control parameters such as _count.
-   */
-  async #lockCriteria(tx: Queryable, resourceType: string, criteria: Criteria): Promise<void> {
-    const keys = new Set(
-      criteriaLockHashes(this.#deps.keyring.blindIndexer, resourceType, criteria).map((h) => h.readBigInt64BE(0).toString()),
-    );
-    for (const key of [...keys].sort()) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
+  #lockCriteria(tx: Queryable, resourceType: string, condition: ConditionalCriteria): Promise<void> {
+    return lockCondition(this.#deps.keyring.blindIndexer, tx, resourceType, condition);
   }
 }
