@@ -75,6 +75,10 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  transaction: { type: REST, interaction: 'transaction', code: 'E' },
+  batch: { type: REST, interaction: 'batch', code: 'E' },
+  import: { type: dcm('110107', 'Import'), code: 'C' },
+  reindex: { type: dcm('110100', 'Application Activity'), code: 'E' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

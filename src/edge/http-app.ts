@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { WardError } from '../fhir/index.js';
 import type { AccessTokens, Identity } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
-import type { AuditorInteractions, FhirInteractions, RequestContext } from '../services/index.js';
+import type { AuditorInteractions, BundleInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
@@ -20,6 +20,7 @@ declare module 'fastify' {
 
 export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
+  readonly bundles: BundleInteractions;
   readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
   /** Password login and enrollment (`/auth/*`). */

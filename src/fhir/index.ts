@@ -1,3 +1,16 @@
+export {
+  type BundleEntryRequest,
+  type BundleKind,
+  type BundleRequest,
+  conditionalReference,
+  type EntryMethod,
+  isTemporaryReference,
+  MAX_BUNDLE_ENTRIES,
+  PROCESSING_RANK,
+  parseBundle,
+  referencesIn,
+  replaceReferences,
+} from './bundle-request.js';
 export { categoriesOf } from './categories.js';
 export { type ConditionalCriteria, parseConditional } from './conditional-criteria.js';
 export { isResourceType, RESOURCE_TYPES } from './definitions.js';

@@ -63,7 +63,10 @@ export class FhirInteractions {
   async create(req: FhirRequest): Promise<FhirResponse> {
     const resourceType = typeOf(req);
     const ifNoneExist = req.ifNoneExist !== undefined ? conditionFrom(resourceType, new URLSearchParams(req.ifNoneExist)) : undefined;
-    const result = await this.#vault.create(req.principal, req.ctx, resourceType, req.body, ifNoneExist ? { ifNoneExist } : {});
+    const result = await this.#vault.create(req.principal, req.ctx, resourceType, req.body, {
+      ...(ifNoneExist ? { ifNoneExist } : {}),
+      ...(req.assignedId !== undefined ? { assignedId: req.assignedId } : {}),
+    });
     return this.#writeResponse(result, req.prefer);
   }
 

@@ -1,4 +1,4 @@
-import type { RequestContext } from '../audit/index.js';
+import type { AuditEntry, RequestContext } from '../audit/index.js';
 import {
   type ConditionalCriteria,
   categoriesOf,
@@ -9,14 +9,14 @@ import {
   WardError,
 } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
-import { type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
+import { type Database, type Engine, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
+import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { conditionalMatches, lockCondition } from './conditional-matches.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
-import { checkBody, decideOnType, targetOf } from './vault-steps.js';
+import { asWardError, checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
   type HistoryEntry,
@@ -44,9 +44,12 @@ export class Vault {
   readonly auditor: AuditorOperations;
   readonly #search: SearchOperations;
 
-  constructor(deps: VaultDeps) {
+  readonly #enclosed: boolean;
+
+  constructor(deps: VaultDeps, options: { enclosed?: boolean } = {}) {
     this.#deps = deps;
-    this.#run = new AuditedRunner(deps);
+    this.#enclosed = options.enclosed ?? false;
+    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed });
     this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
@@ -98,8 +101,10 @@ export class Vault {
     ctx: RequestContext,
     resourceType: string,
     body: unknown,
-    options: { ifNoneExist?: ConditionalCriteria } = {},
+    options: { ifNoneExist?: ConditionalCriteria; assignedId?: string } = {},
   ): Promise<WriteResult> {
+    // A transaction assigns ids before it writes, so that entries can refer to each other.
+    if (options.assignedId !== undefined && !isFhirId(options.assignedId)) throw new TypeError('an assigned id must be a FHIR id');
     const op = this.#op(principal, ctx, 'create', resourceType);
     const conditional = options.ifNoneExist;
     return this.#write(op, { transactional: conditional !== undefined }, async (q) => {
@@ -116,7 +121,7 @@ export class Vault {
           return { ...this.#open(match), outcome: 'existing' as const };
         }
       }
-      resource.id = this.#deps.newId();
+      resource.id = options.assignedId ?? this.#deps.newId();
       return prepareVersion(this.#prep, op, resource, 'create', undefined, 'POST');
     });
   }
@@ -286,6 +291,68 @@ export class Vault {
     });
   }
 
+  /**
+   * The id of the one visible resource a condition selects, or undefined when none does (412 for
+   * several): conditional references and conditional targets inside a Bundle. Audited as a search
+   * (the condition with identifying values redacted, and the id returned). Inside a transaction the
+   * condition's locks are held until it commits, so a later conditional write sees the same answer.
+   */
+  async matchCondition(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    condition: ConditionalCriteria,
+  ): Promise<string | undefined> {
+    const op = this.#op(principal, ctx, 'search', resourceType);
+    return this.#run.read(op, async () => {
+      decideOnType(op, 'search');
+      if (this.#enclosed) await this.#lockCriteria(this.#deps.db, resourceType, condition);
+      const matches = await this.#visibleMatches(this.#deps.db, op, resourceType, condition, 2);
+      if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
+      op.returned = matches.map((r) => `${r.resourceType}/${r.id}`);
+      op.patients = [...new Set(matches.flatMap((r) => r.patients))];
+      return matches[0]?.id;
+    });
+  }
+
+  /**
+   * Runs `fn` with a vault bound to ONE database transaction (a transaction Bundle, R4
+   * §3.1.0.11.2). Every operation of the scoped vault decides, audits and writes inside it, and a
+   * 'transaction' entry closes it: all of it commits, or none of it — data, search rows and the
+   * audit entries of writes that did not happen alike. The failed attempt is then audited here,
+   * once, naming the entry that failed (`progress.entry`, set by `fn`) and its code.
+   */
+  async transaction<T>(
+    principal: Principal,
+    ctx: RequestContext,
+    fn: (scoped: Vault, progress: { entry?: number }) => Promise<T>,
+    summary: (result: T) => Record<string, string>,
+  ): Promise<T> {
+    if (this.#enclosed) throw new TypeError('transactions do not nest');
+    const op = this.#op(principal, ctx, 'transaction');
+    const progress: { entry?: number } = {};
+    try {
+      return await this.#deps.db.transaction(async (tx) => {
+        const audit = this.#deps.audit;
+        const sink = { record: (e: AuditEntry) => audit.recordIn(tx, e), recordIn: audit.recordIn.bind(audit) };
+        const scoped = new Vault({ ...this.#deps, db: enclosedDatabase(this.#deps.db.engine, tx), audit: sink }, { enclosed: true });
+        const result = await fn(scoped, progress);
+        op.detail = summary(result);
+        try {
+          await audit.recordIn(tx, auditEntry(op, this.#deps.now(), 200));
+        } catch (e) {
+          throw asWardError(e);
+        }
+        return result;
+      });
+    } catch (e) {
+      op.detail = progress.entry !== undefined ? { entry: String(progress.entry) } : {};
+      const { status, code } = statusOf(e);
+      await this.#run.append(op, status, code);
+      throw e;
+    }
+  }
+
   /** FHIR search; see SearchOperations. */
   search(
     principal: Principal,
@@ -314,7 +381,7 @@ export class Vault {
   async recordAdministrative(
     principal: Principal,
     ctx: RequestContext,
-    action: 'token-create' | 'key-create' | 'migrate' | 'audit-verify' | 'audit-prove',
+    action: 'token-create' | 'key-create' | 'migrate' | 'audit-verify' | 'audit-prove' | 'batch' | 'import' | 'reindex',
     outcome: { status: number; code?: string; detail: Record<string, string> },
   ): Promise<void> {
     const op = this.#op(principal, ctx, action);
@@ -401,4 +468,15 @@ export class Vault {
   #lockCriteria(tx: Queryable, resourceType: string, condition: ConditionalCriteria): Promise<void> {
     return lockCondition(this.#deps.keyring.blindIndexer, tx, resourceType, condition);
   }
+}
+
+/** The transaction as a Database for a scoped vault: its own "transactions" run inline, and it cannot be closed. */
+function enclosedDatabase(engine: Engine, tx: Queryable): Database {
+  return {
+    engine,
+    query: (sql, params, name) => tx.query(sql, params, name),
+    transaction: (fn) => fn(tx),
+    exec: () => Promise.reject(new TypeError('no DDL inside a transaction Bundle')),
+    close: () => Promise.reject(new TypeError('a transaction scope is closed by its owner')),
+  };
 }
