@@ -9,11 +9,21 @@ import {
   WardError,
 } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type Principal } from '../policy/index.js';
-import { type Database, type Engine, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
+import {
+  type Database,
+  type Engine,
+  type Queryable,
+  type ReindexCursor,
+  readCurrent,
+  readHistory,
+  readVersion,
+  type StoredVersion,
+} from '../store/index.js';
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { conditionalMatches, lockCondition } from './conditional-matches.js';
+import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
 import { asWardError, checkBody, decideOnType, targetOf } from './vault-steps.js';
@@ -351,6 +361,26 @@ export class Vault {
       await this.#run.append(op, status, code);
       throw e;
     }
+  }
+
+  /** One batch of `ward reindex`; see reindexBatch. */
+  reindex(
+    principal: Principal,
+    ctx: RequestContext,
+    options: { resourceType?: string; after?: ReindexCursor; limit: number },
+  ): Promise<ReindexBatch> {
+    return reindexBatch(
+      {
+        ...this.#deps,
+        run: this.#run,
+        op: (...args) => this.#op(...args),
+        permits: (p, a, row) => this.#permits(p, a, row),
+        open: (row) => this.#open(row),
+      },
+      principal,
+      ctx,
+      options,
+    );
   }
 
   /** FHIR search; see SearchOperations. */
