@@ -24,6 +24,7 @@ export function buildWardHttpApp(
 ): Promise<HttpApp> {
   return buildHttpApp({
     fhir: ward.fhir,
+    bundles: ward.bundles,
     auditor: ward.auditor,
     tokens: ward.smart.bearer,
     identity: ward.identity,

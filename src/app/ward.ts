@@ -12,7 +12,7 @@ import {
   type PasswordHasher,
   type Smart,
 } from '../identity/index.js';
-import { AuditorInteractions, FhirInteractions } from '../services/index.js';
+import { AuditorInteractions, BundleInteractions, FhirInteractions } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import { type ClockStatus, checkClock } from './clock-check.js';
@@ -25,6 +25,8 @@ export interface Ward {
   readonly db: Database;
   readonly vault: Vault;
   readonly fhir: FhirInteractions;
+  /** Transaction and batch Bundles (the API's `POST /fhir`, and `ward import`). */
+  readonly bundles: BundleInteractions;
   readonly auditor: AuditorInteractions;
   readonly tokens: AccessTokens;
   /** Accounts, enrollment and password login (issue 5). */
@@ -82,6 +84,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
     const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
     const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
+    const bundles = new BundleInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
     const witnesses: Witness[] = [
       new FileWitness(config.auditWitnessFile),
       ...(config.auditWitnessUrl ? [new HttpWitness(config.auditWitnessUrl)] : []),
@@ -130,6 +133,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       db,
       vault,
       fhir,
+      bundles,
       auditor,
       tokens,
       identity,

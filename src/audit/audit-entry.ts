@@ -61,6 +61,14 @@ export const AUDIT_ACTIONS = [
   'token-introspect',
   /** A client revoked a token (RFC 7009). */
   'token-revoke',
+  /** A transaction Bundle: committed (entry count), or refused naming the failing entry and its code. */
+  'transaction',
+  /** A batch Bundle: how many entries it held and how many failed (each entry has its own entry). */
+  'batch',
+  /** `ward import` ran over files (counts and rate in the detail; each resource written has its own entry). */
+  'import',
+  /** `ward reindex` recomputed search-index rows (type, counts; never values). */
+  'reindex',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -85,6 +85,10 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'token-denied': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'token-introspect': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'token-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  transaction: { type: REST, interaction: 'transaction', code: 'E' },
+  batch: { type: REST, interaction: 'batch', code: 'E' },
+  import: { type: dcm('110107', 'Import'), code: 'C' },
+  reindex: { type: dcm('110100', 'Application Activity'), code: 'E' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

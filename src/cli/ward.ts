@@ -14,7 +14,9 @@ import {
 import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
 import { type ClientCreateArgs, createClient, suspendClient } from '../app/client-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
+import { importContext, importFiles, importFilesOf } from '../app/import-command.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
+import { reindex } from '../app/reindex-command.js';
 import { startServer } from '../app/server.js';
 import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from '../app/user-commands.js';
 import { openWard, type Ward } from '../app/ward.js';
@@ -45,6 +47,9 @@ const USAGE = `usage: ward <command>
                 [--owner <who answers for it>] [--purpose "<why it needs the data>"] [--redirect-uri <uri> …]
                                 register a client app, approved at once; prints its client_id alone last
   client suspend <client_id>    stop a client now: its tokens stop working and it gets no new ones
+  import <file or dir> …        load FHIR Bundles (transaction, batch, collection) and NDJSON through the vault as
+                                the audited import principal; resumable (ids are preserved, progress is recorded)
+  reindex [--type <T>]          recompute the search-index rows of current versions; resumable
 `;
 
 async function main(argv: string[]): Promise<number> {
@@ -64,6 +69,16 @@ async function main(argv: string[]): Promise<number> {
       return user(config, sub, rest);
     case 'client':
       return client(config, sub, rest);
+    case 'import':
+      return runImport(
+        config,
+        [sub, ...rest].filter((a): a is string => a !== undefined),
+      );
+    case 'reindex':
+      return runReindex(
+        config,
+        [sub, ...rest].filter((a): a is string => a !== undefined),
+      );
     case undefined:
     case '--help':
     case 'help':
@@ -368,6 +383,78 @@ async function client(config: WardConfig, sub: string | undefined, argv: string[
   }
   process.stderr.write(USAGE);
   return 2;
+}
+
+/** A long job owns the store: with embedded PGlite it refuses to run beside a server that owns it. */
+async function openForJob(config: WardConfig): Promise<Ward | undefined> {
+  if (!config.databaseUrl && serverRunning(config)) {
+    process.stderr.write('a Ward server owns this data directory; stop it first (or use DATABASE_URL with PostgreSQL)\n');
+    return undefined;
+  }
+  return openWard(config, { migrate: true });
+}
+
+function progressBar(label: string, unit: string): SingleBar | undefined {
+  return process.stderr.isTTY
+    ? new SingleBar({ format: `${label} {bar} {value}/{total} ${unit} | {rate}/s`, hideCursor: true }, Presets.shades_classic)
+    : undefined;
+}
+
+async function runImport(config: WardConfig, argv: string[]): Promise<number> {
+  if (argv.length === 0) {
+    process.stderr.write('usage: ward import <file or directory> …\n');
+    return 2;
+  }
+  const files = importFilesOf(argv);
+  const ward = await openForJob(config);
+  if (!ward) return 1;
+  const bar = progressBar('importing', 'files');
+  const started = Date.now();
+  try {
+    bar?.start(files.length, 0, { rate: '0' });
+    const report = await importFiles(ward, importContext(), files, join(config.dataDir, 'import-state.json'), (e) => {
+      const rate = (e.resources / Math.max((Date.now() - started) / 1000, 0.001)).toFixed(0);
+      bar?.update(e.filesDone, { rate });
+      if (!bar && e.file) {
+        process.stdout.write(
+          `import: file ${e.file.index + 1}/${e.files} ${e.file.ok ? 'done' : `FAILED ${e.file.code}${e.file.entry ? ` at ${e.file.entry}` : ''}`}, ${e.resources} resources, ${rate} resources/s\n`,
+        );
+      }
+    });
+    bar?.stop();
+    process.stdout.write(
+      `imported ${report.resources} resources from ${report.files - report.skipped} files (${report.skipped} already done, ${report.failed} failed) in ${report.seconds.toFixed(1)} s: ${report.perSecond.toFixed(0)} resources/s\n`,
+    );
+    return report.failed > 0 ? 1 : 0;
+  } finally {
+    bar?.stop();
+    await ward.close();
+  }
+}
+
+async function runReindex(config: WardConfig, argv: string[]): Promise<number> {
+  const { values } = parseArgs({ args: argv, options: { type: { type: 'string' } }, strict: true });
+  const ward = await openForJob(config);
+  if (!ward) return 1;
+  const bar = progressBar('reindexing', 'resources');
+  const started = Date.now();
+  try {
+    bar?.start(1, 0, { rate: '0' });
+    const report = await reindex(ward, importContext(), values.type, join(config.dataDir, 'reindex-state.json'), (done, total) => {
+      const rate = (done / Math.max((Date.now() - started) / 1000, 0.001)).toFixed(0);
+      bar?.setTotal(Math.max(total, 1));
+      bar?.update(done, { rate });
+      if (!bar) process.stdout.write(`reindex: ${done}/${total} resources, ${rate} resources/s\n`);
+    });
+    bar?.stop();
+    process.stdout.write(
+      `reindexed ${report.reindexed} resources${report.resumed ? ' (resumed)' : ''}${report.skipped ? `, ${report.skipped} skipped by policy` : ''} in ${report.seconds.toFixed(1)} s: ${report.perSecond.toFixed(0)} resources/s\n`,
+    );
+    return 0;
+  } finally {
+    bar?.stop();
+    await ward.close();
+  }
 }
 
 function renderVerifyReport(report: VerifyReport): string {

@@ -1,7 +1,13 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import { capabilityStatement, type FhirInteractions, type FhirRequest, type FhirResponse } from '../services/index.js';
-import { PUBLIC, type RouteAction, route } from './routes.js';
+import {
+  type BundleInteractions,
+  capabilityStatement,
+  type FhirInteractions,
+  type FhirRequest,
+  type FhirResponse,
+} from '../services/index.js';
+import { PER_ENTRY, PUBLIC, type RouteAction, route } from './routes.js';
 
 type Interaction = Exclude<keyof FhirInteractions, 'recordRequest'>;
 
@@ -10,7 +16,7 @@ export const FHIR_JSON = 'application/fhir+json; charset=utf-8';
 /** The FHIR REST routes (R4 §3.1.0), each bound to its interaction and its policy action. */
 export function registerFhirRoutes(
   app: FastifyInstance,
-  options: { fhir: FhirInteractions; baseUrl: string; version: string; now: () => Date },
+  options: { fhir: FhirInteractions; bundles: BundleInteractions; baseUrl: string; version: string; now: () => Date },
 ): void {
   const { fhir } = options;
   const bind = (method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, action: RouteAction, interaction: Interaction) =>
@@ -22,6 +28,25 @@ export function registerFhirRoutes(
     action: PUBLIC,
     handler: async (_req, reply) =>
       reply.type(FHIR_JSON).send(capabilityStatement({ baseUrl: `${options.baseUrl}/fhir`, version: options.version, now: options.now() })),
+  });
+  route(app, {
+    method: 'POST',
+    url: '/fhir',
+    action: PER_ENTRY,
+    handler: async (request, reply) => {
+      checkAcceptable(request);
+      const principal = request.principal;
+      const ctx = request.wardCtx;
+      if (!principal || !ctx) throw new WardError('WARD_UNAUTHENTICATED');
+      const prefer = request.headers.prefer;
+      const response = await options.bundles.process({
+        principal,
+        ctx,
+        body: request.body,
+        ...(typeof prefer === 'string' ? { prefer } : {}),
+      });
+      reply.code(response.status).headers(response.headers).type(FHIR_JSON).send(response.body);
+    },
   });
   bind('GET', '/_history', 'history-system', 'history');
   bind('GET', '/:type', 'search', 'search');

@@ -3,7 +3,7 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { WardError } from '../fhir/index.js';
 import type { BearerVerifier, Identity, SmartServer } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
-import type { AuditorInteractions, FhirInteractions, RequestContext } from '../services/index.js';
+import type { AuditorInteractions, BundleInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
@@ -21,6 +21,7 @@ declare module 'fastify' {
 
 export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
+  readonly bundles: BundleInteractions;
   readonly auditor: AuditorInteractions;
   /** The bearer check: Ward's JWTs and the authorization server's opaque tokens. */
   readonly tokens: BearerVerifier;

@@ -3,7 +3,9 @@ import type { PolicyAction } from '../policy/index.js';
 
 /** Every route names its policy action; a public route says PUBLIC explicitly. There is no default. */
 export const PUBLIC = 'PUBLIC';
-export type RouteAction = typeof PUBLIC | PolicyAction;
+/** A route whose body names several interactions (a transaction or batch Bundle): policy decides each entry. */
+export const PER_ENTRY = 'PER_ENTRY';
+export type RouteAction = typeof PUBLIC | typeof PER_ENTRY | PolicyAction;
 
 export interface RouteSpec {
   readonly method: HTTPMethods;

@@ -20,6 +20,8 @@ export const ERROR_CODES = {
   WARD_ID_MISMATCH: { status: 400, issue: 'invalid', text: 'The resource id does not match the URL.' },
   WARD_VERSION_CONFLICT: { status: 412, issue: 'conflict', text: 'Version conflict: If-Match does not match the current version.' },
   WARD_CONDITION_MULTIPLE: { status: 412, issue: 'multiple-matches', text: 'The condition matches more than one resource.' },
+  WARD_CONDITION_NO_MATCH: { status: 412, issue: 'not-found', text: 'The conditional reference matches no resource.' },
+  WARD_INVALID_BUNDLE: { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed as a transaction or batch.' },
   WARD_CONFLICT: { status: 409, issue: 'conflict', text: 'The resource was changed concurrently; retry.' },
   WARD_BODY_TOO_LARGE: { status: 413, issue: 'too-costly', text: 'The request body is too large.' },
   WARD_UNSUPPORTED_MEDIA_TYPE: { status: 415, issue: 'not-supported', text: 'Unsupported media type; send application/fhir+json.' },

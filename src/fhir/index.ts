@@ -1,8 +1,20 @@
+export {
+  type BundleEntryRequest,
+  type BundleKind,
+  type BundleRequest,
+  conditionalReference,
+  type EntryMethod,
+  isTemporaryReference,
+  MAX_BUNDLE_ENTRIES,
+  PROCESSING_RANK,
+  parseBundle,
+  referencesIn,
+  replaceReferences,
+} from './bundle-request.js';
 export { categoriesOf } from './categories.js';
-export { CRITERIA_PARAMETERS, type Criteria, type IdentifierToken, isEmptyCriteria, parseCriteria } from './conditional-criteria.js';
+export { type ConditionalCriteria, parseConditional } from './conditional-criteria.js';
 export { isResourceType, RESOURCE_TYPES } from './definitions.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetail, isWardError, WardError } from './errors.js';
-export { hasIdentifierParameter, type IdentifierValue, identifiersOf } from './identifiers.js';
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';

@@ -59,7 +59,15 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
                 searchParam: searchParamsOf(type),
               },
         ),
-        interaction: [{ code: 'history-system' }],
+        interaction: [
+          { code: 'history-system' },
+          {
+            code: 'transaction',
+            documentation:
+              'All or nothing in one database transaction; DELETE, POST, PUT/PATCH, GET order; urn:uuid and conditional references; each entry decided and audited.',
+          },
+          { code: 'batch', documentation: 'Each entry independent, with its own status or OperationOutcome.' },
+        ],
       },
     ],
   };

@@ -1,12 +1,11 @@
 import jsonPatch from 'fast-json-patch';
 import {
-  type Criteria,
+  type ConditionalCriteria,
   type FhirResource,
   informationOutcome,
-  isEmptyCriteria,
   isResourceType,
   isWardError,
-  parseCriteria,
+  parseConditional,
   parseSearch,
   WardError,
 } from '../fhir/index.js';
@@ -64,7 +63,10 @@ export class FhirInteractions {
   async create(req: FhirRequest): Promise<FhirResponse> {
     const resourceType = typeOf(req);
     const ifNoneExist = req.ifNoneExist !== undefined ? conditionFrom(resourceType, new URLSearchParams(req.ifNoneExist)) : undefined;
-    const result = await this.#vault.create(req.principal, req.ctx, resourceType, req.body, ifNoneExist ? { ifNoneExist } : {});
+    const result = await this.#vault.create(req.principal, req.ctx, resourceType, req.body, {
+      ...(ifNoneExist ? { ifNoneExist } : {}),
+      ...(req.assignedId !== undefined ? { assignedId: req.assignedId } : {}),
+    });
     return this.#writeResponse(result, req.prefer);
   }
 
@@ -252,15 +254,9 @@ function formBody(body: unknown): URLSearchParams {
   return typeof body === 'string' ? new URLSearchParams(body) : new URLSearchParams();
 }
 
-/** Criteria of a conditional write: refused when empty, which would otherwise match everything. */
-function conditionFrom(resourceType: string, query: URLSearchParams): Criteria {
-  const criteria = parseCriteria(resourceType, query);
-  if (isEmptyCriteria(criteria)) {
-    throw new WardError('WARD_INVALID_REQUEST', {
-      details: [{ diagnostics: 'A conditional interaction needs at least one search criterion (_id or identifier)' }],
-    });
-  }
-  return criteria;
+/** Criteria of a conditional write: the search criteria, refused when empty (which would match everything). */
+function conditionFrom(resourceType: string, query: URLSearchParams): ConditionalCriteria {
+  return parseConditional(resourceType, query, new Date());
 }
 
 /** At most this many operations in one JSON Patch. */

@@ -15,6 +15,8 @@ export interface FhirRequest {
   readonly ifMatch?: string;
   readonly ifNoneExist?: string;
   readonly prefer?: string;
+  /** A create's id chosen before it runs (a transaction Bundle, so entries can refer to it); never from the edge. */
+  readonly assignedId?: string;
 }
 
 export interface FhirResponse {

@@ -46,7 +46,7 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT CONNECT ON DATABASE ${quoteIdent(me.db)} TO ${role.name};
     GRANT USAGE ON SCHEMA public TO ${role.name};
     REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version, ward_identifier_index TO ${role.name};
+    GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version TO ${role.name};
     GRANT SELECT, INSERT, DELETE ON ward_search_token, ward_search_date, ward_search_reference, ward_search_number,
       ward_search_uri, ward_search_blind TO ${role.name};
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};

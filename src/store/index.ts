@@ -88,7 +88,6 @@ export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {
   commitWrite,
-  findCurrent,
   type HistoryQuery,
   type NewVersion,
   type PendingWrite,
@@ -101,6 +100,7 @@ export {
 } from './resource-store.js';
 export { NO_SEARCH_ROWS, type SearchIndexRows } from './search-index-store.js';
 export { type RangeTest, type SearchCondition, type SearchOrder, type SearchTable, searchResources } from './search-query-store.js';
+export { countCurrent, type ReindexCursor, readCurrentAfter, replaceSearchRows } from './search-reindex-store.js';
 export {
   deactivateUser,
   type EnrollmentRow,

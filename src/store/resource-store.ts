@@ -100,38 +100,9 @@ export async function readHistory(q: Queryable, h: HistoryQuery): Promise<Stored
   return rows.map(toStoredVersion);
 }
 
-/** Current, non-deleted resources of a type matching all given criteria (ids and identifier hashes). */
-export async function findCurrent(
-  q: Queryable,
-  resourceType: string,
-  criteria: { readonly ids?: readonly string[]; readonly identifierHashes?: readonly (readonly Buffer[])[] },
-  limit: number,
-): Promise<StoredVersion[]> {
-  const params: unknown[] = [resourceType];
-  const where = ['r.resource_type = $1', 'NOT r.deleted'];
-  if (criteria.ids) {
-    params.push(criteria.ids);
-    where.push(`r.id = ANY($${params.length}::text[])`);
-  }
-  for (const anyOf of criteria.identifierHashes ?? []) {
-    params.push(anyOf);
-    where.push(
-      `EXISTS (SELECT 1 FROM ward_identifier_index i WHERE i.resource_type = r.resource_type AND i.id = r.id AND i.hash = ANY($${params.length}::bytea[]))`,
-    );
-  }
-  params.push(limit);
-  const { rows } = await q.query(
-    `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE ${where.join(' AND ')} ORDER BY r.id LIMIT $${params.length}`,
-    params,
-  );
-  return rows.map(toStoredVersion);
-}
-
-/** A version ready to be written, with the identifier blind-index hashes of its content. */
+/** A version ready to be written, with the search-index rows of its content. */
 export interface PendingWrite {
   readonly version: NewVersion;
-  readonly identifierHashes: readonly Buffer[];
   /** The search-index rows of the version (none for a tombstone: a deleted resource matches no search). */
   readonly searchRows?: SearchIndexRows;
 }
@@ -142,41 +113,33 @@ export class WriteConflictError extends Error {
 }
 
 /**
- * Writes a version, moves the current pointer, replaces the identifier and search indexes and appends the
+ * Writes a version, moves the current pointer, replaces the search-index rows and appends the
  * audit entry — in ONE statement, so it is atomic without a transaction and costs one round trip.
  * The statement first locks the current row and checks it is still the version the caller read
  * (version - 1, or absent for version 1); if another writer got there first it stores nothing and
  * WriteConflictError is thrown. Two writers creating the same new id collide on the primary key
  * (23505), with the same effect.
  */
-const SEARCH_CTES = replaceSearchRowsCtes(23);
+const SEARCH_CTES = replaceSearchRowsCtes(22);
 
 export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow): Promise<number> {
   const v = w.version;
-  const hashes = [...new Map(w.identifierHashes.map((h) => [h.toString('hex'), h])).values()];
   const { rows } = await q.query<{ seq: unknown }>(
     `WITH c AS (
        SELECT version_id FROM ward_resource WHERE resource_type = $1 AND id = $2 FOR UPDATE
      ), v AS (
        INSERT INTO ward_resource_version (resource_type, id, version_id, last_updated, method, deleted, key_id, iv, body, patients)
        SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10::text[]
-        WHERE (SELECT version_id FROM c) IS NOT DISTINCT FROM $20::int
+        WHERE (SELECT version_id FROM c) IS NOT DISTINCT FROM $19::int
        RETURNING seq
      ), r AS (
        INSERT INTO ward_resource (resource_type, id, version_id, last_updated, deleted, current_seq, patients)
        SELECT $1, $2, $3, $4, $6, v.seq, $10::text[] FROM v
        ON CONFLICT (resource_type, id) DO UPDATE SET version_id = EXCLUDED.version_id, last_updated = EXCLUDED.last_updated,
          deleted = EXCLUDED.deleted, current_seq = EXCLUDED.current_seq, patients = EXCLUDED.patients
-     ), d AS (
-       DELETE FROM ward_identifier_index WHERE resource_type = $1 AND id = $2 AND NOT (hash = ANY($11::bytea[]))
-         AND EXISTS (SELECT 1 FROM v)
-     ), i AS (
-       INSERT INTO ward_identifier_index (resource_type, hash, id) SELECT $1, h, $2 FROM unnest($11::bytea[]) AS h
-        WHERE EXISTS (SELECT 1 FROM v)
-       ON CONFLICT DO NOTHING
      )${SEARCH_CTES}, a AS (
        INSERT INTO ward_audit_entry (recorded_at, action, outcome, principal_id, patient_id, resource_type, resource_id, entry, patients, returned, leaf_hash)
-       SELECT $12, $13, $14, $15, $16, $17, $18, $19, string_to_array($21, ' '), string_to_array($22, ' '), '\\x'::bytea
+       SELECT $11, $12, $13, $14, $15, $16, $17, $18, string_to_array($20, ' '), string_to_array($21, ' '), '\\x'::bytea
         WHERE EXISTS (SELECT 1 FROM v)
      )
      SELECT seq FROM v`,
@@ -191,7 +154,6 @@ export async function commitWrite(q: Queryable, w: PendingWrite, audit: AuditRow
       v.sealed?.iv ?? null,
       v.sealed?.ciphertext ?? null,
       v.patients,
-      hashes,
       audit.recordedAt,
       audit.action,
       audit.outcome,

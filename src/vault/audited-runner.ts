@@ -1,4 +1,8 @@
 import { type AuditLog, auditRowOf } from '../audit/index.js';
+
+/** Where a runner appends: the process's grouped audit log, or one transaction (recordIn only). */
+export type AuditSink = Pick<AuditLog, 'record' | 'recordIn'>;
+
 import { isWardError, WardError } from '../fhir/index.js';
 import { commitWrite, type Database, type Queryable } from '../store/index.js';
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
@@ -22,15 +26,23 @@ export interface WriteMode {
  */
 export class AuditedRunner {
   readonly #db: Database;
-  readonly #audit: AuditLog;
+  readonly #audit: AuditSink;
   readonly #now: () => Date;
+  readonly #enclosed: boolean;
   #inflight = 0;
   #whenIdle: (() => void)[] = [];
 
-  constructor(deps: { db: Database; audit: AuditLog; now: () => Date }) {
+  /**
+   * `enclosed`: the runner works inside a transaction that someone else commits (a transaction
+   * Bundle). Every write then locks its rows from the first try and never retries (a failed
+   * statement has aborted the transaction), and failures are not appended here: they would roll
+   * back with everything else, so the enclosing transaction audits the failed attempt instead.
+   */
+  constructor(deps: { db: Database; audit: AuditSink; now: () => Date }, options: { enclosed?: boolean } = {}) {
     this.#db = deps.db;
     this.#audit = deps.audit;
     this.#now = deps.now;
+    this.#enclosed = options.enclosed ?? false;
   }
 
   /** Resolves once nothing runs (or after `timeoutMs`): shutdown closes the pool only after in-flight requests finish. */
@@ -49,7 +61,7 @@ export class AuditedRunner {
       try {
         result = await body();
       } catch (e) {
-        await this.#appendFailure(op, e);
+        if (!this.#enclosed) await this.#appendFailure(op, e);
         throw e;
       }
       await this.#appendNow(op, 200);
@@ -85,18 +97,21 @@ export class AuditedRunner {
       };
       for (let tries = 1; ; tries++) {
         try {
-          const result =
-            mode.transactional || tries > 1 ? await this.#db.transaction((tx) => attempt(tx, true)) : await attempt(this.#db, false);
+          const result = this.#enclosed
+            ? await attempt(this.#db, true)
+            : mode.transactional || tries > 1
+              ? await this.#db.transaction((tx) => attempt(tx, true))
+              : await attempt(this.#db, false);
           op.ctx.audited = true;
           return result;
         } catch (e) {
-          if (isLostRace(e) && mode.retryOnConflict && tries < MAX_WRITE_ATTEMPTS) continue;
+          if (isLostRace(e) && mode.retryOnConflict && tries < MAX_WRITE_ATTEMPTS && !this.#enclosed) continue;
           const error = isWardError(e)
             ? e
             : isLostRace(e)
               ? new WardError(mode.retryOnConflict === false ? 'WARD_VERSION_CONFLICT' : 'WARD_CONFLICT', { cause: e })
               : e;
-          await this.#appendFailure(op, error);
+          if (!this.#enclosed) await this.#appendFailure(op, error);
           throw error;
         }
       }

@@ -24,5 +24,6 @@ export type {
   RecordedDisclosure,
   SealerView,
 } from './auditor-operations.js';
+export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

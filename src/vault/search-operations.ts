@@ -28,7 +28,7 @@ export interface SearchDeps extends VaultDeps {
 }
 
 /** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
-function startsWithAll(resource: FhirResource, checks: readonly { param: string; values: string[] }[]): boolean {
+export function startsWithAll(resource: FhirResource, checks: readonly { param: string; values: string[] }[]): boolean {
   const strings = extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : []));
   return checks.every((c) => strings.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q))));
 }

@@ -1,11 +1,11 @@
-import type { AuditLog } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
 import type { FhirResource } from '../fhir/index.js';
 import type { Database, WriteMethod } from '../store/index.js';
+import type { AuditSink } from './audited-runner.js';
 
 export interface VaultDeps {
   readonly db: Database;
-  readonly audit: AuditLog;
+  readonly audit: AuditSink;
   readonly keyring: Keyring;
   readonly now: () => Date;
   readonly newId: () => string;

@@ -1,14 +1,32 @@
-import type { RequestContext } from '../audit/index.js';
-import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
+import type { AuditEntry, RequestContext } from '../audit/index.js';
+import {
+  type ConditionalCriteria,
+  categoriesOf,
+  type FhirResource,
+  isFhirId,
+  isResourceType,
+  type SearchRequest,
+  WardError,
+} from '../fhir/index.js';
 import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
-import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
-import { auditEntry, type OperationRecord } from './audit-trail.js';
+import {
+  type Database,
+  type Engine,
+  type Queryable,
+  type ReindexCursor,
+  readCurrent,
+  readHistory,
+  readVersion,
+  type StoredVersion,
+} from '../store/index.js';
+import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
-import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
+import { conditionalMatches, lockCondition } from './conditional-matches.js';
+import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
-import { checkBody, decideOnType, targetOf } from './vault-steps.js';
+import { asWardError, checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
   type HistoryEntry,
@@ -29,7 +47,10 @@ export type AdministrativeAction =
   | 'audit-verify'
   | 'audit-prove'
   | 'audit-archive'
-  | 'audit-partitions';
+  | 'audit-partitions'
+  | 'batch'
+  | 'import'
+  | 'reindex';
 
 /**
  * The only gateway to PHI. Each operation runs its steps in a fixed order — decide on the type,
@@ -46,9 +67,12 @@ export class Vault {
   readonly auditor: AuditorOperations;
   readonly #search: SearchOperations;
 
-  constructor(deps: VaultDeps) {
+  readonly #enclosed: boolean;
+
+  constructor(deps: VaultDeps, options: { enclosed?: boolean } = {}) {
     this.#deps = deps;
-    this.#run = new AuditedRunner(deps);
+    this.#enclosed = options.enclosed ?? false;
+    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed });
     this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
@@ -101,8 +125,10 @@ export class Vault {
     ctx: RequestContext,
     resourceType: string,
     body: unknown,
-    options: { ifNoneExist?: Criteria } = {},
+    options: { ifNoneExist?: ConditionalCriteria; assignedId?: string } = {},
   ): Promise<WriteResult> {
+    // A transaction assigns ids before it writes, so that entries can refer to each other.
+    if (options.assignedId !== undefined && !isFhirId(options.assignedId)) throw new TypeError('an assigned id must be a FHIR id');
     const op = this.#op(principal, ctx, 'create', resourceType);
     const conditional = options.ifNoneExist;
     return this.#write(op, { transactional: conditional !== undefined }, async (q) => {
@@ -115,11 +141,11 @@ export class Vault {
         const match = matches[0];
         if (match) {
           op.resourceId = match.id;
-          op.detail = { conditional: 'matched-existing' };
+          op.detail = { ...op.detail, conditional: 'matched-existing' };
           return { ...this.#reveal(match, this.#permits(principal, 'search', match)), outcome: 'existing' as const };
         }
       }
-      resource.id = this.#deps.newId();
+      resource.id = options.assignedId ?? this.#deps.newId();
       return prepareVersion(this.#prep, op, resource, 'create', undefined, 'POST');
     });
   }
@@ -154,7 +180,7 @@ export class Vault {
     principal: Principal,
     ctx: RequestContext,
     resourceType: string,
-    criteria: Criteria,
+    criteria: ConditionalCriteria,
     body: unknown,
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
@@ -229,7 +255,12 @@ export class Vault {
   }
 
   /** Conditional delete of exactly one match (several is 412; none is a no-op). */
-  async conditionalDelete(principal: Principal, ctx: RequestContext, resourceType: string, criteria: Criteria): Promise<DeleteResult> {
+  async conditionalDelete(
+    principal: Principal,
+    ctx: RequestContext,
+    resourceType: string,
+    criteria: ConditionalCriteria,
+  ): Promise<DeleteResult> {
     const op = this.#op(principal, ctx, 'delete', resourceType);
     return this.#run.write(
       op,
@@ -285,22 +316,86 @@ export class Vault {
     });
   }
 
-  /** Search by the criteria conditional interactions understand (_id, identifier). */
-  async find(
+  /**
+   * The id of the one visible resource a condition selects, or undefined when none does (412 for
+   * several): conditional references and conditional targets inside a Bundle. Audited as a search
+   * (the condition with identifying values redacted, and the id returned). Inside a transaction the
+   * condition's locks are held until it commits, so a later conditional write sees the same answer.
+   */
+  async matchCondition(
     principal: Principal,
     ctx: RequestContext,
     resourceType: string,
-    criteria: Criteria,
-    limit: number,
-  ): Promise<VersionedResource[]> {
+    condition: ConditionalCriteria,
+  ): Promise<string | undefined> {
     const op = this.#op(principal, ctx, 'search', resourceType);
     return this.#run.read(op, async () => {
       decideOnType(op, 'search');
-      const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
-      op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
-      op.patients = [...new Set(rows.flatMap((r) => r.patients))];
-      return rows.map((r) => this.#reveal(r, this.#permits(principal, 'search', r)));
+      if (this.#enclosed) await this.#lockCriteria(this.#deps.db, resourceType, condition);
+      const matches = await this.#visibleMatches(this.#deps.db, op, resourceType, condition, 2);
+      if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
+      op.returned = matches.map((r) => `${r.resourceType}/${r.id}`);
+      op.patients = [...new Set(matches.flatMap((r) => r.patients))];
+      return matches[0]?.id;
     });
+  }
+
+  /**
+   * Runs `fn` with a vault bound to ONE database transaction (a transaction Bundle, R4
+   * §3.1.0.11.2). Every operation of the scoped vault decides, audits and writes inside it, and a
+   * 'transaction' entry closes it: all of it commits, or none of it — data, search rows and the
+   * audit entries of writes that did not happen alike. The failed attempt is then audited here,
+   * once, naming the entry that failed (`progress.entry`, set by `fn`) and its code.
+   */
+  async transaction<T>(
+    principal: Principal,
+    ctx: RequestContext,
+    fn: (scoped: Vault, progress: { entry?: number }) => Promise<T>,
+    summary: (result: T) => Record<string, string>,
+  ): Promise<T> {
+    if (this.#enclosed) throw new TypeError('transactions do not nest');
+    const op = this.#op(principal, ctx, 'transaction');
+    const progress: { entry?: number } = {};
+    try {
+      return await this.#deps.db.transaction(async (tx) => {
+        const audit = this.#deps.audit;
+        const sink = { record: (e: AuditEntry) => audit.recordIn(tx, e), recordIn: audit.recordIn.bind(audit) };
+        const scoped = new Vault({ ...this.#deps, db: enclosedDatabase(this.#deps.db.engine, tx), audit: sink }, { enclosed: true });
+        const result = await fn(scoped, progress);
+        op.detail = summary(result);
+        try {
+          await audit.recordIn(tx, auditEntry(op, this.#deps.now(), 200));
+        } catch (e) {
+          throw asWardError(e);
+        }
+        return result;
+      });
+    } catch (e) {
+      op.detail = progress.entry !== undefined ? { entry: String(progress.entry) } : {};
+      const { status, code } = statusOf(e);
+      await this.#run.append(op, status, code);
+      throw e;
+    }
+  }
+
+  /** One batch of `ward reindex`; see reindexBatch. */
+  reindex(
+    principal: Principal,
+    ctx: RequestContext,
+    options: { resourceType?: string; after?: ReindexCursor; limit: number },
+  ): Promise<ReindexBatch> {
+    return reindexBatch(
+      {
+        ...this.#deps,
+        run: this.#run,
+        op: (...args) => this.#op(...args),
+        permits: (p, a, row) => this.#permits(p, a, row),
+        open: (row) => this.#open(row),
+      },
+      principal,
+      ctx,
+      options,
+    );
   }
 
   /** FHIR search; see SearchOperations. */
@@ -425,36 +520,36 @@ export class Vault {
     return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
   }
 
+  /** The visible current resources a condition selects (see conditionalMatches), at most `limit`; recorded in the entry. */
   async #visibleMatches(
     q: Queryable,
     op: OperationRecord,
     resourceType: string,
-    criteria: Criteria,
+    condition: ConditionalCriteria,
     limit: number,
   ): Promise<StoredVersion[]> {
-    const rows = await findCurrent(
-      q,
-      resourceType,
-      {
-        ...(criteria.ids ? { ids: criteria.ids } : {}),
-        identifierHashes: criteriaHashes(this.#deps.keyring.blindIndexer, resourceType, criteria),
-      },
-      // Rows the principal may not see are dropped after the query; fetch enough to fill the page.
-      limit + 100,
-    );
-    const principal = op.principal as Principal;
-    return rows.filter((r) => this.#permits(principal, 'search', r).effect === 'permit').slice(0, limit);
+    op.detail = { ...op.detail, condition: condition.auditQuery };
+    const deps = {
+      indexer: this.#deps.keyring.blindIndexer,
+      now: this.#deps.now,
+      permits: (p: Principal, a: PolicyAction, row: StoredVersion) => this.#permits(p, a, row),
+      open: (row: StoredVersion) => this.#open(row),
+    };
+    return conditionalMatches(deps, q, op.principal as Principal, resourceType, condition, limit);
   }
 
-  /**
-   * Serialises conditional writes that could match the same resource, so two cannot both find
-   * "no match" and create twice: one transaction-scoped lock per identifier token and per _id,
-   * taken in sorted order (no deadlock), ignoring control parameters such as _count.
-   */
-  async #lockCriteria(tx: Queryable, resourceType: string, criteria: Criteria): Promise<void> {
-    const keys = new Set(
-      criteriaLockHashes(this.#deps.keyring.blindIndexer, resourceType, criteria).map((h) => h.readBigInt64BE(0).toString()),
-    );
-    for (const key of [...keys].sort()) await tx.query('SELECT pg_advisory_xact_lock($1::bigint)', [key]);
+  #lockCriteria(tx: Queryable, resourceType: string, condition: ConditionalCriteria): Promise<void> {
+    return lockCondition(this.#deps.keyring.blindIndexer, tx, resourceType, condition);
   }
+}
+
+/** The transaction as a Database for a scoped vault: its own "transactions" run inline, and it cannot be closed. */
+function enclosedDatabase(engine: Engine, tx: Queryable): Database {
+  return {
+    engine,
+    query: (sql, params, name) => tx.query(sql, params, name),
+    transaction: (fn) => fn(tx),
+    exec: () => Promise.reject(new TypeError('no DDL inside a transaction Bundle')),
+    close: () => Promise.reject(new TypeError('a transaction scope is closed by its owner')),
+  };
 }

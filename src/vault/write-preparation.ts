@@ -3,7 +3,6 @@ import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from
 import { type Decision, decide, type PolicyAction, type Principal, withLabels } from '../policy/index.js';
 import type { StoredVersion, WriteMethod } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
-import { identifierHashes } from './identifier-index.js';
 import { sealResource } from './sealing.js';
 import { searchRowsOf } from './search-index.js';
 import type { DeleteResult, WriteResult } from './vault-types.js';
@@ -65,7 +64,6 @@ export function prepareVersion(
       sealed: sealResource(deps.keyring, stored, versionId),
       patients,
     },
-    identifierHashes: identifierHashes(deps.keyring.blindIndexer, stored),
     searchRows: searchRowsOf(deps.keyring.blindIndexer, stored),
   };
   return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
@@ -87,7 +85,6 @@ export function prepareTombstone(now: () => Date, op: OperationRecord, current: 
       sealed: null,
       patients: current.patients,
     },
-    identifierHashes: [],
   };
   return { outcome: 'deleted', versionId };
 }

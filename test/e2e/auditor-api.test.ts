@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { validateResource } from '../../src/fhir/index.js';
+import { parseSearch, validateResource } from '../../src/fhir/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
@@ -311,7 +311,17 @@ describe.each(engines())('the auditor API on %s', (engine) => {
         code: 'WARD_METHOD_NOT_ALLOWED',
       });
       await expect(t.ward.vault.read(principal, ctx(), 'AuditEvent', '1')).rejects.toMatchObject({ code: 'WARD_METHOD_NOT_ALLOWED' });
-      await expect(t.ward.vault.find(principal, ctx(), 'AuditEvent', { identifiers: [] }, 10)).rejects.toMatchObject({
+      await expect(
+        t.ward.vault.search(
+          principal,
+          ctx(),
+          'AuditEvent',
+          parseSearch('AuditEvent', new URLSearchParams(), { lenient: false, now: new Date() }),
+          {
+            pageSize: 10,
+          },
+        ),
+      ).rejects.toMatchObject({
         code: 'WARD_METHOD_NOT_ALLOWED',
       });
     }

@@ -77,7 +77,7 @@ describe.each(engines())('bad input on %s', (engine) => {
         name: 'an unknown parameter in If-None-Exist',
         status: 400,
         code: 'WARD_UNKNOWN_PARAMETER',
-        run: (f) => f.post('Patient', { resourceType: 'Patient' }, { 'if-none-exist': `family=${SENTINEL}` }),
+        run: (f) => f.post('Patient', { resourceType: 'Patient' }, { 'if-none-exist': `not-a-parameter=${SENTINEL}` }),
       },
       {
         name: 'a wrong If-Match',

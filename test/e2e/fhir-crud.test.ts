@@ -131,6 +131,36 @@ describe.each(engines())('FHIR REST interactions on %s', (engine) => {
     expect(search.body.entry).toHaveLength(1);
   });
 
+  it('conditional interactions select by any search parameter, as search does (identifier with birthdate, name with birthdate)', async () => {
+    const body = {
+      resourceType: 'Patient',
+      identifier: [{ system: 'urn:sys', value: 'COND-ANY' }],
+      name: [{ family: 'Condington' }],
+      birthDate: '1961-02-03',
+    };
+    const first = await fhir.post('Patient', body, { 'if-none-exist': 'identifier=urn:sys|COND-ANY&birthdate=1961-02-03' });
+    expect(first.status).toBe(201);
+    // The same identifier with another birth date selects nothing: a second resource is created.
+    const other = await fhir.post(
+      'Patient',
+      { ...body, birthDate: '1971-02-03' },
+      {
+        'if-none-exist': 'identifier=urn:sys|COND-ANY&birthdate=1971-02-03',
+      },
+    );
+    expect(other.status).toBe(201);
+    expect(other.body.id).not.toBe(first.body.id);
+    const again = await fhir.post('Patient', body, { 'if-none-exist': 'family=Condington&birthdate=1961' });
+    expect(again.status).toBe(200);
+    expect(again.body.id).toBe(first.body.id);
+    const upd = await fhir.put('Patient?family=Condington&birthdate=1961-02-03', { ...body, active: true });
+    expect(upd.status).toBe(200);
+    expect(upd.body.id).toBe(first.body.id);
+    expect((await fhir.put('Patient?family=Condington', { ...body, active: false })).status).toBe(412);
+    expect((await fhir.delete('Patient?identifier=urn:sys|COND-ANY&birthdate=1971-02-03')).status).toBe(200);
+    expect((await fhir.get(`Patient/${other.body.id}`)).status).toBe(410);
+  });
+
   it('conditional update creates on no match, updates one match, and refuses several with 412', async () => {
     const made = await fhir.put('Patient?identifier=urn:sys|COND-UPD', {
       resourceType: 'Patient',
