@@ -1,6 +1,9 @@
+import { isResourceType } from './definitions.js';
 import { WardError } from './errors.js';
 import { type DateRange, parseFhirDate } from './search-dates.js';
 import { indexedParameter, PERSON_TYPES, referenceOf } from './search-extraction.js';
+import { type IncludeSpec, parseInclude } from './search-includes.js';
+import { searchParameter } from './search-parameters.js';
 
 export type Prefix = 'eq' | 'ne' | 'gt' | 'lt' | 'ge' | 'le' | 'sa' | 'eb' | 'ap';
 const PREFIXES: readonly Prefix[] = ['eq', 'ne', 'gt', 'lt', 'ge', 'le', 'sa', 'eb', 'ap'];
@@ -34,7 +37,11 @@ export type Criterion =
   | { readonly kind: 'uri'; readonly param: string; readonly values: readonly string[] }
   | { readonly kind: 'missing'; readonly param: string; readonly paramType: string; readonly missing: boolean }
   | { readonly kind: 'id'; readonly values: readonly string[] }
-  | { readonly kind: 'lastUpdated'; readonly values: readonly DateTest[] };
+  | { readonly kind: 'lastUpdated'; readonly values: readonly DateTest[] }
+  /** `param[:Type].inner=…` (R4 §3.1.1.5.5): the reference points to a resource of one of `targets` matching its criterion. */
+  | { readonly kind: 'chain'; readonly param: string; readonly targets: readonly { type: string; criterion: Criterion }[] }
+  /** `_has:Source:param:inner=…` (R4 §3.1.1.5.6): some Source matching `criterion` references the resource through `param`. */
+  | { readonly kind: 'has'; readonly sourceType: string; readonly param: string; readonly criterion: Criterion };
 
 export type SortKey = { readonly key: '_lastUpdated' | '_id' } | { readonly key: 'date'; readonly param: string };
 export interface SortSpec {
@@ -49,6 +56,8 @@ export interface SearchRequest {
   readonly offset: number;
   readonly total: 'none' | 'accurate' | undefined;
   readonly summaryCount: boolean;
+  /** `_include` and `_revinclude`, in the order given. */
+  readonly includes: readonly IncludeSpec[];
   /** The parameters applied, as name/value pairs, for the Bundle's self link. */
   readonly applied: readonly (readonly [string, string])[];
   /** Names of parameters ignored under `Prefer: handling=lenient`. */
@@ -74,8 +83,15 @@ export function parseSearch(resourceType: string, query: URLSearchParams, option
   let total: SearchRequest['total'];
   let summaryCount = false;
   let sort: SortSpec[] = [];
+  const includes: IncludeSpec[] = [];
   for (const [name, raw] of query) {
     try {
+      if (/^_(rev)?include(:|$)/.test(name)) {
+        includes.push(parseInclude(resourceType, name, raw));
+        applied.push([name, raw]);
+        audit.push(`${name}=${raw}`);
+        continue;
+      }
       if (CONTROL.has(name)) {
         if (name === '_count') count = nonNegative(name, raw);
         else if (name === '_offset') offset = nonNegative(name, raw);
@@ -94,27 +110,43 @@ export function parseSearch(resourceType: string, query: URLSearchParams, option
         }
         continue;
       }
-      const criterion = parseCriterion(resourceType, name, raw, options.now);
+      const criterion = parseCriterion(resourceType, name, raw, options.now, 0);
       criteria.push(criterion);
       applied.push([name, raw]);
-      audit.push(`${name}=${identifying(resourceType, criterion) ? `[${name.split(':')[0]}]` : raw}`);
+      audit.push(`${name}=${identifying(resourceType, criterion) ? `[${auditName(criterion, name)}]` : raw}`);
     } catch (e) {
       if (!options.lenient || !(e instanceof WardError) || e.code !== 'WARD_UNKNOWN_PARAMETER') throw e;
       ignored.push(safeName(name));
     }
   }
-  return { criteria, sort, count, offset, total, summaryCount, applied, ignored, auditQuery: audit.join('&') };
+  return { criteria, sort, count, offset, total, summaryCount, includes, applied, ignored, auditQuery: audit.join('&') };
 }
 
-/** Values the audit entry must not carry: strings, tokens that reach an Identifier or ContactPoint, person dates. */
+/**
+ * Values the audit entry must not carry: strings, tokens that reach an Identifier or ContactPoint,
+ * person dates — and a chained or `_has` criterion whose inner value is one of those, judged on the
+ * type the inner criterion searches.
+ */
 function identifying(resourceType: string, c: Criterion): boolean {
   if (c.kind === 'string') return true;
   if (c.kind === 'date') return c.blind;
   if (c.kind === 'token') return indexedParameter(resourceType, c.param)?.identifying ?? true;
+  if (c.kind === 'chain') return c.targets.some((t) => identifying(t.type, t.criterion));
+  if (c.kind === 'has') return identifying(c.sourceType, c.criterion);
   return false;
 }
 
-function parseCriterion(resourceType: string, name: string, raw: string, now: Date): Criterion {
+/** The name the audit query shows for a withheld value: the parameter without its modifier, or the whole (validated) chain. */
+function auditName(c: Criterion, name: string): string {
+  return c.kind === 'chain' || c.kind === 'has' ? name : (name.split(':')[0] as string);
+}
+
+/** Chains and `_has` nest at most this deep (`subject.organization.name` is two). */
+const MAX_CHAIN_DEPTH = 2;
+
+function parseCriterion(resourceType: string, name: string, raw: string, now: Date, depth: number): Criterion {
+  if (name.startsWith('_has:')) return parseHas(resourceType, name, raw, now, depth);
+  if (name.includes('.')) return parseChain(resourceType, name, raw, now, depth);
   const [param = '', modifier] = name.split(':', 2) as [string, string | undefined];
   const values = splitValues(raw);
   if (param === '_id' && modifier === undefined) return { kind: 'id', values };
@@ -148,6 +180,41 @@ function parseCriterion(resourceType: string, name: string, raw: string, now: Da
     default:
       throw unknown(resourceType, name);
   }
+}
+
+/**
+ * `subject:Patient.name=…` or `subject.name=…`: without a type modifier, every target type of the
+ * reference parameter that has the inner parameter is searched (R4 §3.1.1.5.5).
+ */
+function parseChain(resourceType: string, name: string, raw: string, now: Date, depth: number): Criterion {
+  const dot = name.indexOf('.');
+  const [param = '', typeModifier] = name.slice(0, dot).split(':', 2) as [string, string | undefined];
+  const rest = name.slice(dot + 1);
+  if (depth >= MAX_CHAIN_DEPTH || indexedParameter(resourceType, param)?.type !== 'reference') throw unknown(resourceType, name);
+  if (typeModifier !== undefined && !isResourceType(typeModifier)) throw unknown(resourceType, name);
+  const candidates = typeModifier !== undefined ? [typeModifier] : (searchParameter(resourceType, param)?.target ?? []);
+  const targets: { type: string; criterion: Criterion }[] = [];
+  for (const type of candidates) {
+    try {
+      targets.push({ type, criterion: parseCriterion(type, rest, raw, now, depth + 1) });
+    } catch (e) {
+      // A target type without the inner parameter is skipped, unless it was asked for by name.
+      if (typeModifier !== undefined || !(e instanceof WardError) || e.code !== 'WARD_UNKNOWN_PARAMETER') throw e;
+    }
+  }
+  if (targets.length === 0) throw unknown(resourceType, name);
+  return { kind: 'chain', param, targets };
+}
+
+/** `_has:Observation:patient:code=…`: the resource is referenced through `patient` by an Observation with that code. */
+function parseHas(resourceType: string, name: string, raw: string, now: Date, depth: number): Criterion {
+  const [, sourceType = '', param = '', ...inner] = name.split(':');
+  if (depth >= MAX_CHAIN_DEPTH || inner.length === 0 || !isResourceType(sourceType)) throw unknown(resourceType, name);
+  const target = searchParameter(sourceType, param);
+  if (indexedParameter(sourceType, param)?.type !== 'reference' || (target?.target && !target.target.includes(resourceType))) {
+    throw unknown(resourceType, name);
+  }
+  return { kind: 'has', sourceType, param, criterion: parseCriterion(sourceType, inner.join(':'), raw, now, depth + 1) };
 }
 
 /** Splits on commas not escaped with a backslash (R4 §3.1.1.5.7), unescaping `\,` `\|` `\$` `\\`. */

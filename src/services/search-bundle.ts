@@ -16,6 +16,7 @@ export function searchBundle(options: {
   shape: Shaper;
 }): Record<string, unknown> {
   const { path, baseUrl, request, page, pageSize, shape } = options;
+  const warnings = warningsOf(request, page);
   const link = (offset: number) => {
     const q = new URLSearchParams(request.applied.map(([k, v]) => [k, v]));
     if (offset > 0) q.set('_offset', String(offset));
@@ -36,25 +37,37 @@ export function searchBundle(options: {
         resource: shape(f.resource),
         search: { mode: 'match' },
       })),
-      ...(request.ignored.length > 0
-        ? [
-            {
-              resource: {
-                resourceType: 'OperationOutcome',
-                issue: [
-                  {
-                    severity: 'warning',
-                    code: 'not-supported',
-                    diagnostics: `Parameters ignored (unknown or not supported): ${request.ignored.join(', ')}`,
-                  },
-                ],
-              },
-              search: { mode: 'outcome' },
-            },
-          ]
-        : []),
+      ...page.included.map((f) => ({
+        fullUrl: `${baseUrl}/${f.resource.resourceType}/${f.resource.id}`,
+        resource: shape(f.resource),
+        search: { mode: 'include' },
+      })),
+      ...(warnings.length > 0 ? [{ resource: { resourceType: 'OperationOutcome', issue: warnings }, search: { mode: 'outcome' } }] : []),
     ],
   };
+}
+
+function warningsOf(request: SearchRequest, page: SearchPage): Record<string, string>[] {
+  return [
+    ...(request.ignored.length > 0
+      ? [
+          {
+            severity: 'warning',
+            code: 'not-supported',
+            diagnostics: `Parameters ignored (unknown or not supported): ${request.ignored.join(', ')}`,
+          },
+        ]
+      : []),
+    ...(page.includeTruncated
+      ? [
+          {
+            severity: 'warning',
+            code: 'too-costly',
+            diagnostics: 'Not every included resource is in this page: narrow _include or _revinclude',
+          },
+        ]
+      : []),
+  ];
 }
 
 /** `Prefer: handling=lenient` (R4 §3.1.1.3): unknown parameters are ignored and reported, not refused. */

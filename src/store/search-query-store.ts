@@ -33,7 +33,11 @@ export type SearchCondition =
   | { readonly kind: 'missing'; readonly param: string; readonly tables: readonly SearchTable[]; readonly missing: boolean }
   | { readonly kind: 'id'; readonly ids: readonly string[] }
   | { readonly kind: 'lastUpdated'; readonly tests: readonly RangeTest[] }
-  | { readonly kind: 'compartment'; readonly patient: string };
+  | { readonly kind: 'compartment'; readonly patient: string }
+  /** A chain's outer step: the reference points to one of `ids` of `type` (ids the vault found visible). */
+  | { readonly kind: 'referenceIn'; readonly param: string; readonly targets: readonly { type: string; ids: readonly string[] }[] }
+  /** `_has`'s outer step: one of `sourceIds` of `sourceType` references the resource through `param`. */
+  | { readonly kind: 'referencedBy'; readonly sourceType: string; readonly param: string; readonly sourceIds: readonly string[] };
 
 export type SearchTable = 'token' | 'date' | 'reference' | 'number' | 'uri' | 'blind';
 
@@ -65,6 +69,7 @@ export async function searchResources(
   return rows.map(toStoredVersion);
 }
 
+/** `$1` is always the searched type, so subqueries that need it stay uncorrelated (planned once, as a semi-join). */
 type Bind = (value: unknown) => string;
 
 const exists = (table: SearchTable, param: string, p: Bind, test: string) =>
@@ -129,6 +134,18 @@ function conditionSql(c: SearchCondition, p: Bind): string {
       return `r.id = ANY(${p(c.ids)}::text[])`;
     case 'compartment':
       return `${p(c.patient)} = ANY(r.patients)`;
+    case 'referenceIn': {
+      const any = c.targets
+        .filter((t) => t.ids.length > 0)
+        .map((t) => `(x.target_type = ${p(t.type)} AND x.target_id = ANY(${p(t.ids)}::text[]))`);
+      return any.length
+        ? `r.id IN (SELECT x.id FROM ward_search_reference x WHERE x.resource_type = $1 AND x.param = ${p(c.param)} AND (${any.join(' OR ')}))`
+        : 'false';
+    }
+    case 'referencedBy':
+      return c.sourceIds.length
+        ? `r.id IN (SELECT x.target_id FROM ward_search_reference x WHERE x.resource_type = ${p(c.sourceType)} AND x.id = ANY(${p(c.sourceIds)}::text[]) AND x.param = ${p(c.param)} AND x.target_type = $1)`
+        : 'false';
   }
 }
 

@@ -3,14 +3,43 @@ import { type Criterion, type DateTest, MAX_MS, MAX_PREFIX, MIN_MS, normalizeStr
 import type { SearchCondition, SearchOrder, SearchTable } from '../store/index.js';
 
 /**
+ * The ids of the resources of a type matching criteria that the principal may see: how a chain's
+ * or `_has`'s inner search is answered, so that it never reveals what the caller cannot see.
+ */
+export type VisibleIds = (resourceType: string, criteria: readonly Criterion[]) => Promise<string[]>;
+
+/**
  * Turns parsed criteria into store conditions, hashing identifying values with the blind-index
  * key so that they reach the database only as hashes, like the values they are compared with.
+ * Chained and `_has` criteria are answered first by `inner` (itself through these conditions, so
+ * their identifying values are hashed the same way) and become lists of visible ids.
  */
-export function conditionsOf(indexer: BlindIndexer, resourceType: string, criteria: readonly Criterion[], now: Date): SearchCondition[] {
-  return criteria.map((c) => conditionOf(indexer, resourceType, c, now));
+export async function conditionsOf(
+  indexer: BlindIndexer,
+  resourceType: string,
+  criteria: readonly Criterion[],
+  now: Date,
+  inner: VisibleIds,
+): Promise<SearchCondition[]> {
+  const out: SearchCondition[] = [];
+  for (const c of criteria) {
+    if (c.kind === 'chain') {
+      const targets: { type: string; ids: string[] }[] = [];
+      for (const t of c.targets) targets.push({ type: t.type, ids: await inner(t.type, [t.criterion]) });
+      out.push({ kind: 'referenceIn', param: c.param, targets });
+    } else if (c.kind === 'has') {
+      out.push({ kind: 'referencedBy', sourceType: c.sourceType, param: c.param, sourceIds: await inner(c.sourceType, [c.criterion]) });
+    } else out.push(conditionOf(indexer, resourceType, c, now));
+  }
+  return out;
 }
 
-function conditionOf(indexer: BlindIndexer, resourceType: string, c: Criterion, now: Date): SearchCondition {
+function conditionOf(
+  indexer: BlindIndexer,
+  resourceType: string,
+  c: Exclude<Criterion, { kind: 'chain' | 'has' }>,
+  now: Date,
+): SearchCondition {
   switch (c.kind) {
     case 'token':
       return {

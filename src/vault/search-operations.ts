@@ -1,15 +1,22 @@
 import type { RequestContext } from '../audit/index.js';
-import { extractIndexValues, type FhirResource, type SearchRequest } from '../fhir/index.js';
+import { type Criterion, extractIndexValues, type FhirResource, type SearchRequest, WardError } from '../fhir/index.js';
 import type { Decision, PolicyAction, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
 import { conditionsOf, longStringChecks, orderOf } from './search-conditions.js';
+import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
 import type { SearchPage, VaultDeps, VersionedResource } from './vault-types.js';
 
 /** Rows fetched per round trip while a search fills its page (and counts, for `_total=accurate`). */
 const SEARCH_BATCH = 200;
+/**
+ * The most visible resources a chained or `_has` inner search may match; a broader one is refused
+ * (400) rather than turned into an unbounded id list. Counted after policy, so it says nothing
+ * about resources the caller cannot see.
+ */
+export const MAX_INNER_MATCHES = 5000;
 
 /** What search needs from the vault: its runner, its operation records, and its per-row decision and opening. */
 export interface SearchDeps extends VaultDeps {
@@ -57,7 +64,14 @@ export class SearchOperations {
     return this.#deps.run.read(op, async () => {
       decideOnType(op, 'search');
       const now = this.#deps.now();
-      const conditions: SearchCondition[] = conditionsOf(this.#deps.keyring.blindIndexer, resourceType, request.criteria, now);
+      const visibleIds = (type: string, criteria: readonly Criterion[]) => this.#innerIds(principal, type, criteria, now);
+      const conditions: SearchCondition[] = await conditionsOf(
+        this.#deps.keyring.blindIndexer,
+        resourceType,
+        request.criteria,
+        now,
+        visibleIds,
+      );
       if (options.compartment !== undefined) conditions.push({ kind: 'compartment', patient: options.compartment });
       const order = orderOf(request.sort);
       const checks = longStringChecks(request.criteria);
@@ -84,10 +98,56 @@ export class SearchOperations {
         }
         if (hasNext && !countAll) break;
       }
-      op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
-      op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
+      const included =
+        request.includes.length > 0 && page.length > 0
+          ? await includedRows(
+              this.#deps.db,
+              request.includes,
+              page.map(({ row }) => row),
+              (row) => this.#deps.permits(principal, 'search', row).effect === 'permit',
+            )
+          : { rows: [], truncated: false };
+      // Included resources are disclosed like matches: listed, with their patients, for the accounting of disclosures.
+      op.returned = [...page.map(({ row }) => keyOf(row)), ...included.rows.map(keyOf)];
+      op.patients = [...new Set([...page.flatMap(({ row }) => row.patients), ...included.rows.flatMap((r) => r.patients)])];
+      if (included.rows.length > 0) op.detail = { ...op.detail, included: included.rows.map(keyOf).join(' ') };
       const total = exhausted && request.total !== 'none' ? visible : undefined;
-      return { entries: page.map(({ row, opened }) => opened ?? this.#deps.open(row)), hasNext, ...(total !== undefined ? { total } : {}) };
+      return {
+        entries: page.map(({ row, opened }) => opened ?? this.#deps.open(row)),
+        included: included.rows.map((row) => this.#deps.open(row)),
+        includeTruncated: included.truncated,
+        hasNext,
+        ...(total !== undefined ? { total } : {}),
+      };
     });
   }
+
+  /**
+   * The ids of the visible resources of a type matching criteria: a chain's or `_has`'s inner
+   * search. Decided row by row like a match, so a chain cannot probe for resources the caller may
+   * not see; identifying values are hashed by conditionsOf like any other criterion.
+   */
+  async #innerIds(principal: Principal, resourceType: string, criteria: readonly Criterion[], now: Date): Promise<string[]> {
+    const conditions = await conditionsOf(this.#deps.keyring.blindIndexer, resourceType, criteria, now, (type, inner) =>
+      this.#innerIds(principal, type, inner, now),
+    );
+    const checks = longStringChecks(criteria);
+    const ids: string[] = [];
+    for (let offset = 0; ; offset += SEARCH_BATCH) {
+      const rows = await searchResources(this.#deps.db, resourceType, conditions, [], { limit: SEARCH_BATCH, offset });
+      for (const row of rows) {
+        if (this.#deps.permits(principal, 'search', row).effect !== 'permit') continue;
+        if (checks.length > 0 && !startsWithAll(this.#deps.open(row).resource, checks)) continue;
+        if (ids.length >= MAX_INNER_MATCHES) {
+          throw new WardError('WARD_INVALID_REQUEST', {
+            details: [{ diagnostics: `A chained or _has criterion matches more than ${MAX_INNER_MATCHES} resources; narrow it` }],
+          });
+        }
+        ids.push(row.id);
+      }
+      if (rows.length < SEARCH_BATCH) return ids;
+    }
+  }
 }
+
+const keyOf = (row: StoredVersion) => `${row.resourceType}/${row.id}`;

@@ -74,6 +74,22 @@ const OBSERVATION_CASES: readonly [query: string, expected: string[]][] = [
   ['_lastUpdated=lt2000-01-01', []],
 ];
 
+/** _include / _revinclude: query → [matches, included] (labels, order-free). */
+const INCLUDE_CASES: readonly [query: string, matches: string[], included: string[]][] = [
+  ['Observation?code=8310-5&_include=Observation:patient', ['O2'], ['P1']],
+  ['Observation?code=8310-5&_include=Observation:subject:Patient', ['O2'], ['P1']],
+  ['Observation?code=8310-5&_include=Observation:subject:Group', ['O2'], []],
+  ['Observation?code=8867-4&_include=*', ['O1', 'O3'], ['P1', 'P2']],
+  ['Observation?code=8867-4&_include=Observation:*', ['O1', 'O3'], ['P1', 'P2']],
+  ['Patient?_id={P1}&_revinclude=Observation:subject', ['P1'], ['O1', 'O2']],
+  ['Patient?_id={P2}&_revinclude=*', ['P2'], ['O3', 'O4']],
+  ['Patient?gender=female&_revinclude=Observation:patient', ['P1', 'P3'], ['O1', 'O2']],
+  ['Observation?_id={O1}&_include=Observation:patient&_revinclude=Observation:patient', ['O1'], ['P1']],
+  ['Observation?_id={O1}&_include=Observation:patient&_revinclude:iterate=Observation:patient', ['O1'], ['P1', 'O2']],
+  ['Observation?_id={O3}&_include=Observation:patient&_revinclude:iterate=*', ['O3'], ['P2', 'O4']],
+  ['Observation?code=8310-5&_summary=count&_include=Observation:patient', [], []],
+];
+
 describe.each(engines())('search conformance on %s', (engine) => {
   let t: TestWard;
   let fhir: FhirClient;
@@ -112,6 +128,28 @@ describe.each(engines())('search conformance on %s', (engine) => {
     const res = await fhir.get(`Observation?${encodeURI(resolve(query)).replaceAll('+', '%2B')}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(labels(res.body).sort()).toEqual([...expected].sort());
+  });
+
+  it.each(INCLUDE_CASES)('%s', async (query, matches, included) => {
+    const res = await fhir.get(encodeURI(resolve(query)));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(labels(res.body).sort()).toEqual([...matches].sort());
+    const includes = (res.body.entry ?? []).filter((e: any) => e.search?.mode === 'include');
+    expect(includes.map((e: any) => labelOf.get(e.resource.id)).sort()).toEqual([...included].sort());
+  });
+
+  it('refuses an _include that does not start from the searched type, a non-reference parameter, or an unknown modifier', async () => {
+    for (const query of [
+      'Observation?_include=Patient:organization',
+      'Observation?_include=Observation:code',
+      'Observation?_include=Nope:patient',
+      'Observation?_include:deep=Observation:patient',
+      'Patient?_revinclude=Observation',
+    ]) {
+      const res = await fhir.get(query);
+      expect(res.status, query).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+    }
   });
 
   it('sorts by a date parameter ascending and descending, and by _lastUpdated', async () => {
