@@ -61,9 +61,25 @@ interface PlannedParameter {
    * as the index decides per value, so `Specimen?accession=` is treated like `identifier=`.
    */
   readonly identifying: boolean;
+  /**
+   * Where a token parameter's values can be stored, so a query looks only there: Identifier and
+   * ContactPoint values only in the blind table (and are then compared only as hashes, never sent
+   * to the database as text), other codes only in the typed one; `both` when the FHIRPath does
+   * not tell. Undefined for other parameter types.
+   */
+  readonly tokenLookup?: TokenLookup;
 }
 
+export type TokenLookup = 'typed' | 'blind' | 'both';
+
 const IDENTIFYING_TYPES = ['Identifier', 'ContactPoint'];
+
+function tokenLookupOf(expression: string): TokenLookup {
+  const types = expressionTypes(expression);
+  if (types === undefined) return 'both';
+  const blind = [...types].filter((t) => IDENTIFYING_TYPES.includes(t)).length;
+  return blind === 0 ? 'typed' : blind === types.size ? 'blind' : 'both';
+}
 
 function identifyingParameter(resourceType: string, type: SearchParameterDefinition['type'], expression: string): boolean {
   if (PERSON_TYPES.has(resourceType) || type === 'string') return true;
@@ -95,6 +111,7 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
         type: sp.type,
         evaluate: compileExpression(rewritten),
         identifying: identifyingParameter(resourceType, sp.type, expression),
+        ...(sp.type === 'token' ? { tokenLookup: tokenLookupOf(expression) } : {}),
       });
     } catch {
       // An expression the engine cannot compile leaves that one parameter unindexed (and unsearchable).

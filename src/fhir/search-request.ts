@@ -1,7 +1,7 @@
 import { isResourceType } from './definitions.js';
 import { WardError } from './errors.js';
 import { type DateRange, parseFhirDate } from './search-dates.js';
-import { indexedParameter, PERSON_TYPES, referenceOf } from './search-extraction.js';
+import { indexedParameter, PERSON_TYPES, referenceOf, type TokenLookup } from './search-extraction.js';
 import { type IncludeSpec, parseInclude } from './search-includes.js';
 import { searchParameter } from './search-parameters.js';
 
@@ -29,7 +29,14 @@ export interface TokenTest {
 
 /** One criterion (an OR-group of values); a search's criteria are ANDed. */
 export type Criterion =
-  | { readonly kind: 'token'; readonly param: string; readonly not: boolean; readonly values: readonly TokenTest[] }
+  | {
+      readonly kind: 'token';
+      readonly param: string;
+      readonly not: boolean;
+      readonly values: readonly TokenTest[];
+      /** Which index table(s) the parameter's values live in (search-extraction decides per element type). */
+      readonly lookup: TokenLookup;
+    }
   | { readonly kind: 'string'; readonly param: string; readonly exact: boolean; readonly values: readonly string[] }
   | { readonly kind: 'date'; readonly param: string; readonly blind: boolean; readonly values: readonly DateTest[] }
   | { readonly kind: 'reference'; readonly param: string; readonly values: readonly { targetType: string | null; targetId: string }[] }
@@ -160,7 +167,7 @@ function parseCriterion(resourceType: string, name: string, raw: string, now: Da
   switch (planned.type) {
     case 'token':
       if (modifier !== undefined && modifier !== 'not') throw unknown(resourceType, name);
-      return { kind: 'token', param, not: modifier === 'not', values: values.map(tokenTest) };
+      return { kind: 'token', param, not: modifier === 'not', values: values.map(tokenTest), lookup: planned.tokenLookup ?? 'both' };
     case 'string':
       if (modifier !== undefined && modifier !== 'exact') throw unknown(resourceType, name);
       return { kind: 'string', param, exact: modifier === 'exact', values };

@@ -46,8 +46,9 @@ function conditionOf(
         kind: 'token',
         param: c.param,
         not: c.not,
-        typed: c.values,
-        hashes: c.values.map((t) => tokenHash(indexer, resourceType, c.param, t.system, t.code)),
+        // An identifying value is never sent as text: only its hash, where the writer put it.
+        typed: c.lookup === 'blind' ? [] : c.values,
+        hashes: c.lookup === 'typed' ? [] : c.values.map((t) => tokenHash(indexer, resourceType, c.param, t.system, t.code)),
       };
     case 'string':
       return {

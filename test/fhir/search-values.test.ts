@@ -72,6 +72,28 @@ describe('search values (pure)', () => {
     expect(parsed.auditQuery).not.toMatch(/ACC-778812|TUBE-19|REQ-55|5550100/);
   });
 
+  it.each([
+    ['Observation', 'subject:Patient.name=Doe&code=1234-5', 'subject:Patient.name=[subject:Patient.name]&code=1234-5'],
+    ['Observation', 'patient.identifier=urn:x|MRN-9', 'patient.identifier=[patient.identifier]'],
+    ['Observation', 'subject.gender=male', 'subject.gender=[subject.gender]'],
+    ['Observation', 'patient.organization.name=Acme', 'patient.organization.name=[patient.organization.name]'],
+    ['Observation', 'patient.organization.type=prov', 'patient.organization.type=prov'],
+    ['Patient', '_has:Observation:patient:code=1234-5', '_has:Observation:patient:code=1234-5'],
+    [
+      'Organization',
+      '_has:Patient:organization:birthdate=1970',
+      '_has:Patient:organization:birthdate=[_has:Patient:organization:birthdate]',
+    ],
+    [
+      'Observation',
+      '_include=Observation:patient&_revinclude:iterate=Provenance:target',
+      '_include=Observation:patient&_revinclude:iterate=Provenance:target',
+    ],
+  ])('ASTM E2147-18 §7.1.9: a chained or _has %s query keeps an identifying inner value out of the audit (%s)', (type, query, audited) => {
+    const parsed = parseSearch(type, new URLSearchParams(query), { lenient: false, now: new Date('2026-01-01') });
+    expect(parsed.auditQuery).toBe(audited);
+  });
+
   it('refuses an unknown parameter, or ignores and reports it when lenient', () => {
     const now = new Date();
     expect(() => parseSearch('Patient', new URLSearchParams('nope=1'), { lenient: false, now })).toThrow(/Unknown or unsupported/);

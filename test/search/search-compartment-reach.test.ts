@@ -61,7 +61,11 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
     const res = await client.get(url);
     expect(res.status, url).toBe(200);
     // A's Observation names B as its focus, so B's id may appear inside it; B's own resources may not.
-    for (const secret of [id.obsB, 'Bravo', '2339-0']) expect(res.raw.body, `${url} leaks ${secret}`).not.toContain(secret);
+    // The self link echoes the caller's own query; everything else must be free of B.
+    const served = JSON.stringify(res.body.entry ?? []);
+    for (const secret of [id.obsB, 'Bravo', '2339-0']) expect(served, `${url} leaks ${secret}`).not.toContain(secret);
+    const matched = (res.body.entry ?? []).filter((e: any) => e.search.mode === 'match');
+    if (res.body.total !== undefined) expect(res.body.total, url).toBe(matched.length);
     expect(entryIds(res), url).not.toContain(`Patient/${id.B}`);
     const rows = await auditRowsAfter(t.ward, before);
     expect(rows, url).toHaveLength(1);
@@ -91,6 +95,53 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
       const own = await expectNothingOfB(client, `Patient?_id=${id.A}&_revinclude=Observation:subject`);
       expect(entryIds(own.res).sort()).toEqual([`Observation/${id.obsA}`, `Patient/${id.A}`].sort());
     });
+
+    it('164.312(a)(1) (compartment): chained parameters and _has return nothing of patient B', async () => {
+      const client = scoped[kind];
+      for (const url of [
+        'Observation?subject.name=bravo',
+        'Observation?subject:Patient.name=bravo',
+        `Patient?_has:Observation:subject:code=2339-0`,
+        `Observation?_has:Observation:derived-from:_has:Observation:derived-from:status=final`,
+      ]) {
+        const { res } = await expectNothingOfB(client, url);
+        expect(res.body.entry ?? [], url).toEqual([]);
+      }
+    });
+
+    it('164.312(a)(1) (no existence oracle): a chain or _has through a resource the caller cannot see matches nothing', async () => {
+      const client = scoped[kind];
+      // Each would match A's own Observation if its inner search saw B's data: B's name, B's Observation's code.
+      for (const url of [
+        'Observation?focus:Patient.name=bravo',
+        'Observation?focus.name=bravo&_total=accurate',
+        'Observation?focus:Patient.birthdate=1970-01-01',
+        `Observation?_id=${id.obsA}&_has:Observation:derived-from:code=2339-0`,
+        `Observation?_has:Observation:derived-from:code=2339-0&_total=accurate`,
+      ]) {
+        const { res } = await expectNothingOfB(client, url);
+        expect(res.body.entry ?? [], url).toEqual([]);
+      }
+      // The control: with the inner resources visible the same queries find A's Observation.
+      for (const url of ['Observation?focus:Patient.name=alpha,bravo', `Observation?_has:Observation:derived-from:status=final`]) {
+        expect(entryIds(await doctor.get(url)), url).toEqual([`Observation/${id.obsA}`]);
+      }
+    });
+  });
+
+  it("a clinician who may see both finds A's Observation through B by chain and _has", async () => {
+    expect(entryIds(await doctor.get('Observation?focus:Patient.name=bravo'))).toEqual([`Observation/${id.obsA}`]);
+    expect(entryIds(await doctor.get('Observation?_has:Observation:derived-from:code=2339-0'))).toEqual([`Observation/${id.obsA}`]);
+  });
+
+  it('ASTM E2147-18 §7.1.9 (via 170.210(e)): a chained or _has criterion with an identifying inner value is audited by its name only', async () => {
+    const before = await lastAuditSeq(t.ward);
+    await doctor.get(`Observation?focus:Patient.name=Bravo&subject.identifier=urn:x|MRN-77&_has:Observation:derived-from:code=2339-0`);
+    const [row] = await auditRowsAfter(t.ward, before);
+    expect(row?.parsed.detail.query).toBe(
+      'focus:Patient.name=[focus:Patient.name]&subject.identifier=[subject.identifier]&_has:Observation:derived-from:code=2339-0',
+    );
+    expect(row?.entry).not.toMatch(/Bravo|MRN-77/);
   });
 
   it('ASTM E2147-18 §7.1.9 (via 170.210(e)): a search entry lists the included ids and their patients', async () => {

@@ -74,6 +74,30 @@ const OBSERVATION_CASES: readonly [query: string, expected: string[]][] = [
   ['_lastUpdated=lt2000-01-01', []],
 ];
 
+/** Chained parameters and _has (reverse chaining): the inner search runs on the referenced or referring type. */
+const CHAIN_CASES: readonly [query: string, expected: string[]][] = [
+  ['Observation?subject:Patient.name=mul', ['O1', 'O2']],
+  ['Observation?subject.name=mul', ['O1', 'O2']],
+  ['Observation?patient.name=smithson-longn', []],
+  ['Observation?subject:Patient.family:exact=Mueller', ['O3', 'O4']],
+  ['Observation?patient.birthdate=1980-11', ['O3', 'O4']],
+  ['Observation?patient.birthdate=ge1980-06-01', ['O3', 'O4']],
+  ['Observation?patient.identifier=urn:ward-test:mrn|MRN-1001', ['O1', 'O2']],
+  ['Observation?subject.gender=male&code=local-1', ['O4']],
+  ['Observation?subject:Patient.name=mul,smith', ['O1', 'O2']],
+  ['Observation?patient.organization.name=ward%20gen', ['O1', 'O2']],
+  ['Observation?patient.organization:Organization.name=elsewhere', []],
+  ['Patient?organization.name=ward', ['P1']],
+  ['Patient?_has:Observation:patient:code=8310-5', ['P1']],
+  ['Patient?_has:Observation:subject:value-quantity=gt70', ['P1', 'P2']],
+  ['Patient?_has:Observation:patient:status=final&gender=female', ['P1']],
+  ['Patient?_has:Observation:patient:code:not=8867-4', ['P1', 'P2']],
+  ['Patient?_has:Observation:patient:date=2021', ['P2']],
+  ['Organization?_has:Patient:organization:_has:Observation:patient:code=8310-5', ['ORG']],
+  ['Organization?_has:Patient:organization:name=mul', ['ORG']],
+  ['Organization?_has:Patient:organization:name=smith', []],
+];
+
 /** _include / _revinclude: query → [matches, included] (labels, order-free). */
 const INCLUDE_CASES: readonly [query: string, matches: string[], included: string[]][] = [
   ['Observation?code=8310-5&_include=Observation:patient', ['O2'], ['P1']],
@@ -103,8 +127,12 @@ describe.each(engines())('search conformance on %s', (engine) => {
   beforeAll(async () => {
     t = await openTestWard(engine);
     fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/search-1', scope: 'user/*.cruds' }));
+    const org = await fhir.post('Organization', { resourceType: 'Organization', name: 'Ward General' });
+    idOf.ORG = org.body.id;
+    labelOf.set(org.body.id, 'ORG');
     for (const [label, body] of Object.entries(patients)) {
-      const res = await fhir.post('Patient', body);
+      const managed = label === 'P1' ? { managingOrganization: { reference: `Organization/${idOf.ORG}` } } : {};
+      const res = await fhir.post('Patient', { ...body, ...managed });
       expect(res.status).toBe(201);
       idOf[label] = res.body.id;
       labelOf.set(res.body.id, label);
@@ -128,6 +156,29 @@ describe.each(engines())('search conformance on %s', (engine) => {
     const res = await fhir.get(`Observation?${encodeURI(resolve(query)).replaceAll('+', '%2B')}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(labels(res.body).sort()).toEqual([...expected].sort());
+  });
+
+  it.each(CHAIN_CASES)('%s', async (query, expected) => {
+    const res = await fhir.get(encodeURI(resolve(query)).replaceAll('%2520', '%20'));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(labels(res.body).sort()).toEqual([...expected].sort());
+  });
+
+  it('refuses a chain deeper than two levels, through a non-reference parameter, or to an unknown inner parameter', async () => {
+    for (const query of [
+      'Observation?patient.organization.partof.name=x',
+      'Observation?code.name=x',
+      'Observation?subject:Patient.nope=x',
+      'Observation?subject:Nope.name=x',
+      'Patient?_has:Observation:code:status=final',
+      'Patient?_has:Observation:patient:nope=1',
+      'Patient?_has:Nope:patient:code=1',
+      'Patient?_has:Observation:patient=1',
+    ]) {
+      const res = await fhir.get(query);
+      expect(res.status, query).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+    }
   });
 
   it.each(INCLUDE_CASES)('%s', async (query, matches, included) => {
