@@ -147,6 +147,12 @@ function collect(out: IndexValue[], p: PlannedParameter, node: unknown, person: 
   switch (p.type) {
     case 'token':
       for (const t of tokensOf(node)) out.push({ kind: 'token', param, ...t });
+      // `:text` searches the display text as a string, so it is indexed (blind, like every string) under `param:text`.
+      for (const raw of textsOf(node)) {
+        const normalized = normalizeString(raw);
+        if (normalized) out.push({ kind: 'string', param: `${param}:text`, raw: raw.trim(), normalized });
+      }
+      for (const t of ofTypeTokensOf(node)) out.push({ kind: 'token', param: `${param}:of-type`, ...t, identifying: true });
       return;
     case 'string':
       for (const raw of stringsOf(node)) {
@@ -163,6 +169,9 @@ function collect(out: IndexValue[], p: PlannedParameter, node: unknown, person: 
       const target = referenceOf(node);
       if (target) out.push({ kind: 'reference', param, ...target });
       else if (typeof node === 'string') out.push({ kind: 'uri', param, uri: node });
+      // `:identifier` matches Reference.identifier, an Identifier: blind, under `param:identifier`.
+      const identifier = (node as { identifier?: unknown } | null)?.identifier;
+      for (const t of tokensOf(identifier)) if (t.identifying) out.push({ kind: 'token', param: `${param}:identifier`, ...t });
       return;
     }
     case 'number':
@@ -195,6 +204,25 @@ function tokensOf(node: unknown): Token[] {
   if (typeof o.code === 'string') return [{ system, code: o.code, identifying: false }];
   if (typeof o.value === 'string') return [{ system, code: o.value, identifying: true }];
   return [];
+}
+
+/** The text `:text` searches (R4 §3.1.1.5.4): CodeableConcept.text and Coding.display; an Identifier's type text. */
+function textsOf(node: unknown): string[] {
+  if (!node || typeof node !== 'object') return [];
+  const o = node as { text?: unknown; display?: unknown; coding?: unknown; type?: unknown; value?: unknown };
+  const own = [o.text, o.display].filter((t): t is string => typeof t === 'string');
+  const codings = Array.isArray(o.coding) ? o.coding.flatMap(textsOf) : [];
+  const identifierType = typeof o.value === 'string' && o.type ? textsOf(o.type) : [];
+  return [...own, ...codings, ...identifierType];
+}
+
+/** `:of-type` tokens of an Identifier: its type's system as the system, `typeCode|value` as the code. */
+function ofTypeTokensOf(node: unknown): { system: string | null; code: string }[] {
+  const o = node as { type?: { coding?: unknown }; value?: unknown } | null;
+  if (!o || typeof o.value !== 'string' || !Array.isArray(o.type?.coding)) return [];
+  return (o.type.coding as { system?: unknown; code?: unknown }[]).flatMap((c) =>
+    typeof c.code === 'string' ? [{ system: typeof c.system === 'string' ? c.system : null, code: `${c.code}|${o.value}` }] : [],
+  );
 }
 
 const STRUCTURAL_KEYS = new Set(['use', 'type', 'period', 'extension', 'id', 'system', 'rank']);

@@ -41,7 +41,8 @@ export type Criterion =
   | { readonly kind: 'date'; readonly param: string; readonly blind: boolean; readonly values: readonly DateTest[] }
   | { readonly kind: 'reference'; readonly param: string; readonly values: readonly { targetType: string | null; targetId: string }[] }
   | { readonly kind: 'number'; readonly param: string; readonly values: readonly NumberTest[] }
-  | { readonly kind: 'uri'; readonly param: string; readonly values: readonly string[] }
+  /** `exact`, or (R4 §3.1.1.5.8) `below`: the stored uri starts with a value; `above`: a value starts with the stored uri. */
+  | { readonly kind: 'uri'; readonly param: string; readonly match: 'exact' | 'above' | 'below'; readonly values: readonly string[] }
   | { readonly kind: 'missing'; readonly param: string; readonly paramType: string; readonly missing: boolean }
   | { readonly kind: 'id'; readonly values: readonly string[] }
   | { readonly kind: 'lastUpdated'; readonly values: readonly DateTest[] }
@@ -166,24 +167,35 @@ function parseCriterion(resourceType: string, name: string, raw: string, now: Da
   }
   switch (planned.type) {
     case 'token':
+      // `:text` is a starts-with string search on the display text, indexed blind under `param:text`.
+      if (modifier === 'text') return { kind: 'string', param: `${param}:text`, exact: false, values };
+      if (modifier === 'of-type') {
+        return { kind: 'token', param: `${param}:of-type`, not: false, values: values.map((v) => ofTypeTest(name, v)), lookup: 'blind' };
+      }
+      if (modifier === 'in' || modifier === 'not-in' || modifier === 'above' || modifier === 'below') throw needsTerminology(name);
       if (modifier !== undefined && modifier !== 'not') throw unknown(resourceType, name);
       return { kind: 'token', param, not: modifier === 'not', values: values.map(tokenTest), lookup: planned.tokenLookup ?? 'both' };
     case 'string':
+      if (modifier === 'contains') throw containsRefused(name);
       if (modifier !== undefined && modifier !== 'exact') throw unknown(resourceType, name);
       return { kind: 'string', param, exact: modifier === 'exact', values };
     case 'date':
       if (modifier !== undefined) throw unknown(resourceType, name);
       return { kind: 'date', param, blind: PERSON_TYPES.has(resourceType), values: values.map((v) => dateTest(name, v, now)) };
     case 'reference':
-      if (modifier !== undefined && !/^[A-Z][A-Za-z]+$/.test(modifier)) throw unknown(resourceType, name);
+      // `:identifier` compares Reference.identifier, an Identifier: blind, under `param:identifier`.
+      if (modifier === 'identifier') {
+        return { kind: 'token', param: `${param}:identifier`, not: false, values: values.map(tokenTest), lookup: 'blind' };
+      }
+      if (modifier !== undefined && !isResourceType(modifier)) throw unknown(resourceType, name);
       return { kind: 'reference', param, values: values.map((v) => referenceTest(name, v, modifier)) };
     case 'number':
     case 'quantity':
       if (modifier !== undefined) throw unknown(resourceType, name);
       return { kind: 'number', param, values: values.map((v) => numberTest(name, v, now)) };
     case 'uri':
-      if (modifier !== undefined) throw unknown(resourceType, name);
-      return { kind: 'uri', param, values };
+      if (modifier !== undefined && modifier !== 'above' && modifier !== 'below') throw unknown(resourceType, name);
+      return { kind: 'uri', param, match: modifier ?? 'exact', values };
     default:
       throw unknown(resourceType, name);
   }
@@ -247,6 +259,13 @@ function tokenTest(v: string): TokenTest {
   const system = v.slice(0, bar);
   const code = v.slice(bar + 1);
   return { system: system === '' ? null : system, code: code === '' ? undefined : code };
+}
+
+/** `identifier:of-type=typeSystem|typeCode|value` (R4 §3.1.1.5.4): all three parts are required. */
+function ofTypeTest(name: string, v: string): TokenTest {
+  const [system, code, ...value] = v.split('|');
+  if (!system || !code || value.length === 0 || value.join('|') === '') return invalid(name, 'must be typeSystem|typeCode|value');
+  return { system, code: `${code}|${value.join('|')}` };
 }
 
 function prefixOf(v: string): { op: Prefix; rest: string } {
@@ -314,6 +333,33 @@ function nonNegative(name: string, raw: string): number {
 function unknown(resourceType: string, name: string): WardError {
   return new WardError('WARD_UNKNOWN_PARAMETER', {
     details: [{ diagnostics: `Search parameter is unknown or not supported on ${resourceType}: ${safeName(name)}` }],
+  });
+}
+
+/**
+ * `:contains` would need the database to see inside values. Every string parameter is blind (a
+ * keyed hash of the whole value and of its first 8 characters), so there is nothing to look
+ * inside; indexing every substring as a hash would let anyone with the database count and align
+ * n-grams across records. Refused, and said so (ADR 0011).
+ */
+function containsRefused(name: string): WardError {
+  return new WardError('WARD_UNKNOWN_PARAMETER', {
+    details: [
+      {
+        diagnostics: `Parameter ${safeName(name)}: :contains is not supported, because string values are stored only as keyed hashes of the whole value and its prefixes; use starts-with (no modifier) or :exact`,
+      },
+    ],
+  });
+}
+
+/** `:in`, `:not-in`, `:above` and `:below` on tokens need a terminology server, which Ward does not have. */
+function needsTerminology(name: string): WardError {
+  return new WardError('WARD_UNKNOWN_PARAMETER', {
+    details: [
+      {
+        diagnostics: `Parameter ${safeName(name)}: value-set and subsumption modifiers need a terminology service, which is not available`,
+      },
+    ],
   });
 }
 

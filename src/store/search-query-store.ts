@@ -29,7 +29,7 @@ export type SearchCondition =
       readonly param: string;
       readonly tests: readonly (RangeTest & { value: number; system: string | null; code: string | null })[];
     }
-  | { readonly kind: 'uri'; readonly param: string; readonly uris: readonly string[] }
+  | { readonly kind: 'uri'; readonly param: string; readonly match: 'exact' | 'above' | 'below'; readonly uris: readonly string[] }
   | { readonly kind: 'missing'; readonly param: string; readonly tables: readonly SearchTable[]; readonly missing: boolean }
   | { readonly kind: 'id'; readonly ids: readonly string[] }
   | { readonly kind: 'lastUpdated'; readonly tests: readonly RangeTest[] }
@@ -125,7 +125,10 @@ function conditionSql(c: SearchCondition, p: Bind): string {
           .join(' OR ') || 'false',
       );
     case 'uri':
-      return exists('uri', c.param, p, `x.uri = ANY(${p(c.uris)}::text[])`);
+      if (c.match === 'below')
+        return exists('uri', c.param, p, c.uris.map((u) => `starts_with(x.uri, ${p(u)}::text)`).join(' OR ') || 'false');
+      // `above`: the stored uri is one of the value's parents, so the lookup stays an index equality.
+      return exists('uri', c.param, p, `x.uri = ANY(${p(c.match === 'above' ? c.uris.flatMap(parentsOf) : c.uris)}::text[])`);
     case 'missing': {
       const present = c.tables.map((t) => exists(t, c.param, p, 'true')).join(' OR ');
       return c.missing ? `NOT (${present})` : `(${present})`;
@@ -147,6 +150,16 @@ function conditionSql(c: SearchCondition, p: Bind): string {
         ? `r.id IN (SELECT x.target_id FROM ward_search_reference x WHERE x.resource_type = ${p(c.sourceType)} AND x.id = ANY(${p(c.sourceIds)}::text[]) AND x.param = ${p(c.param)} AND x.target_type = $1)`
         : 'false';
   }
+}
+
+/** A uri and each parent at a `/` boundary: `http://a/b/c` → itself, `http://a/b/`, `http://a/b`, `http://a/`, `http://a`. */
+function parentsOf(uri: string): string[] {
+  const out = [uri];
+  const start = uri.indexOf('//') >= 0 ? uri.indexOf('//') + 2 : 0;
+  for (let i = uri.length - 1; i > start; i--) {
+    if (uri[i] === '/') out.push(uri.slice(0, i + 1), uri.slice(0, i));
+  }
+  return [...new Set(out)];
 }
 
 const lastUpdatedMs = `(extract(epoch FROM r.last_updated) * 1000)::bigint`;

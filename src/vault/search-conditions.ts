@@ -66,7 +66,7 @@ function conditionOf(
     case 'number':
       return { kind: 'number', param: c.param, tests: c.values };
     case 'uri':
-      return { kind: 'uri', param: c.param, uris: c.values };
+      return { kind: 'uri', param: c.param, match: c.match, uris: c.values };
     case 'missing':
       return { kind: 'missing', param: c.param, tables: TABLES_OF[c.paramType] ?? [], missing: c.missing };
     case 'id':

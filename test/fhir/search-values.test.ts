@@ -66,6 +66,10 @@ describe('search values (pure)', () => {
     ['Specimen', 'container-id=TUBE-19', 'container-id=[container-id]'],
     ['ServiceRequest', 'requisition=REQ-55|5521&status=active', 'requisition=[requisition]&status=active'],
     ['Practitioner', 'phone=5550100&active=true', 'phone=[phone]&active=true'],
+    ['Observation', 'performer:identifier=urn:npi|REQ-55&code=1', 'performer:identifier=[performer]&code=1'],
+    ['Patient', 'identifier:of-type=urn:v2|MR|ACC-778812', 'identifier:of-type=[identifier]'],
+    ['Observation', 'code:text=TUBE-19&_profile:below=http://x/', 'code:text=[code]&_profile:below=http://x/'],
+    ['Condition', 'code:text=5550100', 'code:text=[code]'],
   ])('ASTM E2147-18 §7.1.9: a %s query keeps an Identifier- or ContactPoint-typed value out of the audit (%s)', (type, query, audited) => {
     const parsed = parseSearch(type, new URLSearchParams(query), { lenient: false, now: new Date('2026-01-01') });
     expect(parsed.auditQuery).toBe(audited);
