@@ -9,6 +9,7 @@ export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.
 export { calendarBlocks, type DateRange, MAX_MS, MIN_MS, parseFhirDate } from './search-dates.js';
 export { extractIndexValues, type IndexValue, indexPlan, PERSON_TYPES } from './search-extraction.js';
 export type { IncludeSpec } from './search-includes.js';
+export { compositeMatches } from './search-matching.js';
 export { lookupPrefix, MAX_PREFIX, normalizeString, prefixesOf } from './search-normalize.js';
 export { expressionFor, type SearchParameterDefinition, searchParameter, searchParametersOf } from './search-parameters.js';
 export {

@@ -103,7 +103,13 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
     const generic = sp.base.includes('Resource') || sp.base.includes('DomainResource');
     const expression = generic ? sp.expression?.replaceAll('Resource.', `${resourceType}.`) : expressionFor(sp, resourceType);
     if (!expression) continue;
-    const rewritten = expression.replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))");
+    // `(X as T)` needs X to be a single item: on an Observation with two components it fails and
+    // would leave the parameter unindexed, so it becomes `X.ofType(T)`, which filters a collection.
+    const rewritten = expression
+      .replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))")
+      .split(/\s\|\s/)
+      .map((part) => part.trim().replace(/^\(?([A-Za-z][\w.]*) as (\w+)\)?$/, '$1.ofType($2)'))
+      .join(' | ');
     try {
       plan.push({
         code: sp.code,
@@ -142,7 +148,14 @@ export function extractIndexValues(resource: { resourceType: string }): IndexVal
   return dedupe(out);
 }
 
-function collect(out: IndexValue[], p: PlannedParameter, node: unknown, person: boolean): void {
+/** The index values one FHIRPath result node gives for a parameter (a composite's component is matched on these). */
+export function indexValuesOfNode(p: Pick<PlannedParameter, 'code' | 'type'>, node: unknown, person: boolean): IndexValue[] {
+  const out: IndexValue[] = [];
+  collect(out, p, node, person);
+  return out;
+}
+
+function collect(out: IndexValue[], p: Pick<PlannedParameter, 'code' | 'type'>, node: unknown, person: boolean): void {
   const param = p.code;
   switch (p.type) {
     case 'token':

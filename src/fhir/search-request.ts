@@ -1,5 +1,6 @@
 import { isResourceType } from './definitions.js';
 import { WardError } from './errors.js';
+import { compositePlan } from './search-composite.js';
 import { type DateRange, parseFhirDate } from './search-dates.js';
 import { indexedParameter, PERSON_TYPES, referenceOf, type TokenLookup } from './search-extraction.js';
 import { type IncludeSpec, parseInclude } from './search-includes.js';
@@ -48,6 +49,17 @@ export type Criterion =
   | { readonly kind: 'lastUpdated'; readonly values: readonly DateTest[] }
   /** `param[:Type].inner=…` (R4 §3.1.1.5.5): the reference points to a resource of one of `targets` matching its criterion. */
   | { readonly kind: 'chain'; readonly param: string; readonly targets: readonly { type: string; criterion: Criterion }[] }
+  /**
+   * `code-value-quantity=sys|code$gt100` (R4 §3.1.1.5.9): `values` are the OR-ed `$`-separated
+   * tuples, one criterion per component; `prefilter` is each component on its own (a superset the
+   * store can answer from its indexes), and the pairing is confirmed on the resource.
+   */
+  | {
+      readonly kind: 'composite';
+      readonly param: string;
+      readonly values: readonly (readonly Criterion[])[];
+      readonly prefilter: readonly Criterion[];
+    }
   /** `_has:Source:param:inner=…` (R4 §3.1.1.5.6): some Source matching `criterion` references the resource through `param`. */
   | { readonly kind: 'has'; readonly sourceType: string; readonly param: string; readonly criterion: Criterion };
 
@@ -141,6 +153,7 @@ function identifying(resourceType: string, c: Criterion): boolean {
   if (c.kind === 'token') return indexedParameter(resourceType, c.param)?.identifying ?? true;
   if (c.kind === 'chain') return c.targets.some((t) => identifying(t.type, t.criterion));
   if (c.kind === 'has') return identifying(c.sourceType, c.criterion);
+  if (c.kind === 'composite') return c.prefilter.some((p) => identifying(resourceType, p));
   return false;
 }
 
@@ -160,7 +173,10 @@ function parseCriterion(resourceType: string, name: string, raw: string, now: Da
   if (param === '_id' && modifier === undefined) return { kind: 'id', values };
   if (param === '_lastUpdated' && modifier === undefined) return { kind: 'lastUpdated', values: values.map((v) => dateTest(name, v, now)) };
   const planned = indexedParameter(resourceType, param);
-  if (!planned) throw unknown(resourceType, name);
+  if (!planned) {
+    if (modifier === undefined && compositePlan(resourceType, param)) return parseComposite(resourceType, param, raw, now, depth);
+    throw unknown(resourceType, name);
+  }
   if (modifier === 'missing') {
     if (raw !== 'true' && raw !== 'false') invalid(name, 'must be true or false');
     return { kind: 'missing', param, paramType: planned.type, missing: raw === 'true' };
@@ -234,6 +250,28 @@ function parseHas(resourceType: string, name: string, raw: string, now: Date, de
     throw unknown(resourceType, name);
   }
   return { kind: 'has', sourceType, param, criterion: parseCriterion(sourceType, inner.join(':'), raw, now, depth + 1) };
+}
+
+function parseComposite(resourceType: string, param: string, raw: string, now: Date, depth: number): Criterion {
+  const plan = compositePlan(resourceType, param);
+  const codes = plan?.parts[0]?.components.map((c) => c.code) ?? [];
+  const values = splitValues(raw).map((v) => {
+    const parts = v.split('$');
+    if (parts.length !== codes.length) return invalid(param, `takes ${codes.length} values separated by $`);
+    return parts.map((part, i) => parseCriterion(resourceType, codes[i] as string, part, now, depth + 1));
+  });
+  if (values.length === 0) return invalid(param, 'needs a value');
+  // Each component on its own, its values from every tuple OR-ed: what the indexes can answer.
+  const prefilter = codes.map((_, i) => mergeValues(values.map((tuple) => tuple[i] as Criterion)));
+  return { kind: 'composite', param, values, prefilter };
+}
+
+/** Criteria of one parameter (same kind, no modifier) as one criterion whose values are all of theirs. */
+function mergeValues(criteria: Criterion[]): Criterion {
+  const [first, ...rest] = criteria as [Criterion, ...Criterion[]];
+  if (!('values' in first)) return first;
+  const values: unknown[] = [...first.values, ...rest.flatMap((c): readonly unknown[] => ('values' in c ? c.values : []))];
+  return { ...first, values } as Criterion;
 }
 
 /** Splits on commas not escaped with a backslash (R4 §3.1.1.5.7), unescaping `\,` `\|` `\$` `\\`. */

@@ -1,5 +1,16 @@
 import { type BlindIndexer, dateBlockHashes, datePrecisionHash, stringExactHash, stringPrefixHash, tokenHash } from '../crypto/index.js';
-import { type Criterion, type DateTest, MAX_MS, MAX_PREFIX, MIN_MS, normalizeString, type SortSpec } from '../fhir/index.js';
+import {
+  type Criterion,
+  compositeMatches,
+  type DateTest,
+  extractIndexValues,
+  type FhirResource,
+  MAX_MS,
+  MAX_PREFIX,
+  MIN_MS,
+  normalizeString,
+  type SortSpec,
+} from '../fhir/index.js';
 import type { SearchCondition, SearchOrder, SearchTable } from '../store/index.js';
 
 /**
@@ -27,6 +38,9 @@ export async function conditionsOf(
       const targets: { type: string; ids: string[] }[] = [];
       for (const t of c.targets) targets.push({ type: t.type, ids: await inner(t.type, [t.criterion]) });
       out.push({ kind: 'referenceIn', param: c.param, targets });
+    } else if (c.kind === 'composite') {
+      // The store narrows by each component alone; the vault confirms the pairing (compositeChecks).
+      out.push(...(await conditionsOf(indexer, resourceType, c.prefilter, now, inner)));
     } else if (c.kind === 'has') {
       out.push({ kind: 'referencedBy', sourceType: c.sourceType, param: c.param, sourceIds: await inner(c.sourceType, [c.criterion]) });
     } else out.push(conditionOf(indexer, resourceType, c, now));
@@ -37,7 +51,7 @@ export async function conditionsOf(
 function conditionOf(
   indexer: BlindIndexer,
   resourceType: string,
-  c: Exclude<Criterion, { kind: 'chain' | 'has' }>,
+  c: Exclude<Criterion, { kind: 'chain' | 'has' | 'composite' }>,
   now: Date,
 ): SearchCondition {
   switch (c.kind) {
@@ -133,13 +147,24 @@ export function orderOf(sort: readonly SortSpec[]): SearchOrder[] {
 }
 
 /**
- * String queries longer than the indexed prefix are looked up by their first MAX_PREFIX characters;
- * the opened resource must then really start with the whole query. Returns the checks to run.
+ * What the indexes cannot decide alone, checked on the opened resource, or undefined when nothing
+ * is: string queries longer than the indexed prefix (looked up by their first MAX_PREFIX
+ * characters, so the resource must really start with the whole query), and composites (narrowed
+ * by each component on its own, so the pairing within one element is confirmed here).
  */
-export function longStringChecks(criteria: readonly Criterion[]): { param: string; values: string[] }[] {
-  return criteria.flatMap((c) =>
+export function confirmationOf(criteria: readonly Criterion[]): ((resource: FhirResource) => boolean) | undefined {
+  const strings = criteria.flatMap((c) =>
     c.kind === 'string' && !c.exact && c.values.some((v) => [...normalizeString(v)].length > MAX_PREFIX)
       ? [{ param: c.param, values: c.values.map(normalizeString) }]
       : [],
   );
+  const composites = criteria.flatMap((c) => (c.kind === 'composite' ? [c] : []));
+  if (strings.length === 0 && composites.length === 0) return undefined;
+  return (resource) => {
+    const values = strings.length ? extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : [])) : [];
+    return (
+      strings.every((c) => values.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q)))) &&
+      composites.every((c) => compositeMatches(resource, c))
+    );
+  };
 }

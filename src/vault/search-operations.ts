@@ -1,10 +1,10 @@
 import type { RequestContext } from '../audit/index.js';
-import { type Criterion, extractIndexValues, type FhirResource, type SearchRequest, WardError } from '../fhir/index.js';
+import { type Criterion, type SearchRequest, WardError } from '../fhir/index.js';
 import type { Decision, PolicyAction, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
-import { conditionsOf, longStringChecks, orderOf } from './search-conditions.js';
+import { conditionsOf, confirmationOf, orderOf } from './search-conditions.js';
 import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
 import type { SearchPage, VaultDeps, VersionedResource } from './vault-types.js';
@@ -30,12 +30,6 @@ export interface SearchDeps extends VaultDeps {
   ) => OperationRecord;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
   readonly open: (row: StoredVersion) => VersionedResource;
-}
-
-/** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
-function startsWithAll(resource: FhirResource, checks: readonly { param: string; values: string[] }[]): boolean {
-  const strings = extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : []));
-  return checks.every((c) => strings.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q))));
 }
 
 /** FHIR search through the vault: the store finds, the vault's decision filters, one audit entry records. */
@@ -74,7 +68,7 @@ export class SearchOperations {
       );
       if (options.compartment !== undefined) conditions.push({ kind: 'compartment', patient: options.compartment });
       const order = orderOf(request.sort);
-      const checks = longStringChecks(request.criteria);
+      const confirm = confirmationOf(request.criteria);
       const wanted = request.summaryCount ? 0 : options.pageSize;
       const countAll = request.total === 'accurate' || request.summaryCount;
       const page: { row: StoredVersion; opened?: VersionedResource }[] = [];
@@ -85,9 +79,9 @@ export class SearchOperations {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
         for (const row of rows) {
           if (this.#deps.permits(principal, 'search', row).effect !== 'permit') continue;
-          // A long string is checked on the opened resource; keep it, so a page row is opened once.
-          const opened = checks.length > 0 ? this.#deps.open(row) : undefined;
-          if (opened && !startsWithAll(opened.resource, checks)) continue;
+          // A long string or a composite is confirmed on the opened resource; keep it, so a page row is opened once.
+          const opened = confirm ? this.#deps.open(row) : undefined;
+          if (opened && confirm && !confirm(opened.resource)) continue;
           if (visible >= request.offset && page.length < wanted) page.push({ row, ...(opened ? { opened } : {}) });
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
@@ -131,13 +125,13 @@ export class SearchOperations {
     const conditions = await conditionsOf(this.#deps.keyring.blindIndexer, resourceType, criteria, now, (type, inner) =>
       this.#innerIds(principal, type, inner, now),
     );
-    const checks = longStringChecks(criteria);
+    const confirm = confirmationOf(criteria);
     const ids: string[] = [];
     for (let offset = 0; ; offset += SEARCH_BATCH) {
       const rows = await searchResources(this.#deps.db, resourceType, conditions, [], { limit: SEARCH_BATCH, offset });
       for (const row of rows) {
         if (this.#deps.permits(principal, 'search', row).effect !== 'permit') continue;
-        if (checks.length > 0 && !startsWithAll(this.#deps.open(row).resource, checks)) continue;
+        if (confirm && !confirm(this.#deps.open(row).resource)) continue;
         if (ids.length >= MAX_INNER_MATCHES) {
           throw new WardError('WARD_INVALID_REQUEST', {
             details: [{ diagnostics: `A chained or _has criterion matches more than ${MAX_INNER_MATCHES} resources; narrow it` }],

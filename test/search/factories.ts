@@ -70,6 +70,10 @@ export const observations = {
     code: { coding: [{ code: 'local-1' }] },
     valueQuantity: ucum(5.4, 'mmol/L'),
     effectiveDateTime: '2021',
+    component: [
+      { code: loinc('8480-6'), valueQuantity: ucum(120, 'mm[Hg]') },
+      { code: loinc('8462-4'), valueQuantity: ucum(80, 'mm[Hg]') },
+    ],
   },
 } as const;
 

@@ -96,6 +96,18 @@ const OBSERVATION_CASES: readonly [query: string, expected: string[]][] = [
   ['_source:above=urn:ward-test:device#monitor-7', ['O1']],
   ['_security=http://terminology.hl7.org/CodeSystem/v3-ObservationValue|HTEST', ['O1']],
   ['_security:missing=true', ['O2', 'O3', 'O4']],
+  ['component-code=8480-6', ['O4']],
+  ['component-value-quantity=gt100', ['O4']],
+  ['code-value-quantity=http://loinc.org|8867-4$gt80', ['O3']],
+  ['code-value-quantity=8867-4$72', ['O1']],
+  ['code-value-quantity=8867-4$gt80,8310-5$lt38', ['O2', 'O3']],
+  ['code-value-quantity=8867-4$lt38,8310-5$gt80', []],
+  ['code-value-quantity=8867-4$gt1||/min&code-value-quantity=8867-4$lt80', ['O1']],
+  ['component-code-value-quantity=http://loinc.org|8480-6$gt100', ['O4']],
+  ['component-code-value-quantity=8462-4$gt100', []],
+  ['component-code-value-quantity=8462-4$lt90', ['O4']],
+  ['combo-code-value-quantity=8480-6$120', ['O4']],
+  ['combo-code-value-quantity=8867-4$100', ['O3']],
 ];
 
 /** Chained parameters and _has (reverse chaining): the inner search runs on the referenced or referring type. */
@@ -282,6 +294,8 @@ describe.each(engines())('search conformance on %s', (engine) => {
       'code:in=http://hl7.org/fhir/ValueSet/observation-vitalsignresult',
       'code:below=http://loinc.org|8867-4',
       'identifier:of-type=MR|MRN-1001',
+      'code-value-quantity=8867-4',
+      'code-value-quantity:missing=true',
       'date=yesterday',
       'value-quantity=abc',
       '_sort=status',
@@ -290,6 +304,17 @@ describe.each(engines())('search conformance on %s', (engine) => {
       expect(res.status, query).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
     }
+  });
+
+  it('_elements returns only the elements asked for (and the mandatory ones), on matches and included resources', async () => {
+    const res = await fhir.get(`Observation?_id=${idOf.O1}&_elements=status&_include=Observation:patient`);
+    expect(res.status).toBe(200);
+    const [match, included] = res.body.entry;
+    expect(match.resource.status).toBe('final');
+    expect(match.resource.valueQuantity).toBeUndefined();
+    expect(match.resource.effectiveDateTime).toBeUndefined();
+    expect(match.resource.id).toBe(idOf.O1);
+    expect(included.search.mode).toBe('include');
   });
 
   it('refuses :contains on a string parameter with a 400 that says why', async () => {
