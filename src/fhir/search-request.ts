@@ -74,7 +74,11 @@ export interface SearchRequest {
   readonly sort: readonly SortSpec[];
   readonly count: number | undefined;
   readonly offset: number;
-  readonly total: 'none' | 'accurate' | undefined;
+  /**
+   * `estimate` is answered like the default (a total only when every match was visited): an
+   * estimate from unfiltered counts would count resources the caller may not see.
+   */
+  readonly total: 'none' | 'estimate' | 'accurate' | undefined;
   readonly summaryCount: boolean;
   /** `_include` and `_revinclude`, in the order given. */
   readonly includes: readonly IncludeSpec[];
@@ -116,12 +120,7 @@ export function parseSearch(resourceType: string, query: URLSearchParams, option
         if (name === '_count') count = nonNegative(name, raw);
         else if (name === '_offset') offset = nonNegative(name, raw);
         else if (name === '_total')
-          total =
-            raw === 'accurate'
-              ? 'accurate'
-              : raw === 'none' || raw === 'estimate'
-                ? 'none'
-                : invalid(name, 'must be none, estimate or accurate');
+          total = raw === 'accurate' || raw === 'none' || raw === 'estimate' ? raw : invalid(name, 'must be none, estimate or accurate');
         else if (name === '_summary' && raw === 'count') summaryCount = true;
         else if (name === '_sort') sort = parseSort(resourceType, raw);
         if (name !== '_offset') {

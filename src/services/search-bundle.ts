@@ -3,8 +3,9 @@ import type { SearchPage } from '../vault/index.js';
 import type { Shaper } from './response-shaping.js';
 
 /**
- * The searchset Bundle (R4 §3.1.1.7): `self` shows only the parameters applied, `next` the same
- * query one page on; parameters ignored under `Prefer: handling=lenient` are named in an
+ * The searchset Bundle (R4 §3.1.1.7): `self` shows only the parameters applied (and the page's
+ * `_offset`), `next`, `previous` and `first` the same query at another offset, counted in visible
+ * matches; parameters ignored under `Prefer: handling=lenient` are named in an
  * OperationOutcome entry.
  */
 export function searchBundle(options: {
@@ -29,6 +30,12 @@ export function searchBundle(options: {
     ...(page.total !== undefined ? { total: page.total } : {}),
     link: [
       { relation: 'self', url: link(request.offset) },
+      ...(request.offset > 0
+        ? [
+            { relation: 'first', url: link(0) },
+            { relation: 'previous', url: link(Math.max(0, request.offset - pageSize)) },
+          ]
+        : []),
       ...(page.hasNext ? [{ relation: 'next', url: link(request.offset + pageSize) }] : []),
     ],
     entry: [

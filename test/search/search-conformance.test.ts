@@ -259,6 +259,38 @@ describe.each(engines())('search conformance on %s', (engine) => {
     expect(seen).toEqual(['O3', 'O1', 'O2', 'O4']);
   });
 
+  it('pages back with previous links to the first page, each link showing the applied parameters', async () => {
+    const pages: string[][] = [];
+    let res = await fhir.get('Observation?_sort=date&_count=1&code:not=local-1');
+    for (;;) {
+      pages.push(labels(res.body));
+      const next = res.body.link.find((l: any) => l.relation === 'next')?.url as string | undefined;
+      if (!next) break;
+      expect(next).toContain('_sort=date&_count=1&code%3Anot=local-1&_offset=');
+      res = await fhir.get(next.replace('https://ward.test/fhir/', ''));
+    }
+    expect(pages).toEqual([['O3'], ['O1'], ['O2']]);
+    const back: string[][] = [];
+    for (;;) {
+      back.push(labels(res.body));
+      const links = Object.fromEntries(res.body.link.map((l: any) => [l.relation, l.url]));
+      if (!links.previous) break;
+      expect(links.first).toBe('https://ward.test/fhir/Observation?_sort=date&_count=1&code%3Anot=local-1');
+      res = await fhir.get(links.previous.replace('https://ward.test/fhir/', ''));
+    }
+    expect(back).toEqual([['O2'], ['O1'], ['O3']]);
+  });
+
+  it('_total=estimate gives the total when every match was visited, never an unfiltered count', async () => {
+    const all = await fhir.get('Observation?_total=estimate');
+    expect(all.body.total).toBe(4);
+    expect(all.body.link[0].url).toBe('https://ward.test/fhir/Observation?_total=estimate');
+    // One batch read every match, so even a one-entry page knows the (visible) total.
+    const paged = await fhir.get('Observation?_total=estimate&_count=1');
+    expect(labels(paged.body)).toHaveLength(1);
+    expect(paged.body.total).toBe(4);
+  });
+
   it('_summary=count answers the total without entries', async () => {
     const res = await fhir.get('Observation?code=8867-4&_summary=count');
     expect(res.status).toBe(200);
