@@ -6,6 +6,7 @@ export { hasIdentifierParameter, type IdentifierValue, identifiersOf } from './i
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';
+export { compositePlan } from './search-composite.js';
 export { calendarBlocks, type DateRange, MAX_MS, MIN_MS, parseFhirDate } from './search-dates.js';
 export { extractIndexValues, type IndexValue, indexPlan, PERSON_TYPES } from './search-extraction.js';
 export type { IncludeSpec } from './search-includes.js';

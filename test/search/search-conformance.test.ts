@@ -349,6 +349,18 @@ describe.each(engines())('search conformance on %s', (engine) => {
     expect(included.search.mode).toBe('include');
   });
 
+  it('the CapabilityStatement lists composites, _include targets and the supported modifiers', async () => {
+    const res = await fhir.get('metadata');
+    const observation = res.body.rest[0].resource.find((r: any) => r.type === 'Observation');
+    const param = (name: string) => observation.searchParam.find((p: any) => p.name === name);
+    expect(param('code-value-quantity')).toMatchObject({ type: 'composite' });
+    expect(param('component-code-value-quantity')).toMatchObject({ type: 'composite' });
+    expect(param('code').documentation).toContain(':text');
+    expect(param('subject').documentation).toContain(':identifier');
+    expect(observation.searchInclude).toEqual(expect.arrayContaining(['*', 'Observation:patient', 'Observation:subject']));
+    expect(observation.searchRevInclude).toEqual(['*']);
+  });
+
   it('refuses :contains on a string parameter with a 400 that says why', async () => {
     const res = await fhir.get('Patient?name:contains=ull');
     expect(res.status).toBe(400);
