@@ -136,7 +136,8 @@ function conditionSql(c: SearchCondition, p: Bind): string {
     case 'id':
       return `r.id = ANY(${p(c.ids)}::text[])`;
     case 'compartment':
-      return `${p(c.patient)} = ANY(r.patients)`;
+      // Containment, not `= ANY`, so the GIN index on patients (migration 9) serves it.
+      return `r.patients @> ARRAY[${p(c.patient)}::text]`;
     case 'referenceIn': {
       const any = c.targets
         .filter((t) => t.ids.length > 0)
