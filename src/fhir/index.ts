@@ -18,8 +18,11 @@ export { ERROR_CODES, type ErrorCode, type ErrorDetail, isWardError, WardError }
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';
+export { compositePlan } from './search-composite.js';
 export { calendarBlocks, type DateRange, MAX_MS, MIN_MS, parseFhirDate } from './search-dates.js';
 export { extractIndexValues, type IndexValue, indexPlan, PERSON_TYPES } from './search-extraction.js';
+export type { IncludeSpec } from './search-includes.js';
+export { compositeMatches } from './search-matching.js';
 export { lookupPrefix, MAX_PREFIX, normalizeString, prefixesOf } from './search-normalize.js';
 export { expressionFor, type SearchParameterDefinition, searchParameter, searchParametersOf } from './search-parameters.js';
 export {

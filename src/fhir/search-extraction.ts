@@ -61,9 +61,25 @@ interface PlannedParameter {
    * as the index decides per value, so `Specimen?accession=` is treated like `identifier=`.
    */
   readonly identifying: boolean;
+  /**
+   * Where a token parameter's values can be stored, so a query looks only there: Identifier and
+   * ContactPoint values only in the blind table (and are then compared only as hashes, never sent
+   * to the database as text), other codes only in the typed one; `both` when the FHIRPath does
+   * not tell. Undefined for other parameter types.
+   */
+  readonly tokenLookup?: TokenLookup;
 }
 
+export type TokenLookup = 'typed' | 'blind' | 'both';
+
 const IDENTIFYING_TYPES = ['Identifier', 'ContactPoint'];
+
+function tokenLookupOf(expression: string): TokenLookup {
+  const types = expressionTypes(expression);
+  if (types === undefined) return 'both';
+  const blind = [...types].filter((t) => IDENTIFYING_TYPES.includes(t)).length;
+  return blind === 0 ? 'typed' : blind === types.size ? 'blind' : 'both';
+}
 
 function identifyingParameter(resourceType: string, type: SearchParameterDefinition['type'], expression: string): boolean {
   if (PERSON_TYPES.has(resourceType) || type === 'string') return true;
@@ -87,7 +103,13 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
     const generic = sp.base.includes('Resource') || sp.base.includes('DomainResource');
     const expression = generic ? sp.expression?.replaceAll('Resource.', `${resourceType}.`) : expressionFor(sp, resourceType);
     if (!expression) continue;
-    const rewritten = expression.replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))");
+    // `(X as T)` needs X to be a single item: on an Observation with two components it fails and
+    // would leave the parameter unindexed, so it becomes `X.ofType(T)`, which filters a collection.
+    const rewritten = expression
+      .replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))")
+      .split(/\s\|\s/)
+      .map((part) => part.trim().replace(/^\(?([A-Za-z][\w.]*) as (\w+)\)?$/, '$1.ofType($2)'))
+      .join(' | ');
     try {
       plan.push({
         code: sp.code,
@@ -95,6 +117,7 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
         type: sp.type,
         evaluate: compileExpression(rewritten),
         identifying: identifyingParameter(resourceType, sp.type, expression),
+        ...(sp.type === 'token' ? { tokenLookup: tokenLookupOf(expression) } : {}),
       });
     } catch {
       // An expression the engine cannot compile leaves that one parameter unindexed (and unsearchable).
@@ -125,11 +148,24 @@ export function extractIndexValues(resource: { resourceType: string }): IndexVal
   return dedupe(out);
 }
 
-function collect(out: IndexValue[], p: PlannedParameter, node: unknown, person: boolean): void {
+/** The index values one FHIRPath result node gives for a parameter (a composite's component is matched on these). */
+export function indexValuesOfNode(p: Pick<PlannedParameter, 'code' | 'type'>, node: unknown, person: boolean): IndexValue[] {
+  const out: IndexValue[] = [];
+  collect(out, p, node, person);
+  return out;
+}
+
+function collect(out: IndexValue[], p: Pick<PlannedParameter, 'code' | 'type'>, node: unknown, person: boolean): void {
   const param = p.code;
   switch (p.type) {
     case 'token':
       for (const t of tokensOf(node)) out.push({ kind: 'token', param, ...t });
+      // `:text` searches the display text as a string, so it is indexed (blind, like every string) under `param:text`.
+      for (const raw of textsOf(node)) {
+        const normalized = normalizeString(raw);
+        if (normalized) out.push({ kind: 'string', param: `${param}:text`, raw: raw.trim(), normalized });
+      }
+      for (const t of ofTypeTokensOf(node)) out.push({ kind: 'token', param: `${param}:of-type`, ...t, identifying: true });
       return;
     case 'string':
       for (const raw of stringsOf(node)) {
@@ -146,6 +182,9 @@ function collect(out: IndexValue[], p: PlannedParameter, node: unknown, person: 
       const target = referenceOf(node);
       if (target) out.push({ kind: 'reference', param, ...target });
       else if (typeof node === 'string') out.push({ kind: 'uri', param, uri: node });
+      // `:identifier` matches Reference.identifier, an Identifier: blind, under `param:identifier`.
+      const identifier = (node as { identifier?: unknown } | null)?.identifier;
+      for (const t of tokensOf(identifier)) if (t.identifying) out.push({ kind: 'token', param: `${param}:identifier`, ...t });
       return;
     }
     case 'number':
@@ -178,6 +217,25 @@ function tokensOf(node: unknown): Token[] {
   if (typeof o.code === 'string') return [{ system, code: o.code, identifying: false }];
   if (typeof o.value === 'string') return [{ system, code: o.value, identifying: true }];
   return [];
+}
+
+/** The text `:text` searches (R4 §3.1.1.5.4): CodeableConcept.text and Coding.display; an Identifier's type text. */
+function textsOf(node: unknown): string[] {
+  if (!node || typeof node !== 'object') return [];
+  const o = node as { text?: unknown; display?: unknown; coding?: unknown; type?: unknown; value?: unknown };
+  const own = [o.text, o.display].filter((t): t is string => typeof t === 'string');
+  const codings = Array.isArray(o.coding) ? o.coding.flatMap(textsOf) : [];
+  const identifierType = typeof o.value === 'string' && o.type ? textsOf(o.type) : [];
+  return [...own, ...codings, ...identifierType];
+}
+
+/** `:of-type` tokens of an Identifier: its type's system as the system, `typeCode|value` as the code. */
+function ofTypeTokensOf(node: unknown): { system: string | null; code: string }[] {
+  const o = node as { type?: { coding?: unknown }; value?: unknown } | null;
+  if (!o || typeof o.value !== 'string' || !Array.isArray(o.type?.coding)) return [];
+  return (o.type.coding as { system?: unknown; code?: unknown }[]).flatMap((c) =>
+    typeof c.code === 'string' ? [{ system: typeof c.system === 'string' ? c.system : null, code: `${c.code}|${o.value}` }] : [],
+  );
 }
 
 const STRUCTURAL_KEYS = new Set(['use', 'type', 'period', 'extension', 'id', 'system', 'rank']);

@@ -10,9 +10,12 @@ export interface SearchParameterDefinition {
   readonly type: 'number' | 'date' | 'string' | 'token' | 'reference' | 'composite' | 'quantity' | 'uri' | 'special';
   readonly expression?: string;
   readonly target?: readonly string[];
+  /** A composite's parts: each a search parameter (by canonical URL) and its FHIRPath relative to the composite's. */
+  readonly component?: readonly { readonly definition: string; readonly expression: string }[];
 }
 
 let byBase: Map<string, Map<string, SearchParameterDefinition>> | undefined;
+const byUrl = new Map<string, SearchParameterDefinition>();
 
 function load(): Map<string, Map<string, SearchParameterDefinition>> {
   if (byBase) return byBase;
@@ -22,6 +25,7 @@ function load(): Map<string, Map<string, SearchParameterDefinition>> {
     const sp = readDefinition<SearchParameterDefinition & { resourceType: string; url?: string; experimental?: boolean }>(file);
     // The package also carries example SearchParameters; only the core definitions count.
     if (sp.resourceType !== 'SearchParameter' || sp.experimental || !sp.url?.startsWith('http://hl7.org/fhir/SearchParameter/')) continue;
+    byUrl.set(sp.url, sp);
     for (const base of sp.base ?? []) {
       const params = byBase.get(base) ?? new Map<string, SearchParameterDefinition>();
       byBase.set(base, params);
@@ -43,6 +47,12 @@ export function searchParametersOf(resourceType: string): SearchParameterDefinit
 export function searchParameter(resourceType: string, code: string): SearchParameterDefinition | undefined {
   const all = load();
   return all.get(resourceType)?.get(code) ?? all.get('DomainResource')?.get(code) ?? all.get('Resource')?.get(code);
+}
+
+/** The core definition with this canonical URL (a composite's component). */
+export function searchParameterByUrl(url: string): SearchParameterDefinition | undefined {
+  load();
+  return byUrl.get(url);
 }
 
 /**
@@ -84,4 +94,9 @@ export function compiledSearchExpression(
 
 export function compileExpression(expression: string): CompiledExpression {
   return fhirpath.compile(expression, r4model) as CompiledExpression;
+}
+
+/** An expression evaluated on an element found at `base` (a composite's component on its element). */
+export function compileRelativeExpression(base: string, expression: string): CompiledExpression {
+  return fhirpath.compile({ base, expression }, r4model) as CompiledExpression;
 }

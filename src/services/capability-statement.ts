@@ -1,4 +1,4 @@
-import { indexPlan, RESOURCE_TYPES, searchParameter } from '../fhir/index.js';
+import { compositePlan, indexPlan, RESOURCE_TYPES, searchParameter, searchParametersOf } from '../fhir/index.js';
 
 /**
  * The CapabilityStatement states exactly what this build implements (and nothing it does not):
@@ -56,6 +56,8 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
                 conditionalUpdate: true,
                 conditionalDelete: 'single',
                 referencePolicy: ['literal'],
+                searchInclude: ['*', ...referenceParamsOf(type).map((code) => `${type}:${code}`)],
+                searchRevInclude: ['*'],
                 searchParam: searchParamsOf(type),
               },
         ),
@@ -73,13 +75,42 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
   };
 }
 
-/** _id and _lastUpdated (served from the resource table), then every indexed parameter of the type. */
+/** What each parameter type supports beyond plain values (ADR 0007, ADR 0011); chaining and `_has` go through reference parameters. */
+const MODIFIERS: Partial<Record<string, string>> = {
+  token:
+    'Modifiers :not, :missing, :text (display text, starts-with), :of-type (identifiers: typeSystem|typeCode|value). :in, :not-in, :above, :below are not supported.',
+  string:
+    'Starts-with by default (case- and accent-insensitive), :exact, :missing. :contains is not supported: values are stored only as keyed hashes.',
+  reference: 'Type/id, id or absolute URL; modifiers :[type], :identifier, :missing; chained (two levels) and target of _has.',
+  uri: 'Modifiers :above, :below, :missing.',
+  date: 'Prefixes eq, ne, lt, gt, le, ge, sa, eb, ap at any precision.',
+  number: 'Prefixes eq, ne, lt, gt, le, ge, sa, eb, ap.',
+  quantity: 'Prefixes eq, ne, lt, gt, le, ge, sa, eb, ap; value|system|code.',
+  composite: 'Values joined by $, one per component, matched on the same element.',
+};
+
+/** _id and _lastUpdated (served from the resource table), every indexed parameter of the type, then its composites. */
 function searchParamsOf(type: string): Record<string, string>[] {
   const fromColumns = ['_id', '_lastUpdated'].flatMap((name) => {
     const definition = searchParameter(type, name);
     return definition ? [{ name, definition: definition.url, type: definition.type }] : [];
   });
-  return [...fromColumns, ...indexPlan(type).map((p) => ({ name: p.code, definition: p.url, type: p.type }))];
+  const composites = searchParametersOf(type).filter((sp) => sp.type === 'composite' && compositePlan(type, sp.code));
+  return [
+    ...fromColumns,
+    ...[...indexPlan(type), ...composites.map((sp) => ({ code: sp.code, url: sp.url, type: sp.type }))].map((p) => ({
+      name: p.code,
+      definition: p.url,
+      type: p.type,
+      ...(MODIFIERS[p.type] ? { documentation: MODIFIERS[p.type] as string } : {}),
+    })),
+  ];
+}
+
+function referenceParamsOf(type: string): string[] {
+  return indexPlan(type)
+    .filter((p) => p.type === 'reference')
+    .map((p) => p.code);
 }
 
 const AUDIT_EVENT_PARAMETERS: readonly [name: string, documentation: string][] = [

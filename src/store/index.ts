@@ -98,6 +98,7 @@ export {
   WriteConflictError,
   type WriteMethod,
 } from './resource-store.js';
+export { type IncludeEdge, referencedResources, referencingResources } from './search-include-store.js';
 export { NO_SEARCH_ROWS, type SearchIndexRows } from './search-index-store.js';
 export { type RangeTest, type SearchCondition, type SearchOrder, type SearchTable, searchResources } from './search-query-store.js';
 export { countCurrent, type ReindexCursor, readCurrentAfter, replaceSearchRows } from './search-reindex-store.js';

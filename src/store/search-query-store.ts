@@ -29,11 +29,15 @@ export type SearchCondition =
       readonly param: string;
       readonly tests: readonly (RangeTest & { value: number; system: string | null; code: string | null })[];
     }
-  | { readonly kind: 'uri'; readonly param: string; readonly uris: readonly string[] }
+  | { readonly kind: 'uri'; readonly param: string; readonly match: 'exact' | 'above' | 'below'; readonly uris: readonly string[] }
   | { readonly kind: 'missing'; readonly param: string; readonly tables: readonly SearchTable[]; readonly missing: boolean }
   | { readonly kind: 'id'; readonly ids: readonly string[] }
   | { readonly kind: 'lastUpdated'; readonly tests: readonly RangeTest[] }
-  | { readonly kind: 'compartment'; readonly patient: string };
+  | { readonly kind: 'compartment'; readonly patient: string }
+  /** A chain's outer step: the reference points to one of `ids` of `type` (ids the vault found visible). */
+  | { readonly kind: 'referenceIn'; readonly param: string; readonly targets: readonly { type: string; ids: readonly string[] }[] }
+  /** `_has`'s outer step: one of `sourceIds` of `sourceType` references the resource through `param`. */
+  | { readonly kind: 'referencedBy'; readonly sourceType: string; readonly param: string; readonly sourceIds: readonly string[] };
 
 export type SearchTable = 'token' | 'date' | 'reference' | 'number' | 'uri' | 'blind';
 
@@ -65,6 +69,7 @@ export async function searchResources(
   return rows.map(toStoredVersion);
 }
 
+/** `$1` is always the searched type, so subqueries that need it stay uncorrelated (planned once, as a semi-join). */
 type Bind = (value: unknown) => string;
 
 const exists = (table: SearchTable, param: string, p: Bind, test: string) =>
@@ -120,7 +125,10 @@ function conditionSql(c: SearchCondition, p: Bind): string {
           .join(' OR ') || 'false',
       );
     case 'uri':
-      return exists('uri', c.param, p, `x.uri = ANY(${p(c.uris)}::text[])`);
+      if (c.match === 'below')
+        return exists('uri', c.param, p, c.uris.map((u) => `starts_with(x.uri, ${p(u)}::text)`).join(' OR ') || 'false');
+      // `above`: the stored uri is one of the value's parents, so the lookup stays an index equality.
+      return exists('uri', c.param, p, `x.uri = ANY(${p(c.match === 'above' ? c.uris.flatMap(parentsOf) : c.uris)}::text[])`);
     case 'missing': {
       const present = c.tables.map((t) => exists(t, c.param, p, 'true')).join(' OR ');
       return c.missing ? `NOT (${present})` : `(${present})`;
@@ -128,8 +136,31 @@ function conditionSql(c: SearchCondition, p: Bind): string {
     case 'id':
       return `r.id = ANY(${p(c.ids)}::text[])`;
     case 'compartment':
-      return `${p(c.patient)} = ANY(r.patients)`;
+      // Containment, not `= ANY`, so the GIN index on patients (migration 9) serves it.
+      return `r.patients @> ARRAY[${p(c.patient)}::text]`;
+    case 'referenceIn': {
+      const any = c.targets
+        .filter((t) => t.ids.length > 0)
+        .map((t) => `(x.target_type = ${p(t.type)} AND x.target_id = ANY(${p(t.ids)}::text[]))`);
+      return any.length
+        ? `r.id IN (SELECT x.id FROM ward_search_reference x WHERE x.resource_type = $1 AND x.param = ${p(c.param)} AND (${any.join(' OR ')}))`
+        : 'false';
+    }
+    case 'referencedBy':
+      return c.sourceIds.length
+        ? `r.id IN (SELECT x.target_id FROM ward_search_reference x WHERE x.resource_type = ${p(c.sourceType)} AND x.id = ANY(${p(c.sourceIds)}::text[]) AND x.param = ${p(c.param)} AND x.target_type = $1)`
+        : 'false';
   }
+}
+
+/** A uri and each parent at a `/` boundary: `http://a/b/c` → itself, `http://a/b/`, `http://a/b`, `http://a/`, `http://a`. */
+function parentsOf(uri: string): string[] {
+  const out = [uri];
+  const start = uri.indexOf('//') >= 0 ? uri.indexOf('//') + 2 : 0;
+  for (let i = uri.length - 1; i > start; i--) {
+    if (uri[i] === '/') out.push(uri.slice(0, i + 1), uri.slice(0, i));
+  }
+  return [...new Set(out)];
 }
 
 const lastUpdatedMs = `(extract(epoch FROM r.last_updated) * 1000)::bigint`;

@@ -1,24 +1,68 @@
 import { type BlindIndexer, dateBlockHashes, datePrecisionHash, stringExactHash, stringPrefixHash, tokenHash } from '../crypto/index.js';
-import { type Criterion, type DateTest, MAX_MS, MAX_PREFIX, MIN_MS, normalizeString, type SortSpec } from '../fhir/index.js';
+import {
+  type Criterion,
+  compositeMatches,
+  type DateTest,
+  extractIndexValues,
+  type FhirResource,
+  MAX_MS,
+  MAX_PREFIX,
+  MIN_MS,
+  normalizeString,
+  type SortSpec,
+} from '../fhir/index.js';
 import type { SearchCondition, SearchOrder, SearchTable } from '../store/index.js';
+
+/**
+ * The ids of the resources of a type matching criteria that the principal may see: how a chain's
+ * or `_has`'s inner search is answered, so that it never reveals what the caller cannot see.
+ */
+export type VisibleIds = (resourceType: string, criteria: readonly Criterion[]) => Promise<string[]>;
 
 /**
  * Turns parsed criteria into store conditions, hashing identifying values with the blind-index
  * key so that they reach the database only as hashes, like the values they are compared with.
+ * Chained and `_has` criteria are answered first by `inner` (itself through these conditions, so
+ * their identifying values are hashed the same way) and become lists of visible ids.
  */
-export function conditionsOf(indexer: BlindIndexer, resourceType: string, criteria: readonly Criterion[], now: Date): SearchCondition[] {
-  return criteria.map((c) => conditionOf(indexer, resourceType, c, now));
+export async function conditionsOf(
+  indexer: BlindIndexer,
+  resourceType: string,
+  criteria: readonly Criterion[],
+  now: Date,
+  inner: VisibleIds,
+): Promise<SearchCondition[]> {
+  const out: SearchCondition[] = [];
+  for (const c of criteria) {
+    if (c.kind === 'chain') {
+      const targets: { type: string; ids: string[] }[] = [];
+      for (const t of c.targets) targets.push({ type: t.type, ids: await inner(t.type, [t.criterion]) });
+      out.push({ kind: 'referenceIn', param: c.param, targets });
+    } else if (c.kind === 'composite') {
+      // The store narrows by each component alone; the vault confirms the pairing (compositeChecks).
+      out.push(...(await conditionsOf(indexer, resourceType, c.prefilter, now, inner)));
+    } else if (c.kind === 'has') {
+      out.push({ kind: 'referencedBy', sourceType: c.sourceType, param: c.param, sourceIds: await inner(c.sourceType, [c.criterion]) });
+    } else out.push(conditionOf(indexer, resourceType, c, now));
+  }
+  return out;
 }
 
-function conditionOf(indexer: BlindIndexer, resourceType: string, c: Criterion, now: Date): SearchCondition {
+function conditionOf(
+  indexer: BlindIndexer,
+  resourceType: string,
+  c: Exclude<Criterion, { kind: 'chain' | 'has' | 'composite' }>,
+  now: Date,
+): SearchCondition {
   switch (c.kind) {
     case 'token':
       return {
         kind: 'token',
         param: c.param,
         not: c.not,
-        typed: c.values,
-        hashes: c.values.map((t) => tokenHash(indexer, resourceType, c.param, t.system, t.code)),
+        // An identifying value is never sent as text: only its hash, where the writer put it.
+        typed: c.lookup === 'blind' ? [] : c.values,
+        hashes: c.lookup === 'typed' ? [] : c.values.map((t) => tokenHash(indexer, resourceType, c.param, t.system, t.code)),
       };
     case 'string':
       return {
@@ -36,7 +80,7 @@ function conditionOf(indexer: BlindIndexer, resourceType: string, c: Criterion, 
     case 'number':
       return { kind: 'number', param: c.param, tests: c.values };
     case 'uri':
-      return { kind: 'uri', param: c.param, uris: c.values };
+      return { kind: 'uri', param: c.param, match: c.match, uris: c.values };
     case 'missing':
       return { kind: 'missing', param: c.param, tables: TABLES_OF[c.paramType] ?? [], missing: c.missing };
     case 'id':
@@ -103,13 +147,24 @@ export function orderOf(sort: readonly SortSpec[]): SearchOrder[] {
 }
 
 /**
- * String queries longer than the indexed prefix are looked up by their first MAX_PREFIX characters;
- * the opened resource must then really start with the whole query. Returns the checks to run.
+ * What the indexes cannot decide alone, checked on the opened resource, or undefined when nothing
+ * is: string queries longer than the indexed prefix (looked up by their first MAX_PREFIX
+ * characters, so the resource must really start with the whole query), and composites (narrowed
+ * by each component on its own, so the pairing within one element is confirmed here).
  */
-export function longStringChecks(criteria: readonly Criterion[]): { param: string; values: string[] }[] {
-  return criteria.flatMap((c) =>
+export function confirmationOf(criteria: readonly Criterion[]): ((resource: FhirResource) => boolean) | undefined {
+  const strings = criteria.flatMap((c) =>
     c.kind === 'string' && !c.exact && c.values.some((v) => [...normalizeString(v)].length > MAX_PREFIX)
       ? [{ param: c.param, values: c.values.map(normalizeString) }]
       : [],
   );
+  const composites = criteria.flatMap((c) => (c.kind === 'composite' ? [c] : []));
+  if (strings.length === 0 && composites.length === 0) return undefined;
+  return (resource) => {
+    const values = strings.length ? extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : [])) : [];
+    return (
+      strings.every((c) => values.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q)))) &&
+      composites.every((c) => compositeMatches(resource, c))
+    );
+  };
 }

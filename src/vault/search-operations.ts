@@ -1,12 +1,14 @@
 import type { RequestContext } from '../audit/index.js';
-import { extractIndexValues, type FhirResource, type SearchRequest } from '../fhir/index.js';
+import type { Criterion, SearchRequest } from '../fhir/index.js';
 import type { Decision, PolicyAction, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
-import { conditionsOf, longStringChecks, orderOf } from './search-conditions.js';
+import { conditionsOf, confirmationOf, orderOf } from './search-conditions.js';
+import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
 import type { SearchPage, VaultDeps, VersionedResource } from './vault-types.js';
+import { type MatchDeps, visibleIds } from './visible-matches.js';
 
 /** Rows fetched per round trip while a search fills its page (and counts, for `_total=accurate`). */
 const SEARCH_BATCH = 200;
@@ -27,18 +29,14 @@ export interface SearchDeps extends VaultDeps {
   readonly reveal: (row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
 }
 
-/** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
-export function startsWithAll(resource: FhirResource, checks: readonly { param: string; values: string[] }[]): boolean {
-  const strings = extractIndexValues(resource).flatMap((v) => (v.kind === 'string' ? [v] : []));
-  return checks.every((c) => strings.some((s) => s.param === c.param && c.values.some((q) => s.normalized.startsWith(q))));
-}
-
 /** FHIR search through the vault: the store finds, the vault's decision filters, one audit entry records. */
 export class SearchOperations {
   readonly #deps: SearchDeps;
+  readonly #matchDeps: MatchDeps;
 
   constructor(deps: SearchDeps) {
     this.#deps = deps;
+    this.#matchDeps = { indexer: deps.keyring.blindIndexer, now: deps.now, permits: deps.permits, open: deps.open };
   }
 
   /**
@@ -59,10 +57,11 @@ export class SearchOperations {
     return this.#deps.run.read(op, async () => {
       decideOnType(op, 'search');
       const now = this.#deps.now();
-      const conditions: SearchCondition[] = conditionsOf(this.#deps.keyring.blindIndexer, resourceType, request.criteria, now);
+      const inner = (type: string, criteria: readonly Criterion[]) => visibleIds(this.#matchDeps, this.#deps.db, principal, type, criteria);
+      const conditions: SearchCondition[] = await conditionsOf(this.#deps.keyring.blindIndexer, resourceType, request.criteria, now, inner);
       if (options.compartment !== undefined) conditions.push({ kind: 'compartment', patient: options.compartment });
       const order = orderOf(request.sort);
-      const checks = longStringChecks(request.criteria);
+      const confirm = confirmationOf(request.criteria);
       const wanted = request.summaryCount ? 0 : options.pageSize;
       const countAll = request.total === 'accurate' || request.summaryCount;
       const page: { row: StoredVersion; decision: Decision; opened?: VersionedResource }[] = [];
@@ -74,9 +73,9 @@ export class SearchOperations {
         for (const row of rows) {
           const decision = this.#deps.permits(principal, 'search', row);
           if (decision.effect !== 'permit') continue;
-          // A long string is checked on the opened resource; keep it, so a page row is opened once.
-          const opened = checks.length > 0 ? this.#deps.open(row) : undefined;
-          if (opened && !startsWithAll(opened.resource, checks)) continue;
+          // A long string or a composite is confirmed on the opened resource; keep it, so a page row is opened once.
+          const opened = confirm ? this.#deps.open(row) : undefined;
+          if (opened && confirm && !confirm(opened.resource)) continue;
           if (visible >= request.offset && page.length < wanted) page.push({ row, decision, ...(opened ? { opened } : {}) });
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
@@ -87,14 +86,30 @@ export class SearchOperations {
         }
         if (hasNext && !countAll) break;
       }
-      op.returned = page.map(({ row }) => `${row.resourceType}/${row.id}`);
-      op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
+      const included =
+        request.includes.length > 0 && page.length > 0
+          ? await includedRows(
+              this.#deps.db,
+              request.includes,
+              page.map(({ row }) => row),
+              (row) => this.#deps.permits(principal, 'search', row).effect === 'permit',
+            )
+          : { rows: [], truncated: false };
+      // Included resources are disclosed like matches: listed, with their patients, for the accounting of disclosures.
+      op.returned = [...page.map(({ row }) => keyOf(row)), ...included.rows.map(keyOf)];
+      op.patients = [...new Set([...page.flatMap(({ row }) => row.patients), ...included.rows.flatMap((r) => r.patients)])];
+      if (included.rows.length > 0) op.detail = { ...op.detail, included: included.rows.map(keyOf).join(' ') };
       const total = exhausted && request.total !== 'none' ? visible : undefined;
       return {
         entries: page.map(({ row, decision, opened }) => this.#deps.reveal(row, decision, opened)),
+        // Included resources carry their own decision's obligations (masks), like matches.
+        included: included.rows.map((row) => this.#deps.reveal(row, this.#deps.permits(principal, 'search', row))),
+        includeTruncated: included.truncated,
         hasNext,
         ...(total !== undefined ? { total } : {}),
       };
     });
   }
 }
+
+const keyOf = (row: StoredVersion) => `${row.resourceType}/${row.id}`;

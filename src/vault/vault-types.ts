@@ -45,9 +45,13 @@ export interface DeleteResult {
 
 export const WRITE_STATUS = { created: 201, updated: 200, existing: 200 } as const;
 
-/** One page of a search: the visible matches, whether more follow, and the total when it is known. */
+/** One page of a search: the visible matches and included resources, whether more follow, and the total when it is known. */
 export interface SearchPage {
   readonly entries: readonly VersionedResource[];
+  /** Visible resources reached by `_include`/`_revinclude` from this page (not counted in the total). */
+  readonly included: readonly VersionedResource[];
+  /** Whether visible included resources were left out by the per-page bound. */
+  readonly includeTruncated: boolean;
   readonly hasNext: boolean;
   /** Visible matches in all; absent when counting them all was not asked for (`_total=none`, or more pages). */
   readonly total?: number;

@@ -22,7 +22,6 @@ import {
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
-import { conditionalMatches, lockCondition } from './conditional-matches.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
@@ -37,6 +36,7 @@ import {
   WRITE_STATUS,
   type WriteResult,
 } from './vault-types.js';
+import { lockCondition, visibleMatches } from './visible-matches.js';
 import { type PrepareDeps, prepareTombstone, prepareVersion } from './write-preparation.js';
 
 /** Operator actions recorded on their own (no resource, no policy decision of the vault's). */
@@ -520,7 +520,7 @@ export class Vault {
     return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
   }
 
-  /** The visible current resources a condition selects (see conditionalMatches), at most `limit`; recorded in the entry. */
+  /** The visible current resources a condition selects (see visibleMatches), at most `limit`; recorded in the entry. */
   async #visibleMatches(
     q: Queryable,
     op: OperationRecord,
@@ -535,7 +535,7 @@ export class Vault {
       permits: (p: Principal, a: PolicyAction, row: StoredVersion) => this.#permits(p, a, row),
       open: (row: StoredVersion) => this.#open(row),
     };
-    return conditionalMatches(deps, q, op.principal as Principal, resourceType, condition, limit);
+    return visibleMatches(deps, q, op.principal as Principal, resourceType, condition.criteria, limit);
   }
 
   #lockCriteria(tx: Queryable, resourceType: string, condition: ConditionalCriteria): Promise<void> {

@@ -66,10 +66,36 @@ describe('search values (pure)', () => {
     ['Specimen', 'container-id=TUBE-19', 'container-id=[container-id]'],
     ['ServiceRequest', 'requisition=REQ-55|5521&status=active', 'requisition=[requisition]&status=active'],
     ['Practitioner', 'phone=5550100&active=true', 'phone=[phone]&active=true'],
+    ['Observation', 'performer:identifier=urn:npi|REQ-55&code=1', 'performer:identifier=[performer]&code=1'],
+    ['Patient', 'identifier:of-type=urn:v2|MR|ACC-778812', 'identifier:of-type=[identifier]'],
+    ['Observation', 'code:text=TUBE-19&_profile:below=http://x/', 'code:text=[code]&_profile:below=http://x/'],
+    ['Condition', 'code:text=5550100', 'code:text=[code]'],
   ])('ASTM E2147-18 §7.1.9: a %s query keeps an Identifier- or ContactPoint-typed value out of the audit (%s)', (type, query, audited) => {
     const parsed = parseSearch(type, new URLSearchParams(query), { lenient: false, now: new Date('2026-01-01') });
     expect(parsed.auditQuery).toBe(audited);
     expect(parsed.auditQuery).not.toMatch(/ACC-778812|TUBE-19|REQ-55|5550100/);
+  });
+
+  it.each([
+    ['Observation', 'subject:Patient.name=Doe&code=1234-5', 'subject:Patient.name=[subject:Patient.name]&code=1234-5'],
+    ['Observation', 'patient.identifier=urn:x|MRN-9', 'patient.identifier=[patient.identifier]'],
+    ['Observation', 'subject.gender=male', 'subject.gender=[subject.gender]'],
+    ['Observation', 'patient.organization.name=Acme', 'patient.organization.name=[patient.organization.name]'],
+    ['Observation', 'patient.organization.type=prov', 'patient.organization.type=prov'],
+    ['Patient', '_has:Observation:patient:code=1234-5', '_has:Observation:patient:code=1234-5'],
+    [
+      'Organization',
+      '_has:Patient:organization:birthdate=1970',
+      '_has:Patient:organization:birthdate=[_has:Patient:organization:birthdate]',
+    ],
+    [
+      'Observation',
+      '_include=Observation:patient&_revinclude:iterate=Provenance:target',
+      '_include=Observation:patient&_revinclude:iterate=Provenance:target',
+    ],
+  ])('ASTM E2147-18 §7.1.9: a chained or _has %s query keeps an identifying inner value out of the audit (%s)', (type, query, audited) => {
+    const parsed = parseSearch(type, new URLSearchParams(query), { lenient: false, now: new Date('2026-01-01') });
+    expect(parsed.auditQuery).toBe(audited);
   });
 
   it('refuses an unknown parameter, or ignores and reports it when lenient', () => {

@@ -5,7 +5,13 @@ export const patients = {
     name: [{ family: 'Müller', given: ['Anna'] }],
     birthDate: '1980-03-15',
     gender: 'female',
-    identifier: [{ system: 'urn:ward-test:mrn', value: 'MRN-1001' }],
+    identifier: [
+      {
+        system: 'urn:ward-test:mrn',
+        value: 'MRN-1001',
+        type: { coding: [{ system: 'http://terminology.hl7.org/CodeSystem/v2-0203', code: 'MR' }], text: 'Medical record number' },
+      },
+    ],
     telecom: [{ system: 'phone', value: '555-0101' }],
   },
   P2: {
@@ -30,8 +36,27 @@ const ucum = (value: number, code: string) => ({ value, unit: code, system: 'htt
 
 /** Observations; `subject` is filled with the created patient's id. */
 export const observations = {
-  O1: { patient: 'P1', status: 'final', code: loinc('8867-4'), valueQuantity: ucum(72, '/min'), effectiveDateTime: '2020-01-15T10:00:00Z' },
-  O2: { patient: 'P1', status: 'preliminary', code: loinc('8310-5'), valueQuantity: ucum(37.5, 'Cel'), effectiveDateTime: '2020-02-01' },
+  O1: {
+    patient: 'P1',
+    meta: {
+      tag: [{ system: 'urn:ward-test:tag', code: 'reviewed' }],
+      profile: ['http://hl7.org/fhir/StructureDefinition/heartrate'],
+      source: 'urn:ward-test:device#monitor-7',
+      security: [{ system: 'http://terminology.hl7.org/CodeSystem/v3-ObservationValue', code: 'HTEST' }],
+    },
+    status: 'final',
+    code: { coding: [{ system: 'http://loinc.org', code: '8867-4', display: 'Heart rate' }], text: 'Pulse' },
+    valueQuantity: ucum(72, '/min'),
+    effectiveDateTime: '2020-01-15T10:00:00Z',
+  },
+  O2: {
+    patient: 'P1',
+    status: 'preliminary',
+    code: { coding: [{ system: 'http://loinc.org', code: '8310-5', display: 'Body temperature' }] },
+    valueQuantity: ucum(37.5, 'Cel'),
+    effectiveDateTime: '2020-02-01',
+    performer: [{ identifier: { system: 'urn:ward-test:npi', value: 'NPI-4711' } }],
+  },
   O3: {
     patient: 'P2',
     status: 'final',
@@ -45,6 +70,10 @@ export const observations = {
     code: { coding: [{ code: 'local-1' }] },
     valueQuantity: ucum(5.4, 'mmol/L'),
     effectiveDateTime: '2021',
+    component: [
+      { code: loinc('8480-6'), valueQuantity: ucum(120, 'mm[Hg]') },
+      { code: loinc('8462-4'), valueQuantity: ucum(80, 'mm[Hg]') },
+    ],
   },
 } as const;
 

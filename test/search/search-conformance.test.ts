@@ -35,6 +35,11 @@ const PATIENT_CASES: readonly [query: string, expected: string[]][] = [
   ['birthdate=lt1980', ['P3']],
   ['birthdate=le1980-03-15', ['P1', 'P3']],
   ['birthdate=ge1980&birthdate=lt1981', ['P1', 'P2']],
+  ['identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|MRN-1001', ['P1']],
+  ['identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|MR|MRN-1002', []],
+  ['identifier:of-type=http://terminology.hl7.org/CodeSystem/v2-0203|SS|MRN-1001', []],
+  ['identifier:text=medical rec', ['P1']],
+  ['identifier:text=social', []],
 ];
 
 const OBSERVATION_CASES: readonly [query: string, expected: string[]][] = [
@@ -72,6 +77,77 @@ const OBSERVATION_CASES: readonly [query: string, expected: string[]][] = [
   ['_id={O1},{O4}', ['O1', 'O4']],
   ['_lastUpdated=gt2000-01-01', ['O1', 'O2', 'O3', 'O4']],
   ['_lastUpdated=lt2000-01-01', []],
+  ['code:text=heart', ['O1']],
+  ['code:text=PULSE', ['O1']],
+  ['code:text=body temp', ['O2']],
+  ['code:text=body temperature', ['O2']],
+  ['code:text=body temperatures', []],
+  ['code:text=rate', []],
+  ['performer:identifier=urn:ward-test:npi|NPI-4711', ['O2']],
+  ['performer:identifier=NPI-4711', ['O2']],
+  ['performer:identifier=urn:ward-test:other|NPI-4711', []],
+  ['subject:Group={P1}', []],
+  ['_tag=urn:ward-test:tag|reviewed', ['O1']],
+  ['_tag:not=reviewed', ['O2', 'O3', 'O4']],
+  ['_profile=http://hl7.org/fhir/StructureDefinition/heartrate', ['O1']],
+  ['_profile:below=http://hl7.org/fhir/StructureDefinition/', ['O1']],
+  ['_profile:below=http://hl7.org/fhir/ValueSet/', []],
+  ['_source=urn:ward-test:device#monitor-7', ['O1']],
+  ['_source:above=urn:ward-test:device#monitor-7', ['O1']],
+  ['_security=http://terminology.hl7.org/CodeSystem/v3-ObservationValue|HTEST', ['O1']],
+  ['_security:missing=true', ['O2', 'O3', 'O4']],
+  ['component-code=8480-6', ['O4']],
+  ['component-value-quantity=gt100', ['O4']],
+  ['code-value-quantity=http://loinc.org|8867-4$gt80', ['O3']],
+  ['code-value-quantity=8867-4$72', ['O1']],
+  ['code-value-quantity=8867-4$gt80,8310-5$lt38', ['O2', 'O3']],
+  ['code-value-quantity=8867-4$lt38,8310-5$gt80', []],
+  ['code-value-quantity=8867-4$gt1||/min&code-value-quantity=8867-4$lt80', ['O1']],
+  ['component-code-value-quantity=http://loinc.org|8480-6$gt100', ['O4']],
+  ['component-code-value-quantity=8462-4$gt100', []],
+  ['component-code-value-quantity=8462-4$lt90', ['O4']],
+  ['combo-code-value-quantity=8480-6$120', ['O4']],
+  ['combo-code-value-quantity=8867-4$100', ['O3']],
+];
+
+/** Chained parameters and _has (reverse chaining): the inner search runs on the referenced or referring type. */
+const CHAIN_CASES: readonly [query: string, expected: string[]][] = [
+  ['Observation?subject:Patient.name=mul', ['O1', 'O2']],
+  ['Observation?subject.name=mul', ['O1', 'O2']],
+  ['Observation?patient.name=smithson-longn', []],
+  ['Observation?subject:Patient.family:exact=Mueller', ['O3', 'O4']],
+  ['Observation?patient.birthdate=1980-11', ['O3', 'O4']],
+  ['Observation?patient.birthdate=ge1980-06-01', ['O3', 'O4']],
+  ['Observation?patient.identifier=urn:ward-test:mrn|MRN-1001', ['O1', 'O2']],
+  ['Observation?subject.gender=male&code=local-1', ['O4']],
+  ['Observation?subject:Patient.name=mul,smith', ['O1', 'O2']],
+  ['Observation?patient.organization.name=ward gen', ['O1', 'O2']],
+  ['Observation?patient.organization:Organization.name=elsewhere', []],
+  ['Patient?organization.name=ward', ['P1']],
+  ['Patient?_has:Observation:patient:code=8310-5', ['P1']],
+  ['Patient?_has:Observation:subject:value-quantity=gt70', ['P1', 'P2']],
+  ['Patient?_has:Observation:patient:status=final&gender=female', ['P1']],
+  ['Patient?_has:Observation:patient:code:not=8867-4', ['P1', 'P2']],
+  ['Patient?_has:Observation:patient:date=2021', ['P2']],
+  ['Organization?_has:Patient:organization:_has:Observation:patient:code=8310-5', ['ORG']],
+  ['Organization?_has:Patient:organization:name=mul', ['ORG']],
+  ['Organization?_has:Patient:organization:name=smith', []],
+];
+
+/** _include / _revinclude: query → [matches, included] (labels, order-free). */
+const INCLUDE_CASES: readonly [query: string, matches: string[], included: string[]][] = [
+  ['Observation?code=8310-5&_include=Observation:patient', ['O2'], ['P1']],
+  ['Observation?code=8310-5&_include=Observation:subject:Patient', ['O2'], ['P1']],
+  ['Observation?code=8310-5&_include=Observation:subject:Group', ['O2'], []],
+  ['Observation?code=8867-4&_include=*', ['O1', 'O3'], ['P1', 'P2']],
+  ['Observation?code=8867-4&_include=Observation:*', ['O1', 'O3'], ['P1', 'P2']],
+  ['Patient?_id={P1}&_revinclude=Observation:subject', ['P1'], ['O1', 'O2']],
+  ['Patient?_id={P2}&_revinclude=*', ['P2'], ['O3', 'O4']],
+  ['Patient?gender=female&_revinclude=Observation:patient', ['P1', 'P3'], ['O1', 'O2']],
+  ['Observation?_id={O1}&_include=Observation:patient&_revinclude=Observation:patient', ['O1'], ['P1']],
+  ['Observation?_id={O1}&_include=Observation:patient&_revinclude:iterate=Observation:patient', ['O1'], ['P1', 'O2']],
+  ['Observation?_id={O3}&_include=Observation:patient&_revinclude:iterate=*', ['O3'], ['P2', 'O4']],
+  ['Observation?code=8310-5&_summary=count&_include=Observation:patient', [], []],
 ];
 
 describe.each(engines())('search conformance on %s', (engine) => {
@@ -87,8 +163,12 @@ describe.each(engines())('search conformance on %s', (engine) => {
   beforeAll(async () => {
     t = await openTestWard(engine);
     fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/search-1', scope: 'user/*.cruds' }));
+    const org = await fhir.post('Organization', { resourceType: 'Organization', name: 'Ward General' });
+    idOf.ORG = org.body.id;
+    labelOf.set(org.body.id, 'ORG');
     for (const [label, body] of Object.entries(patients)) {
-      const res = await fhir.post('Patient', body);
+      const managed = label === 'P1' ? { managingOrganization: { reference: `Organization/${idOf.ORG}` } } : {};
+      const res = await fhir.post('Patient', { ...body, ...managed });
       expect(res.status).toBe(201);
       idOf[label] = res.body.id;
       labelOf.set(res.body.id, label);
@@ -109,9 +189,54 @@ describe.each(engines())('search conformance on %s', (engine) => {
   });
 
   it.each(OBSERVATION_CASES)('Observation?%s', async (query, expected) => {
-    const res = await fhir.get(`Observation?${encodeURI(resolve(query)).replaceAll('+', '%2B')}`);
+    const res = await fhir.get(`Observation?${encodeURI(resolve(query)).replaceAll('+', '%2B').replaceAll('#', '%23')}`);
     expect(res.status, JSON.stringify(res.body)).toBe(200);
     expect(labels(res.body).sort()).toEqual([...expected].sort());
+  });
+
+  it.each(CHAIN_CASES)('%s', async (query, expected) => {
+    const res = await fhir.get(encodeURI(resolve(query)));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(labels(res.body).sort()).toEqual([...expected].sort());
+  });
+
+  it('refuses a chain deeper than two levels, through a non-reference parameter, or to an unknown inner parameter', async () => {
+    for (const query of [
+      'Observation?patient.organization.partof.name=x',
+      'Observation?code.name=x',
+      'Observation?subject:Patient.nope=x',
+      'Observation?subject:Nope.name=x',
+      'Patient?_has:Observation:code:status=final',
+      'Patient?_has:Observation:patient:nope=1',
+      'Patient?_has:Nope:patient:code=1',
+      'Patient?_has:Observation:patient=1',
+    ]) {
+      const res = await fhir.get(query);
+      expect(res.status, query).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+    }
+  });
+
+  it.each(INCLUDE_CASES)('%s', async (query, matches, included) => {
+    const res = await fhir.get(encodeURI(resolve(query)));
+    expect(res.status, JSON.stringify(res.body)).toBe(200);
+    expect(labels(res.body).sort()).toEqual([...matches].sort());
+    const includes = (res.body.entry ?? []).filter((e: any) => e.search?.mode === 'include');
+    expect(includes.map((e: any) => labelOf.get(e.resource.id)).sort()).toEqual([...included].sort());
+  });
+
+  it('refuses an _include that does not start from the searched type, a non-reference parameter, or an unknown modifier', async () => {
+    for (const query of [
+      'Observation?_include=Patient:organization',
+      'Observation?_include=Observation:code',
+      'Observation?_include=Nope:patient',
+      'Observation?_include:deep=Observation:patient',
+      'Patient?_revinclude=Observation',
+    ]) {
+      const res = await fhir.get(query);
+      expect(res.status, query).toBe(400);
+      expect(res.body.resourceType).toBe('OperationOutcome');
+    }
   });
 
   it('sorts by a date parameter ascending and descending, and by _lastUpdated', async () => {
@@ -132,6 +257,38 @@ describe.each(engines())('search conformance on %s', (engine) => {
       url = next ? next.replace('https://ward.test/fhir/', '') : undefined;
     }
     expect(seen).toEqual(['O3', 'O1', 'O2', 'O4']);
+  });
+
+  it('pages back with previous links to the first page, each link showing the applied parameters', async () => {
+    const pages: string[][] = [];
+    let res = await fhir.get('Observation?_sort=date&_count=1&code:not=local-1');
+    for (;;) {
+      pages.push(labels(res.body));
+      const next = res.body.link.find((l: any) => l.relation === 'next')?.url as string | undefined;
+      if (!next) break;
+      expect(next).toContain('_sort=date&_count=1&code%3Anot=local-1&_offset=');
+      res = await fhir.get(next.replace('https://ward.test/fhir/', ''));
+    }
+    expect(pages).toEqual([['O3'], ['O1'], ['O2']]);
+    const back: string[][] = [];
+    for (;;) {
+      back.push(labels(res.body));
+      const links = Object.fromEntries(res.body.link.map((l: any) => [l.relation, l.url]));
+      if (!links.previous) break;
+      expect(links.first).toBe('https://ward.test/fhir/Observation?_sort=date&_count=1&code%3Anot=local-1');
+      res = await fhir.get(links.previous.replace('https://ward.test/fhir/', ''));
+    }
+    expect(back).toEqual([['O2'], ['O1'], ['O3']]);
+  });
+
+  it('_total=estimate gives the total when every match was visited, never an unfiltered count', async () => {
+    const all = await fhir.get('Observation?_total=estimate');
+    expect(all.body.total).toBe(4);
+    expect(all.body.link[0].url).toBe('https://ward.test/fhir/Observation?_total=estimate');
+    // One batch read every match, so even a one-entry page knows the (visible) total.
+    const paged = await fhir.get('Observation?_total=estimate&_count=1');
+    expect(labels(paged.body)).toHaveLength(1);
+    expect(paged.body.total).toBe(4);
   });
 
   it('_summary=count answers the total without entries', async () => {
@@ -162,11 +319,52 @@ describe.each(engines())('search conformance on %s', (engine) => {
   });
 
   it('refuses an unknown parameter or modifier with 400 and an OperationOutcome', async () => {
-    for (const query of ['foo=bar', 'code:contains=88', 'name:contains=mu', 'date=yesterday', 'value-quantity=abc', '_sort=status']) {
+    for (const query of [
+      'foo=bar',
+      'code:contains=88',
+      'name:contains=mu',
+      'code:in=http://hl7.org/fhir/ValueSet/observation-vitalsignresult',
+      'code:below=http://loinc.org|8867-4',
+      'identifier:of-type=MR|MRN-1001',
+      'code-value-quantity=8867-4',
+      'code-value-quantity:missing=true',
+      'date=yesterday',
+      'value-quantity=abc',
+      '_sort=status',
+    ]) {
       const res = await fhir.get(`Observation?${query}`);
       expect(res.status, query).toBe(400);
       expect(res.body.resourceType).toBe('OperationOutcome');
     }
+  });
+
+  it('_elements returns only the elements asked for (and the mandatory ones), on matches and included resources', async () => {
+    const res = await fhir.get(`Observation?_id=${idOf.O1}&_elements=status&_include=Observation:patient`);
+    expect(res.status).toBe(200);
+    const [match, included] = res.body.entry;
+    expect(match.resource.status).toBe('final');
+    expect(match.resource.valueQuantity).toBeUndefined();
+    expect(match.resource.effectiveDateTime).toBeUndefined();
+    expect(match.resource.id).toBe(idOf.O1);
+    expect(included.search.mode).toBe('include');
+  });
+
+  it('the CapabilityStatement lists composites, _include targets and the supported modifiers', async () => {
+    const res = await fhir.get('metadata');
+    const observation = res.body.rest[0].resource.find((r: any) => r.type === 'Observation');
+    const param = (name: string) => observation.searchParam.find((p: any) => p.name === name);
+    expect(param('code-value-quantity')).toMatchObject({ type: 'composite' });
+    expect(param('component-code-value-quantity')).toMatchObject({ type: 'composite' });
+    expect(param('code').documentation).toContain(':text');
+    expect(param('subject').documentation).toContain(':identifier');
+    expect(observation.searchInclude).toEqual(expect.arrayContaining(['*', 'Observation:patient', 'Observation:subject']));
+    expect(observation.searchRevInclude).toEqual(['*']);
+  });
+
+  it('refuses :contains on a string parameter with a 400 that says why', async () => {
+    const res = await fhir.get('Patient?name:contains=ull');
+    expect(res.status).toBe(400);
+    expect(JSON.stringify(res.body)).toContain(':contains is not supported, because string values are stored only as keyed hashes');
   });
 
   it('under Prefer: handling=lenient ignores an unknown parameter, reports it, and leaves it out of the self link', async () => {

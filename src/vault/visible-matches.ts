@@ -1,15 +1,21 @@
 import type { BlindIndexer } from '../crypto/index.js';
-import type { ConditionalCriteria, Criterion } from '../fhir/index.js';
+import { type ConditionalCriteria, type Criterion, WardError } from '../fhir/index.js';
 import type { Decision, PolicyAction, Principal } from '../policy/index.js';
 import { type Queryable, type StoredVersion, searchResources } from '../store/index.js';
-import { conditionsOf, longStringChecks } from './search-conditions.js';
-import { startsWithAll } from './search-operations.js';
+import { conditionsOf, confirmationOf } from './search-conditions.js';
 import type { VersionedResource } from './vault-types.js';
 
 /** Rows fetched per round trip while looking for visible matches. */
 const MATCH_BATCH = 100;
 
-export interface ConditionalDeps {
+/**
+ * The most visible resources a chained or `_has` inner search may match; a broader one is refused
+ * (400) rather than turned into an unbounded id list. Counted after policy, so it says nothing
+ * about resources the caller cannot see.
+ */
+export const MAX_INNER_MATCHES = 5000;
+
+export interface MatchDeps {
   readonly indexer: BlindIndexer;
   readonly now: () => Date;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
@@ -17,32 +23,54 @@ export interface ConditionalDeps {
 }
 
 /**
- * The current resources a condition selects, as FHIR search would find them (same criteria, same
- * store conditions, same long-string confirmation), keeping only those the principal may search:
- * a condition never reveals, by "several match", a resource the caller cannot see. At most `limit`.
+ * The current resources criteria select, as FHIR search finds them (same criteria, same store
+ * conditions, same confirmation on the opened resource for long strings and composites), keeping
+ * only those the principal may search, at most `limit`. Conditional writes use it, so a condition
+ * never reveals by "several match" a resource the caller cannot see; chained and `_has` criteria
+ * use it for their inner searches, so a chain cannot probe for them either.
  */
-export async function conditionalMatches(
-  deps: ConditionalDeps,
+export async function visibleMatches(
+  deps: MatchDeps,
   q: Queryable,
   principal: Principal,
   resourceType: string,
-  condition: ConditionalCriteria,
+  criteria: readonly Criterion[],
   limit: number,
 ): Promise<StoredVersion[]> {
-  const conditions = conditionsOf(deps.indexer, resourceType, condition.criteria, deps.now());
-  const checks = longStringChecks(condition.criteria);
+  const now = deps.now();
+  const conditions = await conditionsOf(deps.indexer, resourceType, criteria, now, (type, inner) =>
+    visibleIds(deps, q, principal, type, inner),
+  );
+  const confirm = confirmationOf(criteria);
   const found: StoredVersion[] = [];
   for (let offset = 0; found.length < limit; offset += MATCH_BATCH) {
     const rows = await searchResources(q, resourceType, conditions, [], { limit: MATCH_BATCH, offset });
     for (const row of rows) {
       if (deps.permits(principal, 'search', row).effect !== 'permit') continue;
-      if (checks.length > 0 && !startsWithAll(deps.open(row).resource, checks)) continue;
+      if (confirm && !confirm(deps.open(row).resource)) continue;
       found.push(row);
       if (found.length === limit) break;
     }
     if (rows.length < MATCH_BATCH) break;
   }
   return found;
+}
+
+/** The ids a chained or `_has` criterion's inner search selects; refused when it selects more than MAX_INNER_MATCHES. */
+export async function visibleIds(
+  deps: MatchDeps,
+  q: Queryable,
+  principal: Principal,
+  resourceType: string,
+  criteria: readonly Criterion[],
+): Promise<string[]> {
+  const rows = await visibleMatches(deps, q, principal, resourceType, criteria, MAX_INNER_MATCHES + 1);
+  if (rows.length > MAX_INNER_MATCHES) {
+    throw new WardError('WARD_INVALID_REQUEST', {
+      details: [{ diagnostics: `A chained or _has criterion matches more than ${MAX_INNER_MATCHES} resources; narrow it` }],
+    });
+  }
+  return rows.map((r) => r.id);
 }
 
 /**
