@@ -29,6 +29,10 @@ export interface WardConfig {
   readonly auditRetentionYears: number;
   /** Most the app's clock may differ from the database server's (170.210(g)); production refuses to start beyond it. */
   readonly clockMaxOffsetMs: number;
+  /** Web sessions end after this many idle minutes (ONC (d)(5)); at most 60 (NIST SP 800-63B-4 AAL2). */
+  readonly sessionIdleMinutes: number;
+  /** Web sessions end this many hours after login whatever the activity; at most 24 (AAL2). */
+  readonly sessionMaxHours: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -66,6 +70,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     if (!url || (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))))
       throw new TypeError('WARD_AUDIT_WITNESS_URL must be an https URL (http only on loopback)');
   }
+  const sessionIdleMinutes = intFrom(env.WARD_SESSION_IDLE_MINUTES, 15, 'WARD_SESSION_IDLE_MINUTES', 1, 60);
+  const sessionMaxHours = intFrom(env.WARD_SESSION_MAX_HOURS, 12, 'WARD_SESSION_MAX_HOURS', 1, 24);
+  if (sessionIdleMinutes > sessionMaxHours * 60) throw new TypeError('WARD_SESSION_IDLE_MINUTES must not exceed WARD_SESSION_MAX_HOURS');
   return {
     mode,
     dataDir,
@@ -87,6 +94,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     auditSealIntervalMs: intFrom(env.WARD_AUDIT_SEAL_INTERVAL_MS, 250, 'WARD_AUDIT_SEAL_INTERVAL_MS', 10, 1000),
     auditRetentionYears: retentionYears(env.WARD_AUDIT_RETENTION_YEARS),
     clockMaxOffsetMs: intFrom(env.WARD_CLOCK_MAX_OFFSET_MS, 1000, 'WARD_CLOCK_MAX_OFFSET_MS', 10, 60_000),
+    sessionIdleMinutes,
+    sessionMaxHours,
   };
 }
 

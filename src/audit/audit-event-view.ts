@@ -75,6 +75,15 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'mfa-challenge': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'mfa-enroll': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'mfa-failed': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'recovery-code-used': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  logout: { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'session-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'role-grant': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'role-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

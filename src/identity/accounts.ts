@@ -16,6 +16,7 @@ import {
   type UserRow,
 } from '../store/index.js';
 import type { CredentialAudit, CredentialContext } from './credential-audit.js';
+import type { Sessions } from './sessions.js';
 import { auditUsernameHash, enrollmentCodeHash, sealProfile, usernameIndex } from './user-profile.js';
 import { checkUsername, foldUsername } from './usernames.js';
 
@@ -51,6 +52,7 @@ export interface CreatedUser {
 
 export interface AccountsDeps {
   readonly db: Database;
+  readonly sessions: Sessions;
   readonly keyring: Keyring;
   readonly audit: CredentialAudit;
   readonly now: () => Date;
@@ -126,14 +128,16 @@ export class Accounts {
   }
 
   /**
-   * Deactivates an account at once: from this commit on its logins are refused.
-   * TODO(issue 5, sessions and SMART): also revoke the account's sessions and access and refresh
-   * tokens here (AccessTokens' verified cache included), so that access ends within 60 s.
+   * Deactivates an account at once: from this commit on its logins are refused and its web
+   * sessions are revoked ([NPRM] 164.308 termination).
+   * TODO(issue 5, SMART): also revoke the account's access and refresh tokens here (AccessTokens'
+   * verified cache included); login-issued bearer tokens (patients only) live at most 15 minutes.
    */
   async deactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
     return this.#onAccount(operatorId, ctx, username, 'user-deactivate', async (tx, user) => {
       if (user.status !== 'deactivated') await deactivateUser(tx, user.id, this.#deps.now());
-      return { previousStatus: user.status };
+      const revoked = await this.#deps.sessions.revokeAll(user.id, 'deactivated', tx);
+      return { previousStatus: user.status, sessionsRevoked: String(revoked) };
     });
   }
 

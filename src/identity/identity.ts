@@ -8,6 +8,8 @@ import { Enrollment } from './enrollment.js';
 import { type AddressThrottleOptions, DEFAULT_ADDRESS_THROTTLE } from './login-throttle.js';
 import { argon2idHasher, type PasswordHasher } from './password-hasher.js';
 import { PasswordLogin } from './password-login.js';
+import { SecondFactor } from './second-factor.js';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy, Sessions } from './sessions.js';
 
 export interface IdentityDeps {
   readonly db: Database;
@@ -18,6 +20,7 @@ export interface IdentityDeps {
   /** argon2id unless a test wraps it (to observe that every login runs one verification). */
   readonly hasher?: PasswordHasher;
   readonly addressThrottle?: AddressThrottleOptions;
+  readonly sessionPolicy?: SessionPolicy;
 }
 
 /** Accounts, enrollment and password login, built once by the composition root. */
@@ -25,15 +28,26 @@ export interface Identity {
   readonly accounts: Accounts;
   readonly enrollment: Enrollment;
   readonly login: PasswordLogin;
+  readonly secondFactor: SecondFactor;
+  readonly sessions: Sessions;
 }
 
 export function createIdentity(deps: IdentityDeps): Identity {
   const audit = new CredentialAudit(deps.audit, deps.now);
   const hasher = deps.hasher ?? argon2idHasher();
   const base = { db: deps.db, keyring: deps.keyring, audit, now: deps.now };
+  const sessions = new Sessions({ ...base, policy: deps.sessionPolicy ?? DEFAULT_SESSION_POLICY });
   return {
-    accounts: new Accounts(base),
+    accounts: new Accounts({ ...base, sessions }),
     enrollment: new Enrollment({ ...base, hasher }),
-    login: new PasswordLogin({ ...base, hasher, tokens: deps.tokens, addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE }),
+    login: new PasswordLogin({
+      ...base,
+      hasher,
+      tokens: deps.tokens,
+      sessions,
+      addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE,
+    }),
+    secondFactor: new SecondFactor({ ...base, sessions }),
+    sessions,
   };
 }

@@ -1,3 +1,4 @@
+export type { SessionState } from '../store/index.js';
 export {
   ACCESS_TOKEN_ALG,
   AccessTokens,
@@ -30,3 +31,13 @@ export {
   type PasswordRefusal,
   REFUSAL_TEXT,
 } from './password-policy.js';
+export { type FactorResult, SecondFactor } from './second-factor.js';
+export {
+  type CurrentSession,
+  DEFAULT_SESSION_POLICY,
+  type IssuedSession,
+  PENDING_SESSION_SECONDS,
+  type SessionPolicy,
+  Sessions,
+  WEB_CLIENT_ID,
+} from './sessions.js';

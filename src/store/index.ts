@@ -41,6 +41,15 @@ export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
+export {
+  acceptTotpCounter,
+  countUnusedRecoveryCodes,
+  findTotp,
+  insertRecoveryCodes,
+  putPendingTotp,
+  type TotpRow,
+  useRecoveryCode,
+} from './mfa-store.js';
 export { MIGRATIONS, migrate } from './migrate.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
@@ -60,6 +69,18 @@ export {
 export { NO_SEARCH_ROWS, type SearchIndexRows } from './search-index-store.js';
 export { type RangeTest, type SearchCondition, type SearchOrder, type SearchTable, searchResources } from './search-query-store.js';
 export {
+  findSession,
+  insertSession,
+  listUserSessions,
+  revokeSession,
+  revokeSessionByHandle,
+  revokeUserSessions,
+  type SessionRow,
+  type SessionState,
+  touchSession,
+} from './session-store.js';
+export {
+  changePrivileges,
   deactivateUser,
   type EnrollmentRow,
   findEnrollment,
@@ -68,6 +89,7 @@ export {
   insertEnrollment,
   insertUser,
   markEnrollmentUsed,
+  type PrivilegeChange,
   setUserPassword,
   type UserKind,
   UsernameTakenError,

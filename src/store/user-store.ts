@@ -124,3 +124,27 @@ export async function findEnrollment(q: Queryable, codeHash: Buffer, lock = fals
 export async function markEnrollmentUsed(tx: Queryable, codeHash: Buffer, at: Date): Promise<void> {
   await tx.query('UPDATE ward_enrollment SET used_at = $2 WHERE code_hash = $1', [codeHash, at]);
 }
+
+export type PrivilegeChange = 'grant-role' | 'revoke-role' | 'reactivate';
+
+/**
+ * Changes an account's roles or reactivates it, with its row in the insert-only privilege ledger
+ * in the same transaction (the guard trigger refuses the change without it).
+ */
+export async function changePrivileges(
+  tx: Queryable,
+  c: { userId: string; actor: string; change: PrivilegeChange; before: readonly string[]; after: readonly string[]; at: Date },
+): Promise<void> {
+  await tx.query(
+    'INSERT INTO ward_privilege_change (user_id, actor, change, roles_before, roles_after, at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [c.userId, c.actor, c.change, c.before, c.after, c.at],
+  );
+  if (c.change === 'reactivate') {
+    await tx.query(
+      `UPDATE ward_user SET status = CASE WHEN password_hash IS NULL THEN 'invited' ELSE 'active' END, deactivated_at = NULL WHERE id = $1`,
+      [c.userId],
+    );
+  } else {
+    await tx.query('UPDATE ward_user SET roles = $2 WHERE id = $1', [c.userId, c.after]);
+  }
+}

@@ -14,6 +14,16 @@ const POLICY_ACTIONS = new Set<string>(Object.keys(PERMISSION_OF));
 const EXPECTED_PUBLIC_URLS = ['/.well-known/jwks.json', '/.well-known/ward-audit-key', '/fhir/metadata', '/healthz'];
 /** Password login and enrollment are how a principal comes to exist (POST only). */
 const EXPECTED_PUBLIC_AUTH_URLS = ['/auth/enroll', '/auth/login'];
+/** Public to the bearer hook, but each resolves the session cookie itself (state, lifetime, CSRF). */
+const SESSION_AUTH_URLS = [
+  '/auth/logout',
+  '/auth/mfa/totp',
+  '/auth/mfa/totp/confirm',
+  '/auth/mfa/verify',
+  '/auth/session',
+  '/auth/sessions',
+  '/auth/sessions/:handle',
+];
 
 /** A URL for a route pattern, with its parameters filled in. */
 function concreteUrl(pattern: string, id: string): string {
@@ -104,7 +114,23 @@ describe.each(engines())('authentication on %s', (engine) => {
       expect(r.action === PUBLIC || POLICY_ACTIONS.has(r.action), `${r.method} ${r.url} has action ${String(r.action)}`).toBe(true);
     }
     const publicUrls = [...new Set(routes.filter((r) => r.action === PUBLIC).map((r) => r.url))].sort();
-    expect(publicUrls).toEqual([...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS].sort());
+    expect(publicUrls).toEqual([...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS, ...SESSION_AUTH_URLS].sort());
+  });
+
+  it('164.312(d) · 170.315(d)(1)(i): every session route answers 401 with no session cookie, or with an unknown one', async () => {
+    for (const r of t.http.routes.filter((route) => SESSION_AUTH_URLS.includes(route.url))) {
+      const url = r.url.replace(':handle', '00000000-0000-4000-8000-000000000000');
+      for (const cookie of [undefined, `__Host-ward_session=${'B'.repeat(43)}`]) {
+        const res = await t.http.app.inject({
+          method: r.method as 'GET',
+          url,
+          headers: cookie ? { cookie } : {},
+          payload: r.method === 'POST' ? {} : undefined,
+        });
+        expect(res.statusCode, `${r.method} ${url}`).toBe(401);
+        if (r.method !== 'HEAD') expect(res.json().resourceType).toBe('OperationOutcome');
+      }
+    }
   });
 
   it('164.312(d) · 170.315(d)(1)(i): every PHI route answers 401 without credentials, with an OperationOutcome and WWW-Authenticate: Bearer', async () => {
