@@ -59,6 +59,8 @@ export const AUDIT_ACTIONS = [
   'role-revoke',
   /** An operator reactivated a deactivated account. */
   'user-reactivate',
+  /** A user changed their password (every session of the account revoked), or the change was refused. */
+  'password-change',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

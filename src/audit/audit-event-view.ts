@@ -83,6 +83,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'session-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'role-grant': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'role-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'password-change': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
 };
 

@@ -7,7 +7,7 @@ import { clearSessionCookie, readCsrfHeader, readSessionCookie, setSessionCookie
 /** A login or enrollment body is a few hundred bytes; anonymous callers get no more than this. */
 const AUTH_BODY_LIMIT_BYTES = 16 * 1024;
 
-export type AuthIdentity = Pick<Identity, 'login' | 'enrollment' | 'secondFactor' | 'sessions'>;
+export type AuthIdentity = Pick<Identity, 'login' | 'enrollment' | 'secondFactor' | 'sessions' | 'passwordChange'>;
 
 /**
  * Login, enrollment, the second factor and the user's own sessions. They are PUBLIC to the
@@ -62,6 +62,11 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
     const result = await identity.secondFactor.verify(ctx, await session(request, ['mfa-pending']), request.body);
     if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
     return issue(reply, result.session);
+  });
+  authRoute('POST', '/auth/password', async (ctx, request, reply) => {
+    const result = await identity.passwordChange.change(ctx, await session(request, ['authenticated']), request.body);
+    if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
+    return issue(reply, result.session, { sessions_revoked: result.sessionsRevoked });
   });
   authRoute('GET', '/auth/session', async (_ctx, request) => {
     const current = await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated']);

@@ -35,6 +35,7 @@ export interface CredentialEvent {
     | 'role-grant'
     | 'role-revoke'
     | 'user-reactivate'
+    | 'password-change'
   >;
   readonly actor: CredentialActor;
   readonly status: number;

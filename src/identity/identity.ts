@@ -6,6 +6,7 @@ import { Accounts } from './accounts.js';
 import { CredentialAudit } from './credential-audit.js';
 import { Enrollment } from './enrollment.js';
 import { type AddressThrottleOptions, DEFAULT_ADDRESS_THROTTLE } from './login-throttle.js';
+import { PasswordChange } from './password-change.js';
 import { argon2idHasher, type PasswordHasher } from './password-hasher.js';
 import { PasswordLogin } from './password-login.js';
 import { SecondFactor } from './second-factor.js';
@@ -29,6 +30,7 @@ export interface Identity {
   readonly enrollment: Enrollment;
   readonly login: PasswordLogin;
   readonly secondFactor: SecondFactor;
+  readonly passwordChange: PasswordChange;
   readonly sessions: Sessions;
 }
 
@@ -48,6 +50,7 @@ export function createIdentity(deps: IdentityDeps): Identity {
       addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE,
     }),
     secondFactor: new SecondFactor({ ...base, sessions }),
+    passwordChange: new PasswordChange({ ...base, hasher, sessions }),
     sessions,
   };
 }

@@ -81,6 +81,7 @@ export {
 } from './session-store.js';
 export {
   changePrivileges,
+  changeUserPassword,
   deactivateUser,
   type EnrollmentRow,
   findEnrollment,

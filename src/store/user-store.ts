@@ -93,6 +93,11 @@ export async function setUserPassword(q: Queryable, id: string, passwordHash: st
   await q.query(`UPDATE ward_user SET password_hash = $2, password_set_at = $3, status = 'active' WHERE id = $1`, [id, passwordHash, at]);
 }
 
+/** Replaces an active account's password (its status is left as it is). */
+export async function changeUserPassword(q: Queryable, id: string, passwordHash: string, at: Date): Promise<void> {
+  await q.query('UPDATE ward_user SET password_hash = $2, password_set_at = $3 WHERE id = $1', [id, passwordHash, at]);
+}
+
 export interface EnrollmentRow {
   readonly userId: string;
   readonly expiresAt: Date;

@@ -20,6 +20,7 @@ const SESSION_AUTH_URLS = [
   '/auth/mfa/totp',
   '/auth/mfa/totp/confirm',
   '/auth/mfa/verify',
+  '/auth/password',
   '/auth/session',
   '/auth/sessions',
   '/auth/sessions/:handle',

@@ -322,6 +322,30 @@ describe.each(engines())('MFA and web sessions on %s', (engine) => {
     expect(entry).toMatchObject({ action: 'user-deactivate', detail: { userId: user.id, sessionsRevoked: '1' } });
   });
 
+  it('[NIST] 800-63B-4 §3.1.1.2 (blocklist): a password change is checked against the blocklist, and a change revokes every session of the account at once', async () => {
+    address = 115;
+    const { browser, secret } = await enrolledWithTotp('mfa.rotate');
+    advance(60);
+    const other = (await secondLogin('mfa.rotate', { code: codeAt(secret, clock) })).browser;
+    const change = (b: Partial<Browser>, current: string, next: string) =>
+      send('POST', '/auth/password', b, { current_password: current, new_password: next });
+    const weak = await change(browser, PASSWORD, 'password1234567');
+    expect(weak.statusCode).toBe(400);
+    expect(JSON.stringify(weak.json())).toContain('common or breached');
+    expect((await change(browser, 'not my password at all', 'granite orchard 44 herons')).statusCode).toBe(401);
+    expect((await change({ cookie: browser.cookie }, PASSWORD, 'granite orchard 44 herons')).statusCode).toBe(403);
+    const before = await lastAuditSeq(t.ward);
+    const ok = await change(browser, PASSWORD, 'granite orchard 44 herons');
+    expect(ok.statusCode).toBe(200);
+    expect(ok.json()).toMatchObject({ state: 'authenticated', sessions_revoked: 2 });
+    for (const old of [browser, other]) expect((await send('GET', '/fhir/Patient?_count=1', old)).statusCode).toBe(401);
+    const fresh = { cookie: cookieOf(ok.headers['set-cookie']), csrf: ok.json().csrf_token };
+    expect((await send('GET', '/fhir/Patient?_count=1', fresh)).statusCode).toBe(200);
+    const [entry] = (await auditRowsAfter(t.ward, before)).map((e) => e.parsed);
+    expect(entry).toMatchObject({ action: 'password-change', outcome: { status: 200 }, detail: { sessionsRevoked: '2' } });
+    expect(JSON.stringify(entry)).not.toContain('granite');
+  });
+
   it('170.315(d)(12): the database holds no TOTP secret, recovery code or session id — the secret is sealed, codes and ids are hashed', async () => {
     address = 120;
     const { secret, recoveryCodes, browser, user } = await enrolledWithTotp('mfa.dump');
