@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
-import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from './user-commands.js';
+import { createUser, deactivateUser, grantRole, reactivateUser, revokeRole, type UserCreateArgs, unlockUser } from './user-commands.js';
 import type { Ward } from './ward.js';
 
 /**
@@ -18,6 +18,8 @@ export type AdminRequest =
   | { command: 'user-create'; operator: string; args: UserCreateArgs }
   | { command: 'user-deactivate'; operator: string; username: string }
   | { command: 'user-unlock'; operator: string; username: string }
+  | { command: 'user-reactivate'; operator: string; username: string }
+  | { command: 'user-grant-role' | 'user-revoke-role'; operator: string; username: string; role: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
@@ -93,9 +95,18 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
           ok: true,
           output: await createUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
         };
+      case 'user-grant-role':
+      case 'user-revoke-role': {
+        const run = request.command === 'user-grant-role' ? grantRole : revokeRole;
+        return {
+          ok: true,
+          output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username, request.role),
+        };
+      }
       case 'user-deactivate':
+      case 'user-reactivate':
       case 'user-unlock': {
-        const run = request.command === 'user-deactivate' ? deactivateUser : unlockUser;
+        const run = { 'user-deactivate': deactivateUser, 'user-reactivate': reactivateUser, 'user-unlock': unlockUser }[request.command];
         return {
           ok: true,
           output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
