@@ -7,7 +7,7 @@ import { clearSessionCookie, readCsrfHeader, readSessionCookie, setSessionCookie
 /** A login or enrollment body is a few hundred bytes; anonymous callers get no more than this. */
 const AUTH_BODY_LIMIT_BYTES = 16 * 1024;
 
-export type AuthIdentity = Pick<Identity, 'login' | 'enrollment' | 'secondFactor' | 'sessions' | 'passwordChange'>;
+export type AuthIdentity = Pick<Identity, 'login' | 'enrollment' | 'secondFactor' | 'sessions' | 'passwordChange' | 'webauthn'>;
 
 /**
  * Login, enrollment, the second factor and the user's own sessions. They are PUBLIC to the
@@ -60,6 +60,21 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
   });
   authRoute('POST', '/auth/mfa/verify', async (ctx, request, reply) => {
     const result = await identity.secondFactor.verify(ctx, await session(request, ['mfa-pending']), request.body);
+    if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
+    return issue(reply, result.session);
+  });
+  authRoute('POST', '/auth/webauthn/register/options', async (_ctx, request) =>
+    identity.webauthn.registrationOptions(await session(request, ['authenticated'])),
+  );
+  authRoute('POST', '/auth/webauthn/register', async (ctx, request) => {
+    const { credentialId } = await identity.webauthn.register(ctx, await session(request, ['authenticated']), request.body);
+    return { registered: true, credential_id: credentialId };
+  });
+  authRoute('POST', '/auth/mfa/webauthn/options', async (_ctx, request) =>
+    identity.webauthn.authenticationOptions(await session(request, ['mfa-pending'])),
+  );
+  authRoute('POST', '/auth/mfa/webauthn', async (ctx, request, reply) => {
+    const result = await identity.secondFactor.verifyWebauthn(ctx, await session(request, ['mfa-pending']), request.body);
     if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
     return issue(reply, result.session);
   });

@@ -11,6 +11,7 @@ import { argon2idHasher, type PasswordHasher } from './password-hasher.js';
 import { PasswordLogin } from './password-login.js';
 import { SecondFactor } from './second-factor.js';
 import { DEFAULT_SESSION_POLICY, type SessionPolicy, Sessions } from './sessions.js';
+import { type RelyingParty, Webauthn } from './webauthn.js';
 
 export interface IdentityDeps {
   readonly db: Database;
@@ -22,6 +23,8 @@ export interface IdentityDeps {
   readonly hasher?: PasswordHasher;
   readonly addressThrottle?: AddressThrottleOptions;
   readonly sessionPolicy?: SessionPolicy;
+  /** WebAuthn's rpId and origin: the host and origin of the public base URL. */
+  readonly relyingParty: RelyingParty;
 }
 
 /** Accounts, enrollment and password login, built once by the composition root. */
@@ -32,12 +35,14 @@ export interface Identity {
   readonly secondFactor: SecondFactor;
   readonly passwordChange: PasswordChange;
   readonly sessions: Sessions;
+  readonly webauthn: Webauthn;
 }
 
 export function createIdentity(deps: IdentityDeps): Identity {
   const audit = new CredentialAudit(deps.audit, deps.now);
   const hasher = deps.hasher ?? argon2idHasher();
   const base = { db: deps.db, keyring: deps.keyring, audit, now: deps.now };
+  const webauthn = new Webauthn({ ...base, relyingParty: deps.relyingParty });
   const sessions = new Sessions({ ...base, policy: deps.sessionPolicy ?? DEFAULT_SESSION_POLICY });
   return {
     accounts: new Accounts({ ...base, sessions }),
@@ -49,8 +54,9 @@ export function createIdentity(deps: IdentityDeps): Identity {
       sessions,
       addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE,
     }),
-    secondFactor: new SecondFactor({ ...base, sessions }),
+    secondFactor: new SecondFactor({ ...base, sessions, webauthn }),
     passwordChange: new PasswordChange({ ...base, hasher, sessions }),
     sessions,
+    webauthn,
   };
 }

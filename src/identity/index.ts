@@ -41,3 +41,4 @@ export {
   Sessions,
   WEB_CLIENT_ID,
 } from './sessions.js';
+export { type RelyingParty, Webauthn } from './webauthn.js';

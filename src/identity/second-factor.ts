@@ -28,12 +28,14 @@ import {
   totpProvisioning,
 } from './totp.js';
 import { openProfile } from './user-profile.js';
+import type { Webauthn } from './webauthn.js';
 
 export interface SecondFactorDeps {
   readonly db: Database;
   readonly keyring: Keyring;
   readonly audit: CredentialAudit;
   readonly sessions: Sessions;
+  readonly webauthn: Webauthn;
   readonly now: () => Date;
 }
 
@@ -41,7 +43,10 @@ export type FactorResult =
   | { readonly kind: 'ok'; readonly session: IssuedSession; readonly recoveryCodes?: readonly string[] }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
-type Proof = { readonly kind: 'totp'; readonly code: string } | { readonly kind: 'recovery-code'; readonly code: string };
+type Proof =
+  | { readonly kind: 'totp'; readonly code: string }
+  | { readonly kind: 'recovery-code'; readonly code: string }
+  | { readonly kind: 'webauthn'; readonly response: unknown };
 
 /**
  * The second factor of a workforce login (170.315(d)(13); NPRM 164.312 authentication): TOTP
@@ -90,6 +95,11 @@ export class SecondFactor {
     return this.#attempt(ctx, session, proof, 'login');
   }
 
+  /** A WebAuthn assertion (passkey or security key) as the second factor of a login. */
+  async verifyWebauthn(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
+    return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'login');
+  }
+
   async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
     const { db, keyring, audit, sessions, now } = this.#deps;
     const { user } = session;
@@ -113,7 +123,12 @@ export class SecondFactor {
     }
 
     const outcome = await db.transaction(async (tx) => {
-      const accepted = await this.#check(tx, user, proof, stage);
+      const accepted =
+        proof.kind === 'webauthn'
+          ? (await this.#deps.webauthn.check(tx, session, user, proof.response))
+            ? ({ kind: 'accepted' } as const)
+            : ({ kind: 'refused', reason: 'webauthn-not-verified' } as const)
+          : await this.#check(tx, user, proof, stage);
       if (accepted.kind === 'refused') return accepted;
       let recoveryCodes: string[] | undefined;
       if (stage === 'enrollment') {
@@ -176,7 +191,7 @@ export class SecondFactor {
   async #check(
     tx: Parameters<Parameters<Database['transaction']>[0]>[0],
     user: UserRow,
-    proof: Proof,
+    proof: Exclude<Proof, { kind: 'webauthn' }>,
     stage: 'enrollment' | 'login',
   ): Promise<{ kind: 'accepted' } | { kind: 'refused'; reason: string }> {
     const { keyring, now } = this.#deps;

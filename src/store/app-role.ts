@@ -59,6 +59,9 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT UPDATE (used_at) ON ward_recovery_code TO ${role.name};
     GRANT UPDATE (last_seen_at, revoked_at, revoked_reason) ON ward_session TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_privilege_change_id_seq TO ${role.name};
+    GRANT SELECT, INSERT ON ward_webauthn_credential, ward_webauthn_challenge TO ${role.name};
+    GRANT UPDATE (counter, last_used_at) ON ward_webauthn_credential TO ${role.name};
+    GRANT UPDATE (used_at) ON ward_webauthn_challenge TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

@@ -97,3 +97,11 @@ export {
   type UserRow,
   type UserStatus,
 } from './user-store.js';
+export {
+  advanceWebauthnCounter,
+  consumeWebauthnChallenge,
+  insertWebauthnChallenge,
+  insertWebauthnCredential,
+  listWebauthnCredentials,
+  type WebauthnCredentialRow,
+} from './webauthn-store.js';

@@ -7,6 +7,8 @@
  * - `ward_session`: server-side web sessions, keyed by the SHA-256 of the session id (the id
  *   itself is never stored). A session changes state only by being replaced (rotation), so the
  *   serving role may update only its activity and revocation columns.
+ * - `ward_webauthn_credential` / `ward_webauthn_challenge`: passkeys and security keys (public keys
+ *   and signature counters) and the single-use challenge of each ceremony, bound to its session.
  * - `ward_user`: roles may now change, and a deactivated account may be reactivated, but only
  *   by an operator command that records the change in `ward_privilege_change` (insert-only) in
  *   the same transaction — the guard trigger checks it — and an administrative role never sits
@@ -86,6 +88,29 @@ BEGIN
 END
 $fn$;
 CREATE TRIGGER ward_session_guard BEFORE UPDATE ON ward_session FOR EACH ROW EXECUTE FUNCTION ward_session_guard();
+
+-- WebAuthn credentials (public keys: not secret) and the single-use challenges of each ceremony,
+-- bound to the session that asked for them.
+CREATE TABLE ward_webauthn_credential (
+  credential_id  text PRIMARY KEY,
+  user_id        text NOT NULL REFERENCES ward_user (id),
+  public_key     bytea NOT NULL,
+  counter        bigint NOT NULL,
+  transports     text[] NOT NULL DEFAULT '{}',
+  created_at     timestamptz NOT NULL,
+  last_used_at   timestamptz
+);
+CREATE INDEX ward_webauthn_credential_user ON ward_webauthn_credential (user_id);
+
+CREATE TABLE ward_webauthn_challenge (
+  challenge     text PRIMARY KEY,
+  session_hash  bytea NOT NULL,
+  purpose       text NOT NULL CHECK (purpose IN ('register', 'authenticate')),
+  created_at    timestamptz NOT NULL,
+  expires_at    timestamptz NOT NULL,
+  used_at       timestamptz
+);
+CREATE INDEX ward_webauthn_challenge_session ON ward_webauthn_challenge (session_hash);
 
 -- Every change of an account's roles or status made after it was created, insert-only.
 CREATE TABLE ward_privilege_change (
