@@ -31,8 +31,12 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
         return handler(contextOf(request), request, reply);
       },
     });
-  const session = (request: FastifyRequest, states: readonly SessionState[]): Promise<CurrentSession> =>
-    identity.sessions.current(readSessionCookie(request), { method: request.method, csrfHeader: readCsrfHeader(request) }, states);
+  const session = (request: FastifyRequest, states: readonly SessionState[], activity = true): Promise<CurrentSession> =>
+    identity.sessions.current(
+      readSessionCookie(request),
+      { method: request.method, csrfHeader: readCsrfHeader(request), activity },
+      states,
+    );
   const issue = (reply: FastifyReply, issued: IssuedSession, extra: Record<string, unknown> = {}) => {
     setSessionCookie(reply, issued.id, issued.lifetimeSeconds);
     return { state: issued.state, csrf_token: issued.csrfToken, expires_at: issued.expiresAt.toISOString(), ...extra };
@@ -84,7 +88,8 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
     return issue(reply, result.session, { sessions_revoked: result.sessionsRevoked });
   });
   authRoute('GET', '/auth/session', async (_ctx, request) => {
-    const current = await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated']);
+    // Asking how long the session has left is not activity: a page polling it must not keep an unattended session alive.
+    const current = await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated'], false);
     const { idleExpiresAt, expiresAt } = identity.sessions.limitsOf(current.row);
     return {
       state: current.row.state,

@@ -115,7 +115,7 @@ export class Sessions {
    */
   async current(
     cookieId: string | undefined,
-    request: { method: string; csrfHeader: string | undefined },
+    request: { method: string; csrfHeader: string | undefined; activity?: boolean },
     states: readonly SessionState[],
     q: Queryable = this.#db,
   ): Promise<CurrentSession> {
@@ -130,7 +130,8 @@ export class Sessions {
     if (!SAFE_METHODS.has(request.method.toUpperCase()) && !sameToken(request.csrfHeader, csrfToken)) {
       throw new WardError('WARD_CSRF_FAILED');
     }
-    if (now.getTime() - row.lastSeenAt.getTime() >= TOUCH_EVERY_MS) await touchSession(q, idHash, now);
+    // A status poll (activity: false) must not keep an unattended session alive (ONC (d)(5)).
+    if (request.activity !== false && now.getTime() - row.lastSeenAt.getTime() >= TOUCH_EVERY_MS) await touchSession(q, idHash, now);
     return { row, user, idHash, csrfToken };
   }
 
