@@ -5,7 +5,7 @@ import { type AuditArchiveArgs, auditArchive, auditPartitions } from './audit-ar
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { type ClientCreateArgs, createClient, suspendClient } from './client-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
-import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from './user-commands.js';
+import { createUser, deactivateUser, grantRole, reactivateUser, revokeRole, type UserCreateArgs, unlockUser } from './user-commands.js';
 import type { Ward } from './ward.js';
 
 /**
@@ -24,6 +24,8 @@ export type AdminRequest =
   | { command: 'user-unlock'; operator: string; username: string }
   | { command: 'client-create'; operator: string; args: ClientCreateArgs }
   | { command: 'client-suspend'; operator: string; clientId: string }
+  | { command: 'user-reactivate'; operator: string; username: string }
+  | { command: 'user-grant-role' | 'user-revoke-role'; operator: string; username: string; role: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
 
@@ -111,9 +113,18 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
           ok: true,
           output: await createUser(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.args),
         };
+      case 'user-grant-role':
+      case 'user-revoke-role': {
+        const run = request.command === 'user-grant-role' ? grantRole : revokeRole;
+        return {
+          ok: true,
+          output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username, request.role),
+        };
+      }
       case 'user-deactivate':
+      case 'user-reactivate':
       case 'user-unlock': {
-        const run = request.command === 'user-deactivate' ? deactivateUser : unlockUser;
+        const run = { 'user-deactivate': deactivateUser, 'user-reactivate': reactivateUser, 'user-unlock': unlockUser }[request.command];
         return {
           ok: true,
           output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),

@@ -33,6 +33,10 @@ export interface WardConfig {
   readonly clockMaxOffsetMs: number;
   /** Lifetime of access tokens the SMART authorization server issues (default 15 min, ONC (g)(10) short-lived). */
   readonly accessTokenMinutes: number;
+  /** Web sessions end after this many idle minutes (ONC (d)(5)); at most 60 (NIST SP 800-63B-4 AAL2). */
+  readonly sessionIdleMinutes: number;
+  /** Web sessions end this many hours after login whatever the activity; at most 24 (AAL2). */
+  readonly sessionMaxHours: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -70,6 +74,9 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     if (!url || (url.protocol !== 'https:' && !(url.protocol === 'http:' && LOOPBACK.has(url.hostname))))
       throw new TypeError('WARD_AUDIT_WITNESS_URL must be an https URL (http only on loopback)');
   }
+  const sessionIdleMinutes = intFrom(env.WARD_SESSION_IDLE_MINUTES, 15, 'WARD_SESSION_IDLE_MINUTES', 1, 60);
+  const sessionMaxHours = intFrom(env.WARD_SESSION_MAX_HOURS, 12, 'WARD_SESSION_MAX_HOURS', 1, 24);
+  if (sessionIdleMinutes > sessionMaxHours * 60) throw new TypeError('WARD_SESSION_IDLE_MINUTES must not exceed WARD_SESSION_MAX_HOURS');
   return {
     mode,
     dataDir,
@@ -93,6 +100,8 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     auditReviewIntervalDays: intFrom(env.WARD_AUDIT_REVIEW_INTERVAL_DAYS, 30, 'WARD_AUDIT_REVIEW_INTERVAL_DAYS', 1, 366),
     clockMaxOffsetMs: intFrom(env.WARD_CLOCK_MAX_OFFSET_MS, 1000, 'WARD_CLOCK_MAX_OFFSET_MS', 10, 60_000),
     accessTokenMinutes: intFrom(env.WARD_ACCESS_TOKEN_MINUTES, 15, 'WARD_ACCESS_TOKEN_MINUTES', 1, 60),
+    sessionIdleMinutes,
+    sessionMaxHours,
   };
 }
 

@@ -49,6 +49,24 @@ export async function deactivateUser(ward: Ward, operator: Principal, ctx: Reque
   return `user ${id} deactivated`;
 }
 
+/** `ward user grant-role`: adds a role (audited with the roles before and after); the account's sessions end. */
+export async function grantRole(ward: Ward, operator: Principal, ctx: RequestContext, username: string, role: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.grantRole(operator.id, ctx, username, role));
+  return `user ${id}: role ${role} granted; the account's sessions were ended`;
+}
+
+/** `ward user revoke-role`: removes a role (audited with the roles before and after); the account's sessions end. */
+export async function revokeRole(ward: Ward, operator: Principal, ctx: RequestContext, username: string, role: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.revokeRole(operator.id, ctx, username, role));
+  return `user ${id}: role ${role} revoked; the account's sessions were ended`;
+}
+
+/** `ward user reactivate`: a deactivated account may log in again (audited). */
+export async function reactivateUser(ward: Ward, operator: Principal, ctx: RequestContext, username: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.reactivate(operator.id, ctx, username));
+  return `user ${id} reactivated`;
+}
+
 function enrollmentText(baseUrl: string, u: CreatedUser): string {
   return [
     `user ${u.id} created (${u.kind}, roles ${u.roles.join(' ')}, acting as ${u.fhirUser})`,

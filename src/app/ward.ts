@@ -107,6 +107,8 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       keyring,
       tokens,
       now,
+      relyingParty: { id: new URL(config.baseUrl).hostname, origin: new URL(config.baseUrl).origin },
+      sessionPolicy: { idleSeconds: config.sessionIdleMinutes * 60, absoluteSeconds: config.sessionMaxHours * 3600 },
       ...(options.passwordHasher ? { hasher: options.passwordHasher } : {}),
       ...(options.addressThrottle ? { addressThrottle: options.addressThrottle } : {}),
     });

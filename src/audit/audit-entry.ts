@@ -69,6 +69,26 @@ export const AUDIT_ACTIONS = [
   'import',
   /** `ward reindex` recomputed search-index rows (type, counts; never values). */
   'reindex',
+  /** A workforce password was verified; the session now waits for a second factor (or its enrollment). */
+  'mfa-challenge',
+  /** A TOTP secret was issued or confirmed (with its recovery codes), or the confirmation was refused. */
+  'mfa-enroll',
+  /** A second factor (TOTP or recovery code) was refused or throttled. */
+  'mfa-failed',
+  /** A one-time recovery code was spent as the second factor (how many remain is in the detail). */
+  'recovery-code-used',
+  /** A web session was ended by its user. */
+  'logout',
+  /** A user revoked one of their own sessions. */
+  'session-revoke',
+  /** An operator granted a role (roles before and after are in the detail). */
+  'role-grant',
+  /** An operator revoked a role (roles before and after are in the detail). */
+  'role-revoke',
+  /** An operator reactivated a deactivated account. */
+  'user-reactivate',
+  /** A user changed their password (every session of the account revoked), or the change was refused. */
+  'password-change',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -89,6 +89,16 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   batch: { type: REST, interaction: 'batch', code: 'E' },
   import: { type: dcm('110107', 'Import'), code: 'C' },
   reindex: { type: dcm('110100', 'Application Activity'), code: 'E' },
+  'mfa-challenge': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'mfa-enroll': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'mfa-failed': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'recovery-code-used': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  logout: { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'session-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'role-grant': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'role-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'password-change': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

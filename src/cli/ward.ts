@@ -18,7 +18,15 @@ import { importContext, importFiles, importFilesOf } from '../app/import-command
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
 import { reindex } from '../app/reindex-command.js';
 import { startServer } from '../app/server.js';
-import { createUser, deactivateUser, type UserCreateArgs, unlockUser } from '../app/user-commands.js';
+import {
+  createUser,
+  deactivateUser,
+  grantRole,
+  reactivateUser,
+  revokeRole,
+  type UserCreateArgs,
+  unlockUser,
+} from '../app/user-commands.js';
 import { openWard, type Ward } from '../app/ward.js';
 import { describeFault, type VerifyReport } from '../audit/index.js';
 import { migrate } from '../store/index.js';
@@ -43,6 +51,10 @@ const USAGE = `usage: ward <command>
               [--expires 72h]   create an account; prints its single-use enrollment link, the code alone last
   user deactivate <username>    refuse the account's logins from now on
   user unlock <username>        lift a login lock or back-off (after 100 failures an account stays locked until this)
+  user reactivate <username>    let a deactivated account log in again
+  user grant-role <username> <role>
+  user revoke-role <username> <role>
+                                change an account's roles (audited with the roles before and after; ends its sessions)
   client create --name <name> (--jwks-file <public JWKS file> | --jwks-url <https URL>) --scope "<allowed scopes>"
                 [--owner <who answers for it>] [--purpose "<why it needs the data>"] [--redirect-uri <uri> …]
                                 register a client app, approved at once; prints its client_id alone last
@@ -319,13 +331,23 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
       print,
     );
   }
-  if ((sub === 'deactivate' || sub === 'unlock') && argv.length === 1 && argv[0]) {
+  if ((sub === 'deactivate' || sub === 'unlock' || sub === 'reactivate') && argv.length === 1 && argv[0]) {
     const username = argv[0];
-    const run = sub === 'deactivate' ? deactivateUser : unlockUser;
+    const run = { deactivate: deactivateUser, unlock: unlockUser, reactivate: reactivateUser }[sub];
     return operatorCommand(
       config,
-      { command: sub === 'deactivate' ? 'user-deactivate' : 'user-unlock', operator: operatorName(), username },
+      { command: `user-${sub}`, operator: operatorName(), username },
       (ward) => run(ward, operatorPrincipal(), operatorContext('cli'), username),
+      print,
+    );
+  }
+  if ((sub === 'grant-role' || sub === 'revoke-role') && argv.length === 2 && argv[0] && argv[1]) {
+    const [username, role] = [argv[0], argv[1]];
+    const run = sub === 'grant-role' ? grantRole : revokeRole;
+    return operatorCommand(
+      config,
+      { command: `user-${sub}`, operator: operatorName(), username, role },
+      (ward) => run(ward, operatorPrincipal(), operatorContext('cli'), username, role),
       print,
     );
   }

@@ -1,16 +1,17 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import type { BearerVerifier, Identity, SmartServer } from '../identity/index.js';
+import type { BearerVerifier, SmartServer } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { AuditorInteractions, BundleInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
-import { registerAuthRoutes } from './auth-routes.js';
+import { type AuthIdentity, registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
 import { securityHeaders } from './security-headers.js';
+import { readCsrfHeader, readSessionCookie } from './session-cookie.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,8 +28,8 @@ export interface HttpAppOptions {
   readonly tokens: BearerVerifier;
   /** The SMART authorization server (`/oauth/*`) and its discovery document. */
   readonly smart: { readonly server: SmartServer; readonly configuration: Record<string, unknown> };
-  /** Password login and enrollment (`/auth/*`). */
-  readonly identity: Pick<Identity, 'login' | 'enrollment'>;
+  /** Password login, enrollment, second factor and web sessions (`/auth/*`). */
+  readonly identity: AuthIdentity;
   readonly baseUrl: string;
   readonly version: string;
   readonly now: () => Date;
@@ -97,11 +98,21 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   });
 
   // Authentication before the body is read or any handler runs (164.312(d)): no PHI route accepts
-  // an anonymous request, and an anonymous client cannot make Ward parse a large body.
+  // an anonymous request, and an anonymous client cannot make Ward parse a large body. A bearer
+  // token, or else the web app's session cookie (authenticated state only, CSRF token on every
+  // state-changing method); anything else is 401.
   app.addHook('onRequest', async (request, reply) => {
     const action = request.routeOptions.config.wardAction;
     if (action === PUBLIC) return;
     const header = request.headers.authorization;
+    const cookie = header === undefined ? readSessionCookie(request) : undefined;
+    if (cookie !== undefined) {
+      const session = await options.identity.sessions.current(cookie, { method: request.method, csrfHeader: readCsrfHeader(request) }, [
+        'authenticated',
+      ]);
+      request.principal = options.identity.sessions.principalOf(session);
+      return;
+    }
     const token = typeof header === 'string' && /^Bearer [A-Za-z0-9\-_.~+/]+=*$/.test(header) ? header.slice(7) : undefined;
     if (!token) {
       reply.header('www-authenticate', 'Bearer realm="ward"');

@@ -29,6 +29,8 @@ export const ERROR_CODES = {
   WARD_RATE_LIMITED: { status: 429, issue: 'throttled', text: 'Too many requests.' },
   WARD_LOGIN_FAILED: { status: 401, issue: 'login', text: 'The username or password is not correct.' },
   WARD_LOGIN_THROTTLED: { status: 429, issue: 'throttled', text: 'Too many failed logins; try again after the time in Retry-After.' },
+  WARD_MFA_FAILED: { status: 401, issue: 'login', text: 'The verification code is not correct.' },
+  WARD_CSRF_FAILED: { status: 403, issue: 'forbidden', text: 'The request lacks the anti-forgery token of its session.' },
   WARD_ENROLLMENT_INVALID: { status: 400, issue: 'invalid', text: 'The enrollment code is not valid, was already used, or has expired.' },
   WARD_PASSWORD_REJECTED: { status: 400, issue: 'invalid', text: 'The password does not meet the password policy.' },
   WARD_USERNAME_TAKEN: { status: 409, issue: 'duplicate', text: 'That username is already taken.' },

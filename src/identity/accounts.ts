@@ -1,8 +1,9 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { Keyring } from '../crypto/index.js';
 import { WardError } from '../fhir/index.js';
-import { isRole, type Role } from '../policy/index.js';
+import { isRole, type Role, SEPARATION_TEXT, separationRefusal } from '../policy/index.js';
 import {
+  changePrivileges,
   clearThrottle,
   type Database,
   deactivateUser,
@@ -16,6 +17,7 @@ import {
   type UserRow,
 } from '../store/index.js';
 import type { CredentialAudit, CredentialContext } from './credential-audit.js';
+import type { Sessions } from './sessions.js';
 import { auditUsernameHash, enrollmentCodeHash, sealProfile, usernameIndex } from './user-profile.js';
 import { checkUsername, foldUsername } from './usernames.js';
 
@@ -51,6 +53,7 @@ export interface CreatedUser {
 
 export interface AccountsDeps {
   readonly db: Database;
+  readonly sessions: Sessions;
   readonly keyring: Keyring;
   readonly audit: CredentialAudit;
   readonly now: () => Date;
@@ -126,14 +129,16 @@ export class Accounts {
   }
 
   /**
-   * Deactivates an account at once: from this commit on its logins are refused.
-   * TODO(issue 5, sessions and SMART): also revoke the account's sessions and access and refresh
-   * tokens here (AccessTokens' verified cache included), so that access ends within 60 s.
+   * Deactivates an account at once: from this commit on its logins are refused and its web
+   * sessions are revoked ([NPRM] 164.308 termination).
+   * TODO(issue 5, SMART): also revoke the account's access and refresh tokens here (AccessTokens'
+   * verified cache included); login-issued bearer tokens (patients only) live at most 15 minutes.
    */
   async deactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
     return this.#onAccount(operatorId, ctx, username, 'user-deactivate', async (tx, user) => {
       if (user.status !== 'deactivated') await deactivateUser(tx, user.id, this.#deps.now());
-      return { previousStatus: user.status };
+      const revoked = await this.#deps.sessions.revokeAll(user.id, 'deactivated', tx);
+      return { previousStatus: user.status, sessionsRevoked: String(revoked) };
     });
   }
 
@@ -150,24 +155,105 @@ export class Accounts {
     });
   }
 
+  /**
+   * Grants one role (170.210(e)(1): every privilege change audited with actor, target and roles
+   * before and after). The account's sessions end at once, so the new roles take effect on a
+   * fresh login and a revoked privilege is not kept by a session that is already open.
+   */
+  grantRole(operatorId: string, ctx: CredentialContext, username: string, role: string): Promise<{ id: string }> {
+    return this.#changeRoles(operatorId, ctx, username, 'role-grant', (roles) => {
+      if (!isRole(role)) throw invalid(`Unknown role: ${role}`);
+      if (roles.includes(role)) throw invalid('The account already holds that role');
+      return [...roles, role];
+    });
+  }
+
+  revokeRole(operatorId: string, ctx: CredentialContext, username: string, role: string): Promise<{ id: string }> {
+    return this.#changeRoles(operatorId, ctx, username, 'role-revoke', (roles) => {
+      if (!roles.includes(role as Role)) throw invalid('The account does not hold that role');
+      if (roles.length === 1) throw invalid('An account keeps at least one role; deactivate it instead');
+      return roles.filter((r) => r !== role);
+    });
+  }
+
+  /** Reactivates a deactivated account (audited; recorded in the privilege ledger). Its sessions ended when it was deactivated. */
+  reactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
+    return this.#onAccount(operatorId, ctx, username, 'user-reactivate', async (tx, user) => {
+      if (user.status !== 'deactivated') throw invalid('The account is not deactivated');
+      await changePrivileges(tx, {
+        userId: user.id,
+        actor: operatorId,
+        change: 'reactivate',
+        before: user.roles,
+        after: user.roles,
+        at: this.#deps.now(),
+      });
+      return { previousStatus: 'deactivated', roles: user.roles.join(' ') };
+    });
+  }
+
+  #changeRoles(
+    operatorId: string,
+    ctx: CredentialContext,
+    username: string,
+    action: 'role-grant' | 'role-revoke',
+    next: (roles: readonly Role[]) => readonly Role[],
+  ): Promise<{ id: string }> {
+    return this.#onAccount(operatorId, ctx, username, action, async (tx, user) => {
+      if (user.kind !== 'workforce') throw invalid('Only workforce accounts have roles to change');
+      const before = user.roles as readonly Role[];
+      const after = next(before);
+      if (after.some((r) => r === 'patient' || r === 'proxy' || r === 'system'))
+        throw invalid('A workforce account cannot hold the roles patient, proxy or system');
+      const separation = separationRefusal(after);
+      if (separation) throw invalid(SEPARATION_TEXT[separation]);
+      const change = action === 'role-grant' ? 'grant-role' : 'revoke-role';
+      await changePrivileges(tx, { userId: user.id, actor: operatorId, change, before, after, at: this.#deps.now() });
+      const revoked = await this.#deps.sessions.revokeAll(user.id, 'role-change', tx);
+      return { rolesBefore: before.join(' '), rolesAfter: after.join(' '), sessionsRevoked: String(revoked) };
+    });
+  }
+
   /** An operator's change to one account, in one transaction with its audit entry; 404 (audited) when none has the name. */
   async #onAccount(
     operatorId: string,
     ctx: CredentialContext,
     username: string,
-    action: 'user-deactivate' | 'account-unlock',
+    action: 'user-deactivate' | 'account-unlock' | 'role-grant' | 'role-revoke' | 'user-reactivate',
     change: (tx: Queryable, user: UserRow) => Promise<Record<string, string>>,
   ): Promise<{ id: string }> {
     const { db, keyring, audit } = this.#deps;
     const actor = { kind: 'operator', id: operatorId } as const;
     const folded = foldUsername(username);
-    const result = await db.transaction(async (tx) => {
-      const user = await findUserByUsernameIndex(tx, usernameIndex(keyring, folded), true);
-      if (!user) return undefined;
-      const detail = await change(tx, user);
-      await audit.record(ctx, { action, actor, status: 200, detail: { userId: user.id, ...detail } }, tx);
-      return { id: user.id };
-    });
+    let refused: { userId: string; error: WardError } | undefined;
+    const result = await db
+      .transaction(async (tx) => {
+        const user = await findUserByUsernameIndex(tx, usernameIndex(keyring, folded), true);
+        if (!user) return undefined;
+        let detail: Record<string, string>;
+        try {
+          detail = await change(tx, user);
+        } catch (e) {
+          if (e instanceof WardError) refused = { userId: user.id, error: e };
+          throw e;
+        }
+        await audit.record(ctx, { action, actor, status: 200, detail: { userId: user.id, ...detail } }, tx);
+        return { id: user.id };
+      })
+      .catch(async (e: unknown) => {
+        // A refused change is audited too (with the rule that refused it), after its rollback.
+        if (refused && e === refused.error) {
+          const reason = refused.error.details[0]?.diagnostics ?? refused.error.code;
+          await audit.record(ctx, {
+            action,
+            actor,
+            status: refused.error.status,
+            code: refused.error.code,
+            detail: { userId: refused.userId, reason },
+          });
+        }
+        throw e;
+      });
     if (!result) {
       await audit.record(ctx, {
         action,
@@ -218,5 +304,7 @@ export function planAccount(r: CreateUserRequest): AccountPlan {
     throw invalid('A workforce account cannot hold the roles patient, proxy or system (a patient account needs --patient)');
   }
   if (r.practitioner !== undefined && !PRACTITIONER.test(r.practitioner)) throw invalid('--practitioner must be Practitioner/<id>');
+  const separation = separationRefusal(roles);
+  if (separation) throw invalid(SEPARATION_TEXT[separation]);
   return { username, name, kind: 'workforce', roles, ...(r.practitioner ? { fhirUser: r.practitioner } : {}) };
 }

@@ -19,7 +19,23 @@ export type CredentialActor =
 export interface CredentialEvent {
   readonly action: Extract<
     AuditAction,
-    'login' | 'login-failed' | 'account-locked' | 'account-unlock' | 'user-create' | 'user-deactivate' | 'enroll'
+    | 'login'
+    | 'login-failed'
+    | 'account-locked'
+    | 'account-unlock'
+    | 'user-create'
+    | 'user-deactivate'
+    | 'enroll'
+    | 'mfa-challenge'
+    | 'mfa-enroll'
+    | 'mfa-failed'
+    | 'recovery-code-used'
+    | 'logout'
+    | 'session-revoke'
+    | 'role-grant'
+    | 'role-revoke'
+    | 'user-reactivate'
+    | 'password-change'
   >;
   readonly actor: CredentialActor;
   readonly status: number;

@@ -6,8 +6,12 @@ import { Accounts } from './accounts.js';
 import { CredentialAudit } from './credential-audit.js';
 import { Enrollment } from './enrollment.js';
 import { type AddressThrottleOptions, DEFAULT_ADDRESS_THROTTLE } from './login-throttle.js';
+import { PasswordChange } from './password-change.js';
 import { argon2idHasher, type PasswordHasher } from './password-hasher.js';
 import { PasswordLogin } from './password-login.js';
+import { SecondFactor } from './second-factor.js';
+import { DEFAULT_SESSION_POLICY, type SessionPolicy, Sessions } from './sessions.js';
+import { type RelyingParty, Webauthn } from './webauthn.js';
 
 export interface IdentityDeps {
   readonly db: Database;
@@ -18,6 +22,9 @@ export interface IdentityDeps {
   /** argon2id unless a test wraps it (to observe that every login runs one verification). */
   readonly hasher?: PasswordHasher;
   readonly addressThrottle?: AddressThrottleOptions;
+  readonly sessionPolicy?: SessionPolicy;
+  /** WebAuthn's rpId and origin: the host and origin of the public base URL. */
+  readonly relyingParty: RelyingParty;
 }
 
 /** Accounts, enrollment and password login, built once by the composition root. */
@@ -25,15 +32,31 @@ export interface Identity {
   readonly accounts: Accounts;
   readonly enrollment: Enrollment;
   readonly login: PasswordLogin;
+  readonly secondFactor: SecondFactor;
+  readonly passwordChange: PasswordChange;
+  readonly sessions: Sessions;
+  readonly webauthn: Webauthn;
 }
 
 export function createIdentity(deps: IdentityDeps): Identity {
   const audit = new CredentialAudit(deps.audit, deps.now);
   const hasher = deps.hasher ?? argon2idHasher();
   const base = { db: deps.db, keyring: deps.keyring, audit, now: deps.now };
+  const webauthn = new Webauthn({ ...base, relyingParty: deps.relyingParty });
+  const sessions = new Sessions({ ...base, policy: deps.sessionPolicy ?? DEFAULT_SESSION_POLICY });
   return {
-    accounts: new Accounts(base),
+    accounts: new Accounts({ ...base, sessions }),
     enrollment: new Enrollment({ ...base, hasher }),
-    login: new PasswordLogin({ ...base, hasher, tokens: deps.tokens, addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE }),
+    login: new PasswordLogin({
+      ...base,
+      hasher,
+      tokens: deps.tokens,
+      sessions,
+      addressThrottle: deps.addressThrottle ?? DEFAULT_ADDRESS_THROTTLE,
+    }),
+    secondFactor: new SecondFactor({ ...base, sessions, webauthn }),
+    passwordChange: new PasswordChange({ ...base, hasher, sessions }),
+    sessions,
+    webauthn,
   };
 }

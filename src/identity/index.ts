@@ -1,3 +1,4 @@
+export type { SessionState } from '../store/index.js';
 export {
   ACCESS_TOKEN_ALG,
   AccessTokens,
@@ -31,6 +32,17 @@ export {
   type PasswordRefusal,
   REFUSAL_TEXT,
 } from './password-policy.js';
+export { type FactorResult, SecondFactor } from './second-factor.js';
+export {
+  type CurrentSession,
+  DEFAULT_SESSION_POLICY,
+  type IssuedSession,
+  PENDING_SESSION_SECONDS,
+  type SessionPolicy,
+  Sessions,
+  WEB_CLIENT_ID,
+} from './sessions.js';
 export { createSmart, type Smart, type SmartDeps } from './smart.js';
 export { MAX_ASSERTION_LIFETIME_SECONDS, OAUTH_MOUNT, type SmartServer } from './smart-provider.js';
 export type { BearerVerifier } from './smart-tokens.js';
+export { type RelyingParty, Webauthn } from './webauthn.js';

@@ -4,6 +4,7 @@ import { WardError } from '../fhir/index.js';
 import {
   clearThrottle,
   type Database,
+  findTotp,
   findUserById,
   findUserByUsernameIndex,
   readThrottle,
@@ -17,6 +18,7 @@ import { actorOf } from './enrollment.js';
 import { AddressThrottle, type AddressThrottleOptions, accountThrottle, LOCK_AFTER_FAILURES } from './login-throttle.js';
 import type { PasswordHasher } from './password-hasher.js';
 import { codePointLength, normalizePassword, PASSWORD_MAX_LENGTH } from './password-policy.js';
+import type { IssuedSession, Sessions } from './sessions.js';
 import { auditUsernameHash, usernameIndex } from './user-profile.js';
 import { foldUsername, isValidUsername } from './usernames.js';
 
@@ -26,6 +28,8 @@ export const LOGIN_CLIENT_ID = 'ward-login';
 
 export type LoginResult =
   | { readonly kind: 'ok'; readonly accessToken: string; readonly expiresIn: number; readonly scope: string }
+  /** A workforce password was right: the session may do nothing but present (or enroll) a second factor. */
+  | { readonly kind: 'second-factor'; readonly state: 'mfa-required' | 'mfa-enrollment-required'; readonly session: IssuedSession }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
 export interface PasswordLoginDeps {
@@ -34,6 +38,7 @@ export interface PasswordLoginDeps {
   readonly audit: CredentialAudit;
   readonly hasher: PasswordHasher;
   readonly tokens: AccessTokens;
+  readonly sessions: Sessions;
   readonly now: () => Date;
   readonly addressThrottle: AddressThrottleOptions;
 }
@@ -67,7 +72,11 @@ export class PasswordLogin {
     return this.#dummyHash;
   }
 
-  async login(ctx: CredentialContext, body: unknown): Promise<LoginResult> {
+  /**
+   * `presentedSession` is the session cookie the browser sent, if any: whatever it was, it is
+   * revoked when this login succeeds, so an id planted before login is worth nothing after it.
+   */
+  async login(ctx: CredentialContext, body: unknown, presentedSession?: string): Promise<LoginResult> {
     const { db, keyring, audit, hasher, now } = this.#deps;
     const input = credentialBody(body, 'username');
     const folded = foldUsername(input.username);
@@ -110,9 +119,28 @@ export class PasswordLogin {
     // Deactivation takes effect at once: an account deactivated while its password was being
     // checked gets no token (read again now, after the slow hash).
     if ((await findUserById(db, user.id))?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
-    await clearThrottle(db, index);
     this.#addresses.succeeded(ctx.address);
+    // Every workforce login needs a second factor (170.315(d)(13)). Its try stays counted until the
+    // second factor succeeds, so alternating a right password with code guesses never resets the count.
+    if (user.kind === 'workforce') return this.#challenge(ctx, user, actor, presentedSession);
+    await clearThrottle(db, index);
     return this.#issue(ctx, user, actor);
+  }
+
+  async #challenge(ctx: CredentialContext, user: UserRow, actor: CredentialActor, presented: string | undefined): Promise<LoginResult> {
+    const { db, audit, sessions } = this.#deps;
+    const totp = await findTotp(db, user.id);
+    const enrolled = totp?.confirmedAt != null;
+    const session = await db.transaction(async (tx) => {
+      const issued = await sessions.start(tx, user, enrolled ? 'mfa-pending' : 'mfa-enrollment', ctx.address, presented);
+      await audit.record(
+        ctx,
+        { action: 'mfa-challenge', actor, status: 200, detail: { next: enrolled ? 'totp' : 'totp-enrollment', session: issued.handle } },
+        tx,
+      );
+      return issued;
+    });
+    return { kind: 'second-factor', state: enrolled ? 'mfa-required' : 'mfa-enrollment-required', session };
   }
 
   async #fail(record: RecordFailure, reason: FailureReason, failures: number, counted: boolean): Promise<never> {

@@ -42,3 +42,4 @@ export {
   type SensitivityCode,
   securityCodings,
 } from './security-labels.js';
+export { ADMINISTRATIVE_ROLES, CLINICAL_ROLES, SEPARATION_TEXT, type SeparationRefusal, separationRefusal } from './separation.js';

@@ -54,12 +54,20 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT SELECT ON ward_audit_archive, ward_audit_archived_leaf TO ${role.name};
     GRANT SELECT ON ward_migration TO ${role.name};
     GRANT SELECT, INSERT ON ward_user, ward_enrollment TO ${role.name};
-    GRANT UPDATE (status, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
+    GRANT UPDATE (status, roles, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
     GRANT UPDATE (used_at) ON ward_enrollment TO ${role.name};
     GRANT SELECT, INSERT, UPDATE ON ward_login_throttle TO ${role.name};
     GRANT SELECT, INSERT ON ward_client TO ${role.name};
     GRANT UPDATE (state, state_changed_at, last_used_at) ON ward_client TO ${role.name};
     GRANT SELECT, INSERT, UPDATE, DELETE ON ward_oauth_artifact TO ${role.name};
+    GRANT SELECT, INSERT ON ward_mfa_totp, ward_recovery_code, ward_session, ward_privilege_change TO ${role.name};
+    GRANT UPDATE (key_id, iv, secret, created_at, confirmed_at, last_counter) ON ward_mfa_totp TO ${role.name};
+    GRANT UPDATE (used_at) ON ward_recovery_code TO ${role.name};
+    GRANT UPDATE (last_seen_at, revoked_at, revoked_reason) ON ward_session TO ${role.name};
+    GRANT USAGE ON SEQUENCE ward_privilege_change_id_seq TO ${role.name};
+    GRANT SELECT, INSERT ON ward_webauthn_credential, ward_webauthn_challenge TO ${role.name};
+    GRANT UPDATE (counter, last_used_at) ON ward_webauthn_credential TO ${role.name};
+    GRANT UPDATE (used_at) ON ward_webauthn_challenge TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

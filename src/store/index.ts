@@ -69,6 +69,15 @@ export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
+export {
+  acceptTotpCounter,
+  countUnusedRecoveryCodes,
+  findTotp,
+  insertRecoveryCodes,
+  putPendingTotp,
+  type TotpRow,
+  useRecoveryCode,
+} from './mfa-store.js';
 export { AUDIT_PARTITION_MONTHS_AHEAD, MIGRATIONS, migrate } from './migrate.js';
 export {
   type ArtifactRow,
@@ -103,6 +112,19 @@ export { NO_SEARCH_ROWS, type SearchIndexRows } from './search-index-store.js';
 export { type RangeTest, type SearchCondition, type SearchOrder, type SearchTable, searchResources } from './search-query-store.js';
 export { countCurrent, type ReindexCursor, readCurrentAfter, replaceSearchRows } from './search-reindex-store.js';
 export {
+  findSession,
+  insertSession,
+  listUserSessions,
+  revokeSession,
+  revokeSessionByHandle,
+  revokeUserSessions,
+  type SessionRow,
+  type SessionState,
+  touchSession,
+} from './session-store.js';
+export {
+  changePrivileges,
+  changeUserPassword,
   deactivateUser,
   type EnrollmentRow,
   findEnrollment,
@@ -111,9 +133,18 @@ export {
   insertEnrollment,
   insertUser,
   markEnrollmentUsed,
+  type PrivilegeChange,
   setUserPassword,
   type UserKind,
   UsernameTakenError,
   type UserRow,
   type UserStatus,
 } from './user-store.js';
+export {
+  advanceWebauthnCounter,
+  consumeWebauthnChallenge,
+  insertWebauthnChallenge,
+  insertWebauthnCredential,
+  listWebauthnCredentials,
+  type WebauthnCredentialRow,
+} from './webauthn-store.js';

@@ -5,6 +5,7 @@ import { migration0003 } from './migrations/0003-auditor.js';
 import { migration0004 } from './migrations/0004-identity.js';
 import { migration0005 } from './migrations/0005-search.js';
 import { migration0006 } from './migrations/0006-audit-partitions.js';
+import { migration0008 } from './migrations/0008-mfa-sessions.js';
 import { migration0009 } from './migrations/0009-search-references.js';
 import { migration0010 } from './migrations/0010-drop-identifier-index.js';
 import { migration0011 } from './migrations/0011-smart.js';
@@ -22,6 +23,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0004,
   migration0005,
   migration0006,
+  migration0008,
   migration0009,
   migration0010,
   migration0011,

@@ -93,6 +93,11 @@ export async function setUserPassword(q: Queryable, id: string, passwordHash: st
   await q.query(`UPDATE ward_user SET password_hash = $2, password_set_at = $3, status = 'active' WHERE id = $1`, [id, passwordHash, at]);
 }
 
+/** Replaces an active account's password (its status is left as it is). */
+export async function changeUserPassword(q: Queryable, id: string, passwordHash: string, at: Date): Promise<void> {
+  await q.query('UPDATE ward_user SET password_hash = $2, password_set_at = $3 WHERE id = $1', [id, passwordHash, at]);
+}
+
 export interface EnrollmentRow {
   readonly userId: string;
   readonly expiresAt: Date;
@@ -123,4 +128,28 @@ export async function findEnrollment(q: Queryable, codeHash: Buffer, lock = fals
 
 export async function markEnrollmentUsed(tx: Queryable, codeHash: Buffer, at: Date): Promise<void> {
   await tx.query('UPDATE ward_enrollment SET used_at = $2 WHERE code_hash = $1', [codeHash, at]);
+}
+
+export type PrivilegeChange = 'grant-role' | 'revoke-role' | 'reactivate';
+
+/**
+ * Changes an account's roles or reactivates it, with its row in the insert-only privilege ledger
+ * in the same transaction (the guard trigger refuses the change without it).
+ */
+export async function changePrivileges(
+  tx: Queryable,
+  c: { userId: string; actor: string; change: PrivilegeChange; before: readonly string[]; after: readonly string[]; at: Date },
+): Promise<void> {
+  await tx.query(
+    'INSERT INTO ward_privilege_change (user_id, actor, change, roles_before, roles_after, at) VALUES ($1, $2, $3, $4, $5, $6)',
+    [c.userId, c.actor, c.change, c.before, c.after, c.at],
+  );
+  if (c.change === 'reactivate') {
+    await tx.query(
+      `UPDATE ward_user SET status = CASE WHEN password_hash IS NULL THEN 'invited' ELSE 'active' END, deactivated_at = NULL WHERE id = $1`,
+      [c.userId],
+    );
+  } else {
+    await tx.query('UPDATE ward_user SET roles = $2 WHERE id = $1', [c.userId, c.after]);
+  }
 }

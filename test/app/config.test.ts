@@ -22,6 +22,23 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
     expect(c.rootKeyFile).toBe('/srv/app/.ward/keys/root.key');
   });
 
+  it('[NIST] 800-63B-4 §2.2.3 / §2.3.3 · 164.312(a)(2)(iii): sessions default to 15 minutes idle and 12 hours overall, and start-up refuses limits past AAL2 (1 h idle, 24 h overall)', () => {
+    expect(loadConfig({}, '/srv')).toMatchObject({ sessionIdleMinutes: 15, sessionMaxHours: 12 });
+    expect(loadConfig({ WARD_SESSION_IDLE_MINUTES: '60', WARD_SESSION_MAX_HOURS: '24' }, '/srv')).toMatchObject({
+      sessionIdleMinutes: 60,
+      sessionMaxHours: 24,
+    });
+    for (const env of [
+      { WARD_SESSION_IDLE_MINUTES: '61' },
+      { WARD_SESSION_IDLE_MINUTES: '0' },
+      { WARD_SESSION_MAX_HOURS: '25' },
+      { WARD_SESSION_IDLE_MINUTES: '15m' },
+      { WARD_SESSION_IDLE_MINUTES: '60', WARD_SESSION_MAX_HOURS: '0' },
+    ]) {
+      expect(() => loadConfig(env, '/srv'), JSON.stringify(env)).toThrow(TypeError);
+    }
+  });
+
   it('refuses malformed numbers and half-configured TLS', () => {
     expect(() => loadConfig({ WARD_PORT: 'eighty' }, '/tmp')).toThrow(/WARD_PORT/);
     expect(() => loadConfig({ WARD_BODY_LIMIT_BYTES: '-1' }, '/tmp')).toThrow(/WARD_BODY_LIMIT_BYTES/);

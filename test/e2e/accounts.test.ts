@@ -1,27 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { readdirSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
 import { createUser } from '../../src/app/user-commands.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
+import { databaseImage } from '../support/database-image.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 
 const PASSWORD = 'violet harbor lantern 7 quilt';
-
-function filesUnder(dir: string): string[] {
-  return readdirSync(dir, { withFileTypes: true }).flatMap((d) => {
-    const path = join(dir, d.name);
-    return d.isDirectory() ? filesUnder(path) : d.isFile() ? [path] : [];
-  });
-}
-
-/** Everything the database holds, as bytes: a pg_dump on PostgreSQL, every PGlite file after a checkpoint. */
-async function databaseImage(t: TestWard): Promise<Buffer[]> {
-  if (t.ownerUrl) return [execFileSync('pg_dump', ['--dbname', t.ownerUrl], { maxBuffer: 512 * 1024 * 1024 })];
-  await t.ward.db.query('CHECKPOINT');
-  return filesUnder(join(t.config.dataDir, 'pglite')).map((f) => readFileSync(f));
-}
 
 describe.each(engines())('accounts and enrollment on %s', (engine) => {
   let t: TestWard;
@@ -69,16 +53,19 @@ describe.each(engines())('accounts and enrollment on %s', (engine) => {
     }
   });
 
-  it('the serving database connection cannot turn an account into another (roles, kind, link) or re-activate a deactivated one', async () => {
+  it('the serving database connection cannot turn an account into another (roles, kind, link) or change roles or re-activate without a recorded privilege change', async () => {
     const u = await create('escalate.me', { roles: ['nurse'] });
     const attempts = [
       `UPDATE ward_user SET roles = '{system-admin,physician}' WHERE id = '${u.id}'`,
       `UPDATE ward_user SET kind = 'patient', roles = '{patient}', fhir_user = 'Patient/x' WHERE id = '${u.id}'`,
       `UPDATE ward_user SET fhir_user = 'Practitioner/someone-else' WHERE id = '${u.id}'`,
     ];
-    for (const sql of attempts) await expect(t.ward.db.query(sql), sql).rejects.toThrow(/permission denied|do not change in place/);
+    for (const sql of attempts)
+      await expect(t.ward.db.query(sql), sql).rejects.toThrow(/permission denied|do not change in place|recorded as a privilege change/);
     await t.ward.identity.accounts.deactivate(operator().id, operatorContext('cli'), 'escalate.me');
-    await expect(t.ward.db.query(`UPDATE ward_user SET status = 'active' WHERE id = '${u.id}'`)).rejects.toThrow(/stays deactivated/);
+    await expect(t.ward.db.query(`UPDATE ward_user SET status = 'active' WHERE id = '${u.id}'`)).rejects.toThrow(
+      /recorded as a privilege change/,
+    );
     // Nor can an account be created with a patient's role beside workforce roles, whatever the caller.
     await expect(
       t.ward.db.query(

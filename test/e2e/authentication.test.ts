@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import Fastify from 'fastify';
 import { SignJWT, UnsecuredJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from '../../src/edge/routes.js';
+import { PER_ENTRY, PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from '../../src/edge/routes.js';
 import { PERMISSION_OF } from '../../src/policy/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
@@ -23,6 +23,21 @@ const EXPECTED_PUBLIC_URLS = [
 const EXPECTED_PUBLIC_AUTH_URLS = ['/auth/enroll', '/auth/login'];
 /** The SMART authorization server authenticates its own callers (client assertions, PKCE, login). */
 const EXPECTED_PUBLIC_OAUTH_URLS = ['/oauth', '/oauth/*'];
+/** Public to the bearer hook, but each resolves the session cookie itself (state, lifetime, CSRF). */
+const SESSION_AUTH_URLS = [
+  '/auth/logout',
+  '/auth/mfa/totp',
+  '/auth/mfa/totp/confirm',
+  '/auth/mfa/verify',
+  '/auth/mfa/webauthn',
+  '/auth/mfa/webauthn/options',
+  '/auth/webauthn/register',
+  '/auth/webauthn/register/options',
+  '/auth/password',
+  '/auth/session',
+  '/auth/sessions',
+  '/auth/sessions/:handle',
+];
 
 /** A URL for a route pattern, with its parameters filled in. */
 function concreteUrl(pattern: string, id: string): string {
@@ -110,10 +125,30 @@ describe.each(engines())('authentication on %s', (engine) => {
     const routes = t.http.routes;
     expect(routes.length).toBeGreaterThan(10);
     for (const r of routes) {
-      expect(r.action === PUBLIC || POLICY_ACTIONS.has(r.action), `${r.method} ${r.url} has action ${String(r.action)}`).toBe(true);
+      // PER_ENTRY (transaction and batch Bundles) still needs a token; each entry is then decided on its own.
+      const known = r.action === PUBLIC || r.action === PER_ENTRY || POLICY_ACTIONS.has(r.action);
+      expect(known, `${r.method} ${r.url} has action ${String(r.action)}`).toBe(true);
     }
     const publicUrls = [...new Set(routes.filter((r) => r.action === PUBLIC).map((r) => r.url))].sort();
-    expect(publicUrls).toEqual([...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS, ...EXPECTED_PUBLIC_OAUTH_URLS].sort());
+    expect(publicUrls).toEqual(
+      [...EXPECTED_PUBLIC_URLS, ...EXPECTED_PUBLIC_AUTH_URLS, ...SESSION_AUTH_URLS, ...EXPECTED_PUBLIC_OAUTH_URLS].sort(),
+    );
+  });
+
+  it('164.312(d) · 170.315(d)(1)(i): every session route answers 401 with no session cookie, or with an unknown one', async () => {
+    for (const r of t.http.routes.filter((route) => SESSION_AUTH_URLS.includes(route.url))) {
+      const url = r.url.replace(':handle', '00000000-0000-4000-8000-000000000000');
+      for (const cookie of [undefined, `__Host-ward_session=${'B'.repeat(43)}`]) {
+        const res = await t.http.app.inject({
+          method: r.method as 'GET',
+          url,
+          headers: cookie ? { cookie } : {},
+          payload: r.method === 'POST' ? {} : undefined,
+        });
+        expect(res.statusCode, `${r.method} ${url}`).toBe(401);
+        if (r.method !== 'HEAD') expect(res.json().resourceType).toBe('OperationOutcome');
+      }
+    }
   });
 
   it('164.312(d) · 170.315(d)(1)(i): every PHI route answers 401 without credentials, with an OperationOutcome and WWW-Authenticate: Bearer', async () => {

@@ -59,40 +59,38 @@ describe.each(engines())('password login on %s', (engine) => {
   });
   afterAll(async () => t?.close());
 
-  it('issues a 15-minute access token for the linked Practitioner, which reads FHIR; the login is audited with the source address', async () => {
+  it('[NPRM] 164.312 authentication · 170.315(d)(13): a right workforce password yields only an mfa-enrollment-required session, never a token or PHI; the step is audited', async () => {
     const u = await enrolled('dr.login', { practitioner: 'Practitioner/pr-login' });
     const before = await lastAuditSeq(t.ward);
     const res = await login('DR.Login', PASSWORD);
     expect(res.statusCode).toBe(200);
     expect(res.headers['cache-control']).toBe('no-store');
     const body = res.json();
-    expect(body).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'user/*.cruds' });
-    const principal = await t.ward.tokens.verify(body.access_token);
-    expect(principal).toMatchObject({ id: 'Practitioner/pr-login', roles: ['physician'], clientId: 'ward-login' });
-    const read = await t.http.app.inject({
-      method: 'GET',
-      url: '/fhir/Patient?_count=1',
-      headers: { authorization: `Bearer ${body.access_token}` },
-    });
-    expect(read.statusCode).toBe(200);
+    expect(body).toMatchObject({ state: 'mfa-enrollment-required' });
+    expect(body.access_token).toBeUndefined();
+    const cookie = String(res.headers['set-cookie']).split(';')[0] ?? '';
+    const read = await t.http.app.inject({ method: 'GET', url: '/fhir/Patient?_count=1', headers: { cookie } });
+    expect(read.statusCode).toBe(401);
     const [entry] = (await auditRowsAfter(t.ward, before)).map((e) => e.parsed);
     expect(entry).toMatchObject({
-      action: 'login',
+      action: 'mfa-challenge',
       who: { id: 'Practitioner/pr-login' },
       where: { address: '198.51.100.7', route: '/auth/login' },
-      detail: { userId: u.id, jti: principal.tokenId },
+      detail: { userId: u.id, next: 'totp-enrollment' },
     });
     expect(JSON.stringify(entry)).not.toContain(PASSWORD);
-    expect(JSON.stringify(entry)).not.toContain(body.access_token);
   });
 
-  it('a patient account logs in as its Patient with patient/ scopes; an unlinked workforce account as User/<id>', async () => {
-    await enrolled('pat.login', { roles: ['patient'], patient: 'pat-login-1' });
+  it('a patient account logs in as its Patient with a 15-minute patient/ token, and the login is audited', async () => {
+    const u = await enrolled('pat.login', { roles: ['patient'], patient: 'pat-login-1' });
+    const before = await lastAuditSeq(t.ward);
     const p = (await login('pat.login', PASSWORD)).json();
-    expect(await t.ward.tokens.verify(p.access_token)).toMatchObject({ id: 'Patient/pat-login-1', patient: 'pat-login-1' });
-    const clerk = await enrolled('clerk.login', { roles: ['front-desk'] });
-    const c = (await login('clerk.login', PASSWORD)).json();
-    expect((await t.ward.tokens.verify(c.access_token)).id).toBe(`User/${clerk.id}`);
+    expect(p).toMatchObject({ token_type: 'Bearer', expires_in: 900, scope: 'patient/*.rs' });
+    const principal = await t.ward.tokens.verify(p.access_token);
+    expect(principal).toMatchObject({ id: 'Patient/pat-login-1', patient: 'pat-login-1', clientId: 'ward-login' });
+    const [entry] = (await auditRowsAfter(t.ward, before)).map((e) => e.parsed);
+    expect(entry).toMatchObject({ action: 'login', detail: { userId: u.id, jti: principal.tokenId } });
+    expect(JSON.stringify(entry)).not.toContain(p.access_token);
   });
 
   it('164.312(d): no user enumeration — unknown user, wrong password, deactivated and not-yet-enrolled answer the same 401 body', async () => {
@@ -170,7 +168,8 @@ describe.each(engines())('password login on %s', (engine) => {
   });
 
   it('[NIST] 800-63B-4 §3.2.2: after 5 failures each try backs off exponentially with 429 and Retry-After, without checking the password', async () => {
-    await enrolled('backoff.user');
+    // A patient account: its password alone completes a login (a workforce login completes with MFA, test/e2e/mfa.test.ts).
+    await enrolled('backoff.user', { roles: ['patient'], patient: 'pat-backoff' });
     for (let i = 0; i < 5; i++) expect((await login('backoff.user', 'wrong wrong wrong', `203.0.113.${70 + i}`)).statusCode).toBe(401);
     hasher.verified.length = 0;
     const waiting = await login('backoff.user', PASSWORD, '203.0.113.80');

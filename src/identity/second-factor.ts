@@ -1,0 +1,219 @@
+import type { Keyring } from '../crypto/index.js';
+import { WardError } from '../fhir/index.js';
+import {
+  acceptTotpCounter,
+  clearThrottle,
+  countUnusedRecoveryCodes,
+  type Database,
+  findTotp,
+  insertRecoveryCodes,
+  putPendingTotp,
+  readThrottle,
+  reserveAttempt,
+  type UserRow,
+  useRecoveryCode,
+} from '../store/index.js';
+import type { CredentialAudit, CredentialContext } from './credential-audit.js';
+import { actorOf } from './enrollment.js';
+import { accountThrottle, LOCK_AFTER_FAILURES } from './login-throttle.js';
+import type { CurrentSession, IssuedSession, Sessions } from './sessions.js';
+import {
+  matchTotp,
+  newRecoveryCodes,
+  newTotpSecret,
+  openTotpSecret,
+  RECOVERY_CODE_COUNT,
+  recoveryCodeHash,
+  sealTotpSecret,
+  totpProvisioning,
+} from './totp.js';
+import { openProfile } from './user-profile.js';
+import type { Webauthn } from './webauthn.js';
+
+export interface SecondFactorDeps {
+  readonly db: Database;
+  readonly keyring: Keyring;
+  readonly audit: CredentialAudit;
+  readonly sessions: Sessions;
+  readonly webauthn: Webauthn;
+  readonly now: () => Date;
+}
+
+export type FactorResult =
+  | { readonly kind: 'ok'; readonly session: IssuedSession; readonly recoveryCodes?: readonly string[] }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
+type Proof =
+  | { readonly kind: 'totp'; readonly code: string }
+  | { readonly kind: 'recovery-code'; readonly code: string }
+  | { readonly kind: 'webauthn'; readonly response: unknown };
+
+/**
+ * The second factor of a workforce login (170.315(d)(13); NPRM 164.312 authentication): TOTP
+ * enrollment at first login, then TOTP or a one-time recovery code at every login. Each step
+ * takes a session in the state the previous step left, and success replaces that session by a
+ * new one (new id, new CSRF token). A try counts against the account's login throttle before the
+ * code is checked, exactly like a password, and the count clears only when the login completes.
+ */
+export class SecondFactor {
+  readonly #deps: SecondFactorDeps;
+
+  constructor(deps: SecondFactorDeps) {
+    this.#deps = deps;
+  }
+
+  /** Issues a new TOTP secret for an account that has none confirmed; shown once, stored sealed. */
+  async beginTotpEnrollment(ctx: CredentialContext, session: CurrentSession): Promise<{ secret: string; uri: string }> {
+    const { db, keyring, audit, now } = this.#deps;
+    const { user } = session;
+    const secret = newTotpSecret();
+    const box = sealTotpSecret(keyring, user.id, secret);
+    await db.transaction(async (tx) => {
+      await putPendingTotp(tx, { userId: user.id, keyId: box.keyId, iv: box.iv, secret: box.ciphertext, at: now() });
+      await audit.record(
+        ctx,
+        { action: 'mfa-enroll', actor: actorOf(user), status: 200, detail: { factor: 'totp', step: 'secret-issued' } },
+        tx,
+      );
+    });
+    return totpProvisioning(secret, openProfile(keyring, user).username);
+  }
+
+  /** Confirms the new secret with a code from the app: the factor is on, ten recovery codes are shown once, the login completes. */
+  async confirmTotpEnrollment(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
+    const code = codeField(body, 'code');
+    return this.#attempt(ctx, session, { kind: 'totp', code }, 'enrollment');
+  }
+
+  /** A TOTP code or a recovery code for an account with TOTP on; success completes the login. */
+  async verify(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
+    const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const proof: Proof =
+      typeof b.recovery_code === 'string' && b.code === undefined
+        ? { kind: 'recovery-code', code: codeField(body, 'recovery_code') }
+        : { kind: 'totp', code: codeField(body, 'code') };
+    return this.#attempt(ctx, session, proof, 'login');
+  }
+
+  /** A WebAuthn assertion (passkey or security key) as the second factor of a login. */
+  async verifyWebauthn(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
+    return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'login');
+  }
+
+  async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
+    const { db, keyring, audit, sessions, now } = this.#deps;
+    const { user } = session;
+    const failed = (status: number, code: string, detail: Record<string, string>) =>
+      audit.record(ctx, { action: 'mfa-failed', actor: actorOf(user), status, code, detail: { factor: proof.kind, stage, ...detail } });
+
+    const state = await readThrottle(db, user.usernameIndex);
+    const decision = accountThrottle(state, now());
+    if (decision.kind === 'wait') {
+      await failed(429, 'WARD_LOGIN_THROTTLED', { reason: 'backing-off', failures: String(state?.failures ?? 0) });
+      return { kind: 'throttled', retryAfterSeconds: decision.retryAfterSeconds };
+    }
+    if (decision.kind === 'locked') {
+      await failed(401, 'WARD_MFA_FAILED', { reason: 'locked', failures: String(state?.failures ?? LOCK_AFTER_FAILURES) });
+      throw new WardError('WARD_MFA_FAILED');
+    }
+    const prior = state?.failures ?? 0;
+    if (!(await reserveAttempt(db, user.usernameIndex, prior, now()))) {
+      await failed(429, 'WARD_LOGIN_THROTTLED', { reason: 'concurrent-attempt' });
+      return { kind: 'throttled', retryAfterSeconds: 1 };
+    }
+
+    const outcome = await db.transaction(async (tx) => {
+      const accepted =
+        proof.kind === 'webauthn'
+          ? (await this.#deps.webauthn.check(tx, session, user, proof.response))
+            ? ({ kind: 'accepted' } as const)
+            : ({ kind: 'refused', reason: 'webauthn-not-verified' } as const)
+          : await this.#check(tx, user, proof, stage);
+      if (accepted.kind === 'refused') return accepted;
+      let recoveryCodes: string[] | undefined;
+      if (stage === 'enrollment') {
+        recoveryCodes = newRecoveryCodes();
+        await insertRecoveryCodes(
+          tx,
+          user.id,
+          recoveryCodes.map((c) => recoveryCodeHash(keyring, user.id, c)),
+          now(),
+        );
+        await audit.record(
+          ctx,
+          {
+            action: 'mfa-enroll',
+            actor: actorOf(user),
+            status: 201,
+            detail: { factor: 'totp', step: 'confirmed', recoveryCodes: String(RECOVERY_CODE_COUNT) },
+          },
+          tx,
+        );
+      }
+      if (proof.kind === 'recovery-code') {
+        const left = await countUnusedRecoveryCodes(tx, user.id);
+        await audit.record(
+          ctx,
+          { action: 'recovery-code-used', actor: actorOf(user), status: 200, detail: { remaining: String(left) } },
+          tx,
+        );
+      }
+      await clearThrottle(tx, user.usernameIndex);
+      const issued = await sessions.start(tx, user, 'authenticated', ctx.address, session);
+      await audit.record(
+        ctx,
+        {
+          action: 'login',
+          actor: actorOf(user),
+          status: 200,
+          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
+        },
+        tx,
+      );
+      return { kind: 'ok' as const, session: issued, ...(recoveryCodes ? { recoveryCodes } : {}) };
+    });
+    if (outcome.kind === 'ok') return outcome;
+    const failures = prior + 1;
+    await failed(401, 'WARD_MFA_FAILED', { reason: outcome.reason, failures: String(failures) });
+    if (failures === LOCK_AFTER_FAILURES) {
+      await audit.record(ctx, {
+        action: 'account-locked',
+        actor: actorOf(user),
+        status: 401,
+        code: 'WARD_MFA_FAILED',
+        detail: { reason: 'consecutive-failure-limit', failures: String(failures) },
+      });
+    }
+    throw new WardError('WARD_MFA_FAILED');
+  }
+
+  /** Checks the proof and spends it (the TOTP step or the recovery code) in `tx`; a refusal says why, for the audit entry. */
+  async #check(
+    tx: Parameters<Parameters<Database['transaction']>[0]>[0],
+    user: UserRow,
+    proof: Exclude<Proof, { kind: 'webauthn' }>,
+    stage: 'enrollment' | 'login',
+  ): Promise<{ kind: 'accepted' } | { kind: 'refused'; reason: string }> {
+    const { keyring, now } = this.#deps;
+    if (proof.kind === 'recovery-code') {
+      const used = await useRecoveryCode(tx, user.id, recoveryCodeHash(keyring, user.id, proof.code), now());
+      return used ? { kind: 'accepted' } : { kind: 'refused', reason: 'unknown-or-used-recovery-code' };
+    }
+    const totp = await findTotp(tx, user.id);
+    if (!totp || (stage === 'enrollment') !== (totp.confirmedAt === null)) return { kind: 'refused', reason: 'no-totp-in-this-state' };
+    const secret = openTotpSecret(keyring, user.id, { keyId: totp.keyId, iv: totp.iv, ciphertext: totp.secret });
+    const counter = matchTotp(secret, proof.code, now());
+    if (counter === undefined) return { kind: 'refused', reason: 'wrong-code' };
+    // Compare-and-set on the newest accepted step: a code already used (or an older one) is refused.
+    const fresh = await acceptTotpCounter(tx, user.id, counter, stage === 'enrollment' ? now() : undefined);
+    return fresh ? { kind: 'accepted' } : { kind: 'refused', reason: 'replayed-code' };
+  }
+}
+
+function codeField(body: unknown, key: 'code' | 'recovery_code'): string {
+  const value = body && typeof body === 'object' ? (body as Record<string, unknown>)[key] : undefined;
+  if (typeof value !== 'string' || value.length > 64) {
+    throw new WardError('WARD_INVALID_REQUEST', { details: [{ diagnostics: `The body must be {"${key}": string}` }] });
+  }
+  return value;
+}
