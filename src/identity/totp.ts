@@ -6,7 +6,13 @@ import { type Keyring, open, type SealedBox, seal } from '../crypto/index.js';
  * TOTP (RFC 6238) as every authenticator app speaks it: HMAC-SHA-1, 6 digits, 30-second steps,
  * a 160-bit secret (RFC 4226 §4 recommends 160 bits). A code is accepted one step either side of
  * now (clock drift) and only once: the caller records the step it matched.
+ *
+ * HMAC-SHA-1 here is the one SHA-1 use in Ward, and it is an HMAC, not a signature or a digest:
+ * NIST SP 800-131A Rev. 2 keeps HMAC-SHA-1 acceptable, and authenticator apps widely ignore any
+ * other TOTP algorithm. The static algorithm scan (test/e2e/encryption-at-rest.test.ts) allows
+ * exactly this constant and nothing else.
  */
+export const TOTP_HMAC = 'SHA1';
 const PERIOD_SECONDS = 30;
 const DIGITS = 6;
 const ISSUER = 'Ward';
@@ -21,7 +27,7 @@ function totpOf(secret: Buffer, label = 'account'): TOTP {
   return new TOTP({
     issuer: ISSUER,
     label,
-    algorithm: 'SHA1',
+    algorithm: TOTP_HMAC,
     digits: DIGITS,
     period: PERIOD_SECONDS,
     secret: new Secret({ buffer: new Uint8Array(secret).buffer }),
