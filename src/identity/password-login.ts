@@ -28,6 +28,10 @@ export type LoginResult =
   | { readonly kind: 'ok'; readonly accessToken: string; readonly expiresIn: number; readonly scope: string }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
+export type PasswordVerification =
+  | { readonly kind: 'verified'; readonly user: UserRow }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
 export interface PasswordLoginDeps {
   readonly db: Database;
   readonly keyring: Keyring;
@@ -68,6 +72,17 @@ export class PasswordLogin {
   }
 
   async login(ctx: CredentialContext, body: unknown): Promise<LoginResult> {
+    const verified = await this.verifyPassword(ctx, body);
+    if (verified.kind === 'throttled') return verified;
+    return this.#issue(ctx, verified.user, actorOf(verified.user));
+  }
+
+  /**
+   * Every step of a password login except issuing its token: the authorization server's login
+   * page calls it too, so its throttling, refusals and their audit entries are the same. On
+   * success nothing is audited yet; the caller records the login it completes.
+   */
+  async verifyPassword(ctx: CredentialContext, body: unknown): Promise<PasswordVerification> {
     const { db, keyring, audit, hasher, now } = this.#deps;
     const input = credentialBody(body, 'username');
     const folded = foldUsername(input.username);
@@ -112,7 +127,7 @@ export class PasswordLogin {
     if ((await findUserById(db, user.id))?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
     await clearThrottle(db, index);
     this.#addresses.succeeded(ctx.address);
-    return this.#issue(ctx, user, actor);
+    return { kind: 'verified', user };
   }
 
   async #fail(record: RecordFailure, reason: FailureReason, failures: number, counted: boolean): Promise<never> {

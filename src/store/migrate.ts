@@ -6,6 +6,7 @@ import { migration0004 } from './migrations/0004-identity.js';
 import { migration0005 } from './migrations/0005-search.js';
 import { migration0006 } from './migrations/0006-audit-partitions.js';
 import { migration0011 } from './migrations/0011-smart.js';
+import { migration0013 } from './migrations/0013-smart-launch.js';
 
 export interface Migration {
   readonly version: number;
@@ -21,6 +22,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0005,
   migration0006,
   migration0011,
+  migration0013,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */
