@@ -20,6 +20,7 @@ interface CodeFlowContext {
   status: number;
   body: unknown;
   query: Record<string, unknown>;
+  readonly url: string;
   readonly req: IncomingMessage;
   readonly state: { wardReason?: string };
   response: { get(name: string): string };
@@ -93,8 +94,14 @@ export function offlineAccessAsksConsent() {
     if (ctx.method === 'GET' && ctx.path === '/auth') {
       const scope = typeof ctx.query.scope === 'string' ? ctx.query.scope : '';
       const prompt = typeof ctx.query.prompt === 'string' ? ctx.query.prompt : '';
-      if (scope.split(' ').includes('offline_access') && !prompt.split(' ').includes('consent'))
+      if (scope.split(' ').includes('offline_access') && !prompt.split(' ').includes('consent')) {
+        // oidc-provider finds its mount path by locating the request URL in originalUrl: keep them in step.
+        const req = ctx.req as IncomingMessage & { originalUrl?: string };
+        const original = req.originalUrl ?? ctx.url;
+        const mount = original.slice(0, Math.max(0, original.indexOf(ctx.url)));
         ctx.query = { ...ctx.query, prompt: [prompt, 'consent'].filter(Boolean).join(' ') };
+        req.originalUrl = `${mount}${ctx.url}`;
+      }
     }
     return next();
   };

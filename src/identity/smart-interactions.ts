@@ -153,9 +153,11 @@ export class SmartInteractions {
     const grant = (details.grantId ? await provider.Grant.find(details.grantId) : undefined) ?? new provider.Grant({ accountId, clientId });
     if (named.length > 0) grant.addOIDCScope(named.join(' '));
     if (resourceScopes.length > 0) grant.addResourceScope(fhirBase, resourceScopes.join(' '));
+    const declined = requested.filter((s) => !NAMED_OIDC_SCOPES.has(s) && !chosen.has(s));
+    // Recorded as refused, so the authorization goes on without them instead of asking again.
+    if (declined.length > 0) grant.rejectResourceScope(fhirBase, declined.join(' '));
     const grantId = await grant.save();
     await launches.bind(grantId, accountId, clientId, context.context);
-    const declined = requested.filter((s) => !NAMED_OIDC_SCOPES.has(s) && !chosen.has(s));
     return finish(
       200,
       {

@@ -100,7 +100,8 @@ export async function signInAndConsent(
 
 /** The app's side of the redirect: openid-client checks state, iss and PKCE and exchanges the code. */
 export async function exchange(config: client.Configuration, auth: Authorization, final: Page) {
-  expect(final.location, final.body).toMatch(/^https:\/\/app\.example\/callback\?/);
+  if (!final.location) throw new Error(`${final.status} ${final.body}`);
+  expect(final.location).toMatch(/^https:\/\/app\.example\/callback\?/);
   return client.authorizationCodeGrant(config, new URL(final.location ?? ''), {
     pkceCodeVerifier: auth.verifier,
     expectedState: auth.state,

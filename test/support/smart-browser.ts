@@ -102,6 +102,7 @@ export class Browser {
       else this.#jar.set(name, { value, path });
     }
     const location = res.headers.location;
+    if (process.env.DEBUG_BROWSER) console.log(method, u.pathname, res.statusCode, location);
     return { status: res.statusCode, body: res.body, headers: res.headers, ...(typeof location === 'string' ? { location } : {}) };
   }
 }
