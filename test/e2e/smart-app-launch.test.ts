@@ -52,6 +52,10 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
     ]);
     expect(tokens.claims()?.fhirUser).toBe(`${t.config.baseUrl}/fhir/Patient/${patientA}`);
     expect(tokens.refresh_token).toBeUndefined();
+    const metadata = await fhirClient(t).get('metadata');
+    const uris = metadata.body.rest[0].security.extension[0];
+    expect(uris.url).toBe('http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris');
+    expect(uris.extension).toContainEqual({ url: 'authorize', valueUri: `${t.config.baseUrl}/oauth/auth` });
     const api = fhirClient(t, tokens.access_token);
     expect((await api.get(`Patient/${patientA}`)).body.name[0].family).toBe('Launch-Alpha');
     const search = await api.get(`Observation?patient=${patientA}`);
