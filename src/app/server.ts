@@ -28,7 +28,7 @@ export function buildWardHttpApp(
     auditor: ward.auditor,
     tokens: ward.smart.bearer,
     identity: ward.identity,
-    smart: { server: ward.smart.server, configuration: ward.smart.configuration },
+    smart: ward.smart,
     baseUrl: ward.config.baseUrl,
     version: WARD_VERSION,
     now: ward.now,

@@ -121,6 +121,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       baseUrl: config.baseUrl,
       signingKey: tokenKeys.privateKey,
       accessTokenSeconds: config.accessTokenMinutes * 60,
+      passwordLogin: identity.login,
       ...(options.onOAuthError ? { onError: options.onOAuthError } : {}),
     });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.

@@ -89,6 +89,18 @@ export const AUDIT_ACTIONS = [
   'user-reactivate',
   /** A user changed their password (every session of the account revoked), or the change was refused. */
   'password-change',
+  /** A request to the authorization endpoint: its outcome (code, interaction or error) with the client id. */
+  'authorize',
+  /** Another request to the authorization server that was refused (userinfo, end-session, an unknown path). */
+  'oauth-request',
+  /** A user approved or denied an app's access on the consent page (the scopes granted in the detail). */
+  'consent',
+  /** A signed-in workforce user opened an app from Ward (EHR launch): a single-use launch id was issued. */
+  'launch-create',
+  /** A patient listed the apps connected to their record. */
+  'app-list',
+  /** A patient revoked an app's access: its grant, access and refresh tokens are gone. */
+  'app-revoke',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

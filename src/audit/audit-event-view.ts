@@ -99,6 +99,12 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'role-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'password-change': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  authorize: { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'oauth-request': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  consent: { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },
+  'launch-create': { type: dcm('110114', 'User Authentication'), code: 'C' },
+  'app-list': { type: dcm('110137', 'User Security Attributes Changed'), code: 'R' },
+  'app-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'D' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

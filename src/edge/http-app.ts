@@ -1,17 +1,19 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import type { BearerVerifier, SmartServer } from '../identity/index.js';
+import type { BearerVerifier, Smart } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { AuditorInteractions, BundleInteractions, FhirInteractions, RequestContext } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { type AuthIdentity, registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
+import { registerOAuthInteractionRoutes } from './oauth-interaction-routes.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
 import { securityHeaders } from './security-headers.js';
 import { readCsrfHeader, readSessionCookie } from './session-cookie.js';
+import { registerSmartUserRoutes } from './smart-user-routes.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -27,7 +29,7 @@ export interface HttpAppOptions {
   /** The bearer check: Ward's JWTs and the authorization server's opaque tokens. */
   readonly tokens: BearerVerifier;
   /** The SMART authorization server (`/oauth/*`) and its discovery document. */
-  readonly smart: { readonly server: SmartServer; readonly configuration: Record<string, unknown> };
+  readonly smart: Pick<Smart, 'server' | 'configuration' | 'launches' | 'connectedApps'>;
   /** Password login, enrollment, second factor and web sessions (`/auth/*`). */
   readonly identity: AuthIdentity;
   readonly baseUrl: string;
@@ -183,6 +185,8 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   registerAuditorRoutes(app, options.auditor);
   registerAuthRoutes(app, options.identity);
   registerOAuthRoutes(app, options.smart, Boolean(options.https));
+  registerOAuthInteractionRoutes(app, options.smart, { https: Boolean(options.https), baseUrl: options.baseUrl });
+  registerSmartUserRoutes(app, options.smart);
   await app.ready();
   return { app, routes };
 }

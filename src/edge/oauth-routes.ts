@@ -1,6 +1,6 @@
 import type { FastifyInstance } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import { OAUTH_MOUNT, type SmartServer } from '../identity/index.js';
+import { OAUTH_MOUNT, SMART_STYLE_PATH, type SmartServer } from '../identity/index.js';
 import { PUBLIC, route } from './routes.js';
 import { rawSecurityHeaders } from './security-headers.js';
 
@@ -17,6 +17,25 @@ export function registerOAuthRoutes(
   for (const url of ['/.well-known/smart-configuration', '/fhir/.well-known/smart-configuration']) {
     route(app, { method: 'GET', url, action: PUBLIC, handler: async () => smart.configuration });
   }
+  // The style hint of SMART App Launch's token response: Ward's plain look, for apps that follow it.
+  route(app, {
+    method: 'GET',
+    url: `${OAUTH_MOUNT}${SMART_STYLE_PATH}`,
+    action: PUBLIC,
+    handler: async () => ({
+      color_background: '#ffffff',
+      color_error: '#aa0000',
+      color_highlight: '#1f5fa8',
+      color_modal_backdrop: '',
+      color_success: '#2e7d32',
+      color_text: '#1a1a1a',
+      dim_border_radius: '4px',
+      dim_font_size: '16px',
+      dim_spacing_size: '16px',
+      font_family_body: 'system-ui, sans-serif',
+      font_family_heading: 'system-ui, sans-serif',
+    }),
+  });
   // oidc-provider reads its own bodies (form or JSON, 56 KiB at most): in this scope Fastify
   // leaves the request stream unread.
   app.register(async (scope) => {

@@ -5,7 +5,11 @@ import type { FastifyReply } from 'fastify';
  * browser or proxy (170.315(d)(7)); the API is never framed or sniffed as another type.
  */
 export function securityHeaders(reply: FastifyReply, https: boolean): void {
-  for (const [name, value] of headerList(https)) reply.header(name, value);
+  for (const [name, value] of headerList(https)) {
+    // A route that serves HTML (the authorization server's pages) sets its own, nonce-bearing CSP.
+    if (name === 'content-security-policy' && reply.hasHeader(name)) continue;
+    reply.header(name, value);
+  }
 }
 
 /** The same headers on a raw response that Fastify hands over (the authorization server's routes). */

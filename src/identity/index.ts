@@ -11,6 +11,7 @@ export {
 } from './access-tokens.js';
 export { type Accounts, type CreatedUser, type CreateUserRequest, DEFAULT_ENROLLMENT_TTL_SECONDS } from './accounts.js';
 export { CLIENT_ASSERTION_ALGS, ClientRegistry, type RegisterClientRequest } from './clients.js';
+export type { ConnectedApp, ConnectedApps } from './connected-apps.js';
 export type { CredentialContext } from './credential-audit.js';
 export type { Enrollment } from './enrollment.js';
 export { createIdentity, type Identity, type IdentityDeps } from './identity.js';
@@ -23,7 +24,7 @@ export {
 } from './login-throttle.js';
 export { commonPasswords } from './password-blocklist.js';
 export { ARGON2ID_PARAMETERS, argon2idHasher, type PasswordHasher } from './password-hasher.js';
-export { LOGIN_TOKEN_TTL_SECONDS, type LoginResult, type PasswordLogin } from './password-login.js';
+export { LOGIN_CLIENT_ID, LOGIN_TOKEN_TTL_SECONDS, type LoginResult, type PasswordLogin } from './password-login.js';
 export {
   checkPassword,
   normalizePassword,
@@ -43,6 +44,14 @@ export {
   WEB_CLIENT_ID,
 } from './sessions.js';
 export { createSmart, type Smart, type SmartDeps } from './smart.js';
-export { MAX_ASSERTION_LIFETIME_SECONDS, OAUTH_MOUNT, type SmartServer } from './smart-provider.js';
+export {
+  PATIENT_OFFLINE_REFRESH_SECONDS,
+  SIGN_IN_SESSION_SECONDS,
+  WORKFORCE_REFRESH_SECONDS,
+} from './smart-authorization-code.js';
+export type { InteractionOutcome, InteractionView } from './smart-interactions.js';
+export { LAUNCH_SECONDS, type SmartLaunches } from './smart-launch.js';
+export { MAX_ASSERTION_LIFETIME_SECONDS, OAUTH_MOUNT, SMART_STYLE_PATH, type SmartServer } from './smart-provider.js';
+export { type ScopeLine, scopeLines } from './smart-scope-words.js';
 export type { BearerVerifier } from './smart-tokens.js';
 export { type RelyingParty, Webauthn } from './webauthn.js';

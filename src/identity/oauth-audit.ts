@@ -10,7 +10,18 @@ export type OAuthActor =
 export interface OAuthEvent {
   readonly action: Extract<
     AuditAction,
-    'client-create' | 'client-suspend' | 'token-grant' | 'token-denied' | 'token-introspect' | 'token-revoke'
+    | 'client-create'
+    | 'client-suspend'
+    | 'token-grant'
+    | 'token-denied'
+    | 'token-introspect'
+    | 'token-revoke'
+    | 'authorize'
+    | 'oauth-request'
+    | 'consent'
+    | 'launch-create'
+    | 'app-list'
+    | 'app-revoke'
   >;
   readonly actor: OAuthActor;
   readonly status: number;

@@ -32,6 +32,10 @@ export type LoginResult =
   | { readonly kind: 'second-factor'; readonly state: 'mfa-required' | 'mfa-enrollment-required'; readonly session: IssuedSession }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
+export type PasswordVerification =
+  | { readonly kind: 'verified'; readonly user: UserRow }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
 export interface PasswordLoginDeps {
   readonly db: Database;
   readonly keyring: Keyring;
@@ -77,6 +81,23 @@ export class PasswordLogin {
    * revoked when this login succeeds, so an id planted before login is worth nothing after it.
    */
   async login(ctx: CredentialContext, body: unknown, presentedSession?: string): Promise<LoginResult> {
+    const verified = await this.verifyPassword(ctx, body);
+    if (verified.kind === 'throttled') return verified;
+    const { user } = verified;
+    // Every workforce login needs a second factor (170.315(d)(13)). Its try stays counted until the
+    // second factor succeeds, so alternating a right password with code guesses never resets the count.
+    if (user.kind === 'workforce') return this.#challenge(ctx, user, actorOf(user), presentedSession);
+    return this.#issue(ctx, user, actorOf(user));
+  }
+
+  /**
+   * Every step of a password login except what completes it: the authorization server's login
+   * page calls it too, so its throttling, refusals and their audit entries are the same. On
+   * success nothing is audited yet; the caller records the login it completes. A patient's
+   * password completes the login, so their failure count clears here; a workforce account's
+   * stays counted until its second factor succeeds.
+   */
+  async verifyPassword(ctx: CredentialContext, body: unknown): Promise<PasswordVerification> {
     const { db, keyring, audit, hasher, now } = this.#deps;
     const input = credentialBody(body, 'username');
     const folded = foldUsername(input.username);
@@ -120,11 +141,8 @@ export class PasswordLogin {
     // checked gets no token (read again now, after the slow hash).
     if ((await findUserById(db, user.id))?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
     this.#addresses.succeeded(ctx.address);
-    // Every workforce login needs a second factor (170.315(d)(13)). Its try stays counted until the
-    // second factor succeeds, so alternating a right password with code guesses never resets the count.
-    if (user.kind === 'workforce') return this.#challenge(ctx, user, actor, presentedSession);
-    await clearThrottle(db, index);
-    return this.#issue(ctx, user, actor);
+    if (user.kind !== 'workforce') await clearThrottle(db, index);
+    return { kind: 'verified', user };
   }
 
   async #challenge(ctx: CredentialContext, user: UserRow, actor: CredentialActor, presented: string | undefined): Promise<LoginResult> {

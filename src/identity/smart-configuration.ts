@@ -32,6 +32,11 @@ export function smartConfiguration(baseUrl: string): Record<string, unknown> {
     code_challenge_methods_supported: ['S256'],
     capabilities: [
       'launch-standalone',
+      'launch-ehr',
+      'context-ehr-patient',
+      'context-ehr-encounter',
+      'context-banner',
+      'context-style',
       'client-public',
       'client-confidential-asymmetric',
       'context-standalone-patient',

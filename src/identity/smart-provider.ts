@@ -7,9 +7,23 @@ import type { Keyring } from '../crypto/index.js';
 import { type Database, findUserById, insertArtifactOnce, touchClient } from '../store/index.js';
 import { tokenFingerprint } from './access-tokens.js';
 import { CLIENT_ASSERTION_ALGS, type ClientRegistry } from './clients.js';
+import type { CredentialAudit } from './credential-audit.js';
 import { oauthAdapterFactory } from './oauth-adapter.js';
 import type { OAuthAudit } from './oauth-audit.js';
 import { artifactKey, sealArtifact } from './oauth-sealing.js';
+import type { PasswordLogin } from './password-login.js';
+import {
+  auditAuthorizationRequests,
+  GRANT_SECONDS,
+  issueRefreshToken,
+  offlineAccessAsksConsent,
+  refreshTokenSeconds,
+  SIGN_IN_SESSION_SECONDS,
+  smartAuthorizationParams,
+  smartTokenResponse,
+} from './smart-authorization-code.js';
+import { SmartInteractions } from './smart-interactions.js';
+import type { SmartLaunches } from './smart-launch.js';
 import { checkScopeCeiling } from './smart-scope-ceiling.js';
 
 /** Where the authorization server is mounted; its issuer is `${baseUrl}${OAUTH_MOUNT}`. */
@@ -17,6 +31,11 @@ export const OAUTH_MOUNT = '/oauth';
 /** SMART Backend Services: a client assertion expires no more than five minutes after it is made. */
 export const MAX_ASSERTION_LIFETIME_SECONDS = 300;
 const CLOCK_TOLERANCE_SECONDS = 5;
+
+/** Where the consent and login pages live, under OAUTH_MOUNT (Ward's own routes, not oidc-provider's). */
+export const INTERACTION_PATH = '/interaction';
+/** The style hint given to SMART apps in the token response (`smart_style_url`). */
+export const SMART_STYLE_PATH = '/smart-style.json';
 
 /** Scopes the server knows by name; resource scopes (`system/Patient.rs`…) are checked by Ward against each client's ceiling. */
 export const NAMED_SCOPES = ['openid', 'fhirUser', 'offline_access', 'online_access', 'launch', 'launch/patient'] as const;
@@ -32,7 +51,7 @@ interface ProtocolContext {
   readonly oidc?: {
     readonly params?: Record<string, unknown>;
     readonly client?: ProtocolClient;
-    readonly entities?: Record<string, { readonly accountId?: unknown } | undefined>;
+    readonly entities?: Record<string, { readonly accountId?: unknown; readonly scope?: string } | undefined>;
   };
 }
 
@@ -44,6 +63,7 @@ interface ProtocolToken {
   readonly kind: string;
   readonly clientId: string;
   readonly scope?: string;
+  readonly grantId?: string;
 }
 
 export interface SmartServerDeps {
@@ -58,12 +78,17 @@ export interface SmartServerDeps {
   readonly accessTokenSeconds: number;
   /** Where unexpected protocol errors are reported (PHI-free: name and code only). */
   readonly onError?: (error: { name: string; message: string }) => void;
+  /** Ward's password login: the login page runs it, with its throttling and audit. */
+  readonly passwordLogin: PasswordLogin;
+  readonly credentialAudit: CredentialAudit;
+  readonly launches: SmartLaunches;
 }
 
-/** The SMART authorization server as the edge sees it: a Node request handler under OAUTH_MOUNT. */
+/** The SMART authorization server as the edge sees it: a Node request handler under OAUTH_MOUNT, and its login and consent steps. */
 export interface SmartServer {
   readonly issuer: string;
   handle(req: IncomingMessage, res: ServerResponse, ctx: RequestContext): Promise<void>;
+  readonly interactions: SmartInteractions;
 }
 
 /**
@@ -86,12 +111,20 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
   async function grantableScopes(ctx: ProtocolContext, client: ProtocolClient): Promise<string> {
     const row = await deps.clients.find(client.clientId);
     if (row?.state !== 'approved') throw new errors.InvalidClient('client is not approved');
-    const requested = String(ctx.oidc?.params?.scope ?? '');
+    // At the token endpoint a code or refresh token carries what was asked for at authorization.
+    const source = ctx.oidc?.entities?.AuthorizationCode ?? ctx.oidc?.entities?.RefreshToken;
+    const requested = String(source?.scope ?? ctx.oidc?.params?.scope ?? '');
     const systemOnly = ctx.oidc?.params?.grant_type === 'client_credentials';
     const check = checkScopeCeiling(requested, row.scopeCeiling, { systemOnly });
     if (!check.ok) throw new errors.InvalidScope(`requested scope is not allowed (${check.reason})`, check.scope);
-    return requested;
+    // The FHIR server's scopes are the resource scopes; openid, launch and the like are the server's own.
+    return requested
+      .split(' ')
+      .filter((s) => s.includes('/') && !s.startsWith('launch'))
+      .join(' ');
   }
+
+  const launches = deps.launches;
 
   const provider = new Provider(issuer, {
     adapter: oauthAdapterFactory(deps),
@@ -101,7 +134,22 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
     enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], idTokenSigningAlgValues: ['ES256'] },
     scopes: [...NAMED_SCOPES],
     pkce: { required: () => true },
-    ttl: { AccessToken: ttl, ClientCredentials: ttl, AuthorizationCode: 60, Interaction: 600, IdToken: 3600 },
+    claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
+    extraParams: smartAuthorizationParams(fhirBase, launches),
+    interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `${OAUTH_MOUNT}${INTERACTION_PATH}/${interaction.uid}` },
+    // Every refresh hands out a new refresh token; a used one presented again revokes the whole grant.
+    rotateRefreshToken: true,
+    issueRefreshToken,
+    ttl: {
+      AccessToken: ttl,
+      ClientCredentials: ttl,
+      AuthorizationCode: 60,
+      Interaction: 600,
+      IdToken: 3600,
+      RefreshToken: refreshTokenSeconds,
+      Session: SIGN_IN_SESSION_SECONDS,
+      Grant: GRANT_SECONDS,
+    },
     cookies: { keys: [deps.keyring.blindIndexer.hash('oauth-cookie-key', 'v1').toString('base64url')] },
     features: {
       devInteractions: { enabled: false },
@@ -128,7 +176,7 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
     async findAccount(_ctx: unknown, id: string) {
       const user = await findUserById(deps.db, id);
       if (user?.status !== 'active') return undefined;
-      return { accountId: id, claims: async () => ({ sub: id, fhirUser: `${deps.baseUrl}/fhir/${user.fhirUser}` }) };
+      return { accountId: id, kind: user.kind, claims: async () => ({ sub: id, fhirUser: `${deps.baseUrl}/fhir/${user.fhirUser}` }) };
     },
     async assertJwtClientAuthClaimsAndHeader(_ctx: unknown, claims: Record<string, unknown>, _header: unknown, client: ProtocolClient) {
       const nowSeconds = Math.floor(deps.now().getTime() / 1000);
@@ -163,7 +211,10 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
       const check = checkScopeCeiling(token.scope ?? '', client.scopeCeiling, { systemOnly: token.kind === 'ClientCredentials' });
       if (!check.ok) throw new errors.InvalidScope(`requested scope is not allowed (${check.reason})`, check.scope);
       await touchClient(deps.db, client.clientId, deps.now());
-      return undefined;
+      // The launch context the user's consent settled on travels with every access token of the grant.
+      if (token.kind !== 'AccessToken' || !token.grantId) return undefined;
+      const context = await launches.contextOf(token.grantId);
+      return Object.keys(context).length > 0 ? { ...context } : undefined;
     },
     renderError: async (ctx: ProtocolContext & { type: string }, out: Record<string, string>) => {
       ctx.type = 'json';
@@ -172,7 +223,7 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
   });
   provider.proxy = true;
   // Why a request was refused, for the audit entry only (the client sees oidc-provider's generic text).
-  for (const event of ['grant.error', 'introspection.error', 'revocation.error']) {
+  for (const event of ['grant.error', 'introspection.error', 'revocation.error', 'authorization.error']) {
     provider.on(event, (ctx, error) => {
       const e = error as Error & { error_detail?: unknown; error_description?: unknown };
       const detail = typeof e.error_detail === 'string' ? e.error_detail : e.error_description;
@@ -180,19 +231,36 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
     });
   }
   provider.on('server_error', (_ctx: unknown, error: Error) => deps.onError?.({ name: error.name, message: error.message }));
+  provider.use(offlineAccessAsksConsent());
+  provider.use(auditAuthorizationRequests(deps.audit, contexts));
   provider.use(auditTokenEndpoints(deps.audit, contexts));
+  provider.use(smartTokenResponse(`${issuer}${SMART_STYLE_PATH}`));
 
   const callback = provider.callback();
   const base = new URL(issuer);
+  // URLs the server builds (and the audience it expects in client assertions) come from the
+  // configured base URL, never from the request's Host header.
+  const prepare = (req: IncomingMessage) => {
+    req.headers['x-forwarded-proto'] = base.protocol.slice(0, -1);
+    req.headers['x-forwarded-host'] = base.host;
+    delete req.headers['x-forwarded-for'];
+  };
+  const interactions = new SmartInteractions({
+    provider,
+    db: deps.db,
+    passwordLogin: deps.passwordLogin,
+    launches,
+    credentialAudit: deps.credentialAudit,
+    oauthAudit: deps.audit,
+    fhirBase,
+    prepare,
+  });
   return {
     issuer,
+    interactions,
     async handle(req, res, ctx) {
       contexts.set(req, ctx);
-      // URLs the server builds (and the audience it expects in client assertions) come from the
-      // configured base URL, never from the request's Host header.
-      req.headers['x-forwarded-proto'] = base.protocol.slice(0, -1);
-      req.headers['x-forwarded-host'] = base.host;
-      delete req.headers['x-forwarded-for'];
+      prepare(req);
       const url = req.url ?? '/';
       (req as IncomingMessage & { originalUrl?: string }).originalUrl = url;
       req.url = url.slice(OAUTH_MOUNT.length) || '/';

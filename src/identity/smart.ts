@@ -4,8 +4,12 @@ import type { Keyring } from '../crypto/index.js';
 import type { Database } from '../store/index.js';
 import type { AccessTokens } from './access-tokens.js';
 import { ClientRegistry } from './clients.js';
+import { ConnectedApps } from './connected-apps.js';
+import { CredentialAudit } from './credential-audit.js';
 import { OAuthAudit } from './oauth-audit.js';
+import type { PasswordLogin } from './password-login.js';
 import { smartConfiguration } from './smart-configuration.js';
+import { SmartLaunches } from './smart-launch.js';
 import { createSmartServer, type SmartServer } from './smart-provider.js';
 import { type BearerVerifier, bearerVerifier, SmartAccessTokens } from './smart-tokens.js';
 
@@ -19,6 +23,8 @@ export interface SmartDeps {
   readonly signingKey: KeyObject;
   readonly accessTokenSeconds: number;
   readonly onError?: (error: { name: string; message: string }) => void;
+  /** Ward's password login, which the authorization server's login page runs. */
+  readonly passwordLogin: PasswordLogin;
 }
 
 /** The SMART authorization server, the client registry and the edge's bearer check, built once by the composition root. */
@@ -27,12 +33,26 @@ export interface Smart {
   readonly server: SmartServer;
   readonly bearer: BearerVerifier;
   readonly configuration: Record<string, unknown>;
+  /** EHR launch ids (`POST /auth/launch`). */
+  readonly launches: SmartLaunches;
+  /** A patient's connected apps (`/auth/apps`). */
+  readonly connectedApps: ConnectedApps;
 }
 
 export async function createSmart(deps: SmartDeps): Promise<Smart> {
   const audit = new OAuthAudit(deps.audit, deps.now);
   const clients = new ClientRegistry({ db: deps.db, audit, now: deps.now });
-  const server = await createSmartServer({ ...deps, clients, audit });
+  const launches = new SmartLaunches({ db: deps.db, keyring: deps.keyring, audit, now: deps.now });
+  const credentialAudit = new CredentialAudit(deps.audit, deps.now);
+  const server = await createSmartServer({ ...deps, clients, audit, launches, credentialAudit });
   const opaque = new SmartAccessTokens(deps);
-  return { clients, server, bearer: bearerVerifier(deps.tokens, opaque), configuration: smartConfiguration(deps.baseUrl) };
+  const connectedApps = new ConnectedApps({ db: deps.db, keyring: deps.keyring, audit, now: deps.now, fhirBase: `${deps.baseUrl}/fhir` });
+  return {
+    clients,
+    server,
+    bearer: bearerVerifier(deps.tokens, opaque),
+    configuration: smartConfiguration(deps.baseUrl),
+    launches,
+    connectedApps,
+  };
 }

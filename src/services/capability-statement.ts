@@ -7,6 +7,8 @@ import { compositePlan, indexPlan, RESOURCE_TYPES, searchParameter, searchParame
  * except AuditEvent, which is the audit log's read-only view: read and search only.
  */
 export function capabilityStatement(options: { baseUrl: string; version: string; now: Date }): Record<string, unknown> {
+  // The authorization server sits beside the FHIR base (`<server>/oauth`, ADR 0013).
+  const oauth = `${options.baseUrl.replace(/\/fhir\/?$/, '')}/oauth`;
   return {
     resourceType: 'CapabilityStatement',
     status: 'active',
@@ -23,10 +25,22 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
         mode: 'server',
         security: {
           cors: false,
+          // SMART App Launch: where apps authorize (the discovery document says the rest).
+          extension: [
+            {
+              url: 'http://fhir-registry.smarthealthit.org/StructureDefinition/oauth-uris',
+              extension: [
+                { url: 'authorize', valueUri: `${oauth}/auth` },
+                { url: 'token', valueUri: `${oauth}/token` },
+                { url: 'introspect', valueUri: `${oauth}/introspect` },
+                { url: 'revoke', valueUri: `${oauth}/revoke` },
+              ],
+            },
+          ],
           service: [
             {
-              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'OAuth' }],
-              text: 'Bearer access tokens (JWT, ES256); scopes in SMART v2 syntax',
+              coding: [{ system: 'http://terminology.hl7.org/CodeSystem/restful-security-service', code: 'SMART-on-FHIR' }],
+              text: 'SMART App Launch 2 and Backend Services; bearer access tokens; scopes in SMART v1 and v2 syntax',
             },
           ],
           description: 'Every interaction except this statement requires a bearer token; every request is audited.',

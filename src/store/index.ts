@@ -66,6 +66,7 @@ export {
   touchClient,
 } from './client-store.js';
 export { readDatabaseTimeMs } from './clock.js';
+export { consumeArtifactOnce, deleteAppArtifactsOfPatient, type GrantRow, listGrantsOfPatient } from './connected-app-store.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';

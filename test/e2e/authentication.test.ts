@@ -22,7 +22,15 @@ const EXPECTED_PUBLIC_URLS = [
 /** Password login and enrollment are how a principal comes to exist (POST only). */
 const EXPECTED_PUBLIC_AUTH_URLS = ['/auth/enroll', '/auth/login'];
 /** The SMART authorization server authenticates its own callers (client assertions, PKCE, login). */
-const EXPECTED_PUBLIC_OAUTH_URLS = ['/oauth', '/oauth/*'];
+const EXPECTED_PUBLIC_OAUTH_URLS = [
+  '/oauth',
+  '/oauth/*',
+  // The authorization server's login and consent pages: the user signs in on them.
+  '/oauth/interaction/:uid',
+  '/oauth/interaction/:uid/login',
+  '/oauth/interaction/:uid/consent',
+  '/oauth/smart-style.json',
+];
 /** Public to the bearer hook, but each resolves the session cookie itself (state, lifetime, CSRF). */
 const SESSION_AUTH_URLS = [
   '/auth/logout',
