@@ -1,6 +1,6 @@
 import type { RequestContext } from '../audit/index.js';
 import { extractIndexValues, type FhirResource, type SearchRequest } from '../fhir/index.js';
-import type { Decision, PolicyAction, Principal } from '../policy/index.js';
+import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
@@ -21,7 +21,9 @@ export interface SearchDeps extends VaultDeps {
     resourceType?: string,
     id?: string,
   ) => OperationRecord;
-  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
+  /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
+  readonly facts: (principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
   /** Opens a row for the caller, applying its permit's obligations (masks). */
   readonly reveal: (row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
@@ -71,8 +73,9 @@ export class SearchOperations {
       let exhausted = false;
       for (let offset = 0; ; offset += SEARCH_BATCH) {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
+        const facts = await this.#deps.facts(principal, rows);
         for (const row of rows) {
-          const decision = this.#deps.permits(principal, 'search', row);
+          const decision = this.#deps.permits(principal, 'search', row, facts);
           if (decision.effect !== 'permit') continue;
           // A long string is checked on the opened resource; keep it, so a page row is opened once.
           const opened = checks.length > 0 ? this.#deps.open(row) : undefined;

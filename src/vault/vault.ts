@@ -1,11 +1,12 @@
 import type { RequestContext } from '../audit/index.js';
-import { type Criteria, categoriesOf, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
-import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
+import { type Criteria, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
+import { type Decision, decide, mask, type PolicyAction, type PolicyFacts, type Principal } from '../policy/index.js';
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
+import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
 import { checkBody, decideOnType, targetOf } from './vault-steps.js';
@@ -35,17 +36,25 @@ export class Vault {
   /** The audit log as the privacy officer and auditor read it (AuditEvent, exports, reports, recorded disclosures). */
   readonly auditor: AuditorOperations;
   readonly #search: SearchOperations;
+  /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
+  readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
     this.#run = new AuditedRunner(deps);
-    this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
+    this.#prep = {
+      keyring: deps.keyring,
+      now: deps.now,
+      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
+      facts: (q, principal, patients) => this.#facts(q, principal, patients),
+    };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
       ...deps,
       run: this.#run,
       op: (...args) => this.#op(...args),
-      permits: (principal, action, row) => this.#permits(principal, action, row),
+      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
+      facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow)),
       open: (row) => this.#open(row),
       reveal: (row, decision, opened) => this.#reveal(row, decision, opened),
     });
@@ -66,7 +75,7 @@ export class Vault {
     return this.#run.read(op, async () => {
       decideOnType(op, 'read');
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
-      const visible = this.#decideOnRow(op, 'read', row);
+      const visible = await this.#decideOnRow(this.#deps.db, op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       return this.#reveal(visible, op.decision);
     });
@@ -79,7 +88,7 @@ export class Vault {
       decideOnType(op, 'vread');
       const row =
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
-      const visible = this.#decideOnRow(op, 'vread', row);
+      const visible = await this.#decideOnRow(this.#deps.db, op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       return this.#reveal(visible, op.decision);
     });
@@ -104,13 +113,13 @@ export class Vault {
         if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
         const match = matches[0];
         if (match) {
-          op.resourceId = match.id;
+          op.resourceId = match.row.id;
           op.detail = { conditional: 'matched-existing' };
-          return { ...this.#reveal(match, this.#permits(principal, 'search', match)), outcome: 'existing' as const };
+          return { ...this.#reveal(match.row, match.decision), outcome: 'existing' as const };
         }
       }
       resource.id = this.#deps.newId();
-      return prepareVersion(this.#prep, op, resource, 'create', undefined, 'POST');
+      return prepareVersion(this.#prep, q, op, resource, 'create', undefined, 'POST');
     });
   }
 
@@ -135,7 +144,7 @@ export class Vault {
         });
       }
       const current = await readCurrent(q, resourceType, id, lock);
-      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT', options.ifMatch);
+      return prepareVersion(this.#prep, q, op, resource, 'update', current, 'PUT', options.ifMatch);
     });
   }
 
@@ -159,16 +168,16 @@ export class Vault {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
         resource.id ??= this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return prepareVersion(this.#prep, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return prepareVersion(this.#prep, tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
       }
-      if (resource.id !== undefined && resource.id !== match.id) {
+      if (resource.id !== undefined && resource.id !== match.row.id) {
         throw new WardError('WARD_ID_MISMATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'Resource.id does not match the resource the condition selected' }],
         });
       }
-      resource.id = match.id;
-      const current = await readCurrent(tx, resourceType, match.id, true);
-      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT');
+      resource.id = match.row.id;
+      const current = await readCurrent(tx, resourceType, match.row.id, true);
+      return prepareVersion(this.#prep, tx, op, resource, 'update', current, 'PUT');
     });
   }
 
@@ -185,7 +194,7 @@ export class Vault {
     return this.#write(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'patch');
       const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
-      const visible = this.#decideOnRow(op, 'patch', row);
+      const visible = await this.#decideOnRow(q, op, 'patch', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
       const patched = checkBody(apply(this.#open(visible).resource), resourceType);
@@ -193,7 +202,7 @@ export class Vault {
         throw new WardError('WARD_INVALID_PATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
         });
-      return prepareVersion(this.#prep, op, patched, 'patch', visible, 'PATCH');
+      return prepareVersion(this.#prep, q, op, patched, 'patch', visible, 'PATCH');
     });
   }
 
@@ -211,7 +220,7 @@ export class Vault {
       async (q, lock) => {
         decideOnType(op, 'delete');
         const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
-        const visible = this.#decideOnRow(op, 'delete', row);
+        const visible = await this.#decideOnRow(q, op, 'delete', row);
         return prepareTombstone(this.#deps.now, op, visible, options.ifMatch);
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
@@ -230,9 +239,9 @@ export class Vault {
         const matches = await this.#visibleMatches(tx, op, resourceType, criteria, 2);
         if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
         if (!matches[0]) return { outcome: 'not-found' as const };
-        op.resourceId = matches[0].id;
-        const row = await readCurrent(tx, resourceType, matches[0].id, true);
-        return prepareTombstone(this.#deps.now, op, this.#decideOnRow(op, 'delete', row));
+        op.resourceId = matches[0].row.id;
+        const row = await readCurrent(tx, resourceType, matches[0].row.id, true);
+        return prepareTombstone(this.#deps.now, op, await this.#decideOnRow(tx, op, 'delete', row));
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -253,8 +262,9 @@ export class Vault {
       const page = rows.slice(0, query.count);
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
+      const facts = await this.#facts(this.#deps.db, principal, page.flatMap(patientsOfRow));
       for (const row of page) {
-        const decision = this.#permits(principal, level, row);
+        const decision = this.#permits(principal, level, row, facts);
         if (decision.effect !== 'permit') continue;
         for (const p of row.patients) patients.add(p);
         entries.push({
@@ -286,10 +296,10 @@ export class Vault {
     const op = this.#op(principal, ctx, 'search', resourceType);
     return this.#run.read(op, async () => {
       decideOnType(op, 'search');
-      const rows = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
-      op.returned = rows.map((r) => `${r.resourceType}/${r.id}`);
-      op.patients = [...new Set(rows.flatMap((r) => r.patients))];
-      return rows.map((r) => this.#reveal(r, this.#permits(principal, 'search', r)));
+      const matches = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
+      op.returned = matches.map(({ row }) => `${row.resourceType}/${row.id}`);
+      op.patients = [...new Set(matches.flatMap(({ row }) => row.patients))];
+      return matches.map(({ row, decision }) => this.#reveal(row, decision));
     });
   }
 
@@ -356,27 +366,37 @@ export class Vault {
     return `hmac:${this.#deps.keyring.blindIndexer.hash('audit-id', id).toString('hex').slice(0, 32)}`;
   }
 
-  /** A refusal that depends on the row answers 404, exactly like a missing row: no existence oracle. */
-  #decideOnRow(op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): StoredVersion {
+  /**
+   * Decides on a stored row with the facts loaded for its patients. A refusal that depends on
+   * the row answers 404, exactly like a missing row: no existence oracle.
+   */
+  async #decideOnRow(q: Queryable, op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): Promise<StoredVersion> {
     if (!row) throw new WardError('WARD_NOT_FOUND');
     op.resourceId = row.id;
     op.patients = row.patients;
     op.versionId = row.versionId;
-    const decision = this.#permits(op.principal as Principal, action, row);
+    const principal = op.principal as Principal;
+    const decision = this.#permits(principal, action, row, await this.#facts(q, principal, patientsOfRow(row)));
     op.decision = decision;
     if (decision.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
     return row;
   }
 
+  /** The policy facts (relationships, consents, proxy links) for the principal and these patients, now. */
+  #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+    return loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now());
+  }
+
   /**
-   * Decides on a stored row. A permit that depends on content (a granular `?category=` scope)
-   * is decided again on the opened resource; nothing has left the vault in between.
+   * Decides on a stored row. The labels (`meta.security`) and categories are sealed in its body,
+   * so a permit on what the row shows in the clear is decided again on the opened content, with
+   * the same facts; nothing has left the vault in between. A permit that still depends on content
+   * is a refusal.
    */
-  #permits(principal: Principal, action: PolicyAction, row: StoredVersion): Decision {
-    const decision = decide(principal, action, targetOf(row));
-    if (decision.effect !== 'permit' || !decision.obligations.some((o) => o.kind === 'decide-on-content')) return decision;
-    const categories = row.deleted ? [] : categoriesOf(this.#open(row).resource);
-    const final = decide(principal, action, { ...targetOf(row), categories });
+  #permits(principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts): Decision {
+    const decision = decide(principal, action, targetOf(row), facts);
+    if (decision.effect !== 'permit') return decision;
+    const final = decide(principal, action, targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource), facts);
     return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
       ? final
       : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
@@ -394,9 +414,14 @@ export class Vault {
     return resource === full.resource ? full : { ...full, resource };
   }
 
+  /** Opens a row once per row object: deciding on its labels and returning it share one decryption. */
   #open(row: StoredVersion): VersionedResource {
+    const cached = this.#opened.get(row);
+    if (cached) return cached;
     const resource = openResource(this.#deps.keyring, row) as FhirResource & { id: string };
-    return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
+    const opened = { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
+    this.#opened.set(row, opened);
+    return opened;
   }
 
   async #visibleMatches(
@@ -405,7 +430,7 @@ export class Vault {
     resourceType: string,
     criteria: Criteria,
     limit: number,
-  ): Promise<StoredVersion[]> {
+  ): Promise<{ row: StoredVersion; decision: Decision }[]> {
     const rows = await findCurrent(
       q,
       resourceType,
@@ -417,7 +442,11 @@ export class Vault {
       limit + 100,
     );
     const principal = op.principal as Principal;
-    return rows.filter((r) => this.#permits(principal, 'search', r).effect === 'permit').slice(0, limit);
+    const facts = await this.#facts(q, principal, rows.flatMap(patientsOfRow));
+    return rows
+      .map((row) => ({ row, decision: this.#permits(principal, 'search', row, facts) }))
+      .filter(({ decision }) => decision.effect === 'permit')
+      .slice(0, limit);
   }
 
   /**
