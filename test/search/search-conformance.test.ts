@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { observationOf, observations, patients } from './factories.js';
 
@@ -86,7 +86,7 @@ describe.each(engines())('search conformance on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/search-1', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
     for (const [label, body] of Object.entries(patients)) {
       const res = await fhir.post('Patient', body);
       expect(res.status).toBe(201);
