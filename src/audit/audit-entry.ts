@@ -41,6 +41,8 @@ export const AUDIT_ACTIONS = [
   'account-unlock',
   /** An enrollment code was redeemed to set a first password (or refused). */
   'enroll',
+  /** A privacy officer asked why the policy permits or denies a principal an action (no data returned). */
+  'policy-explain',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

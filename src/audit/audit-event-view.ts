@@ -75,6 +75,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'user-deactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'policy-explain': { type: dcm('110100', 'Application Activity'), code: 'E' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

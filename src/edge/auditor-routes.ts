@@ -65,6 +65,12 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
   admin('GET', '/access-report', 'search', (a, req) => a.accessReport(req));
   admin('GET', '/failures', 'search', (a, req) => a.failures(req));
   admin('GET', '/status', 'search', (a, req) => a.status(req));
+  route(app, {
+    method: 'GET',
+    url: '/admin/policy/explain',
+    action: 'read',
+    handler: async (request, reply) => send(reply, await auditor.explainPolicy(auditorRequest(request)), 'application/json; charset=utf-8'),
+  });
 }
 
 function auditorRequest(request: FastifyRequest): AuditorRequest {

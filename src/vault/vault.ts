@@ -1,6 +1,15 @@
 import type { RequestContext } from '../audit/index.js';
 import { type Criteria, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
-import { type Decision, decide, mask, type PolicyAction, type PolicyFacts, type Principal } from '../policy/index.js';
+import {
+  type Decision,
+  decide,
+  type Explanation,
+  explain,
+  mask,
+  type PolicyAction,
+  type PolicyFacts,
+  type Principal,
+} from '../policy/index.js';
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
@@ -9,7 +18,7 @@ import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
-import { checkBody, decideOnType, targetOf } from './vault-steps.js';
+import { checkBody, decideOnType, LOG_VIEW_TYPE, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
   type HistoryEntry,
@@ -312,6 +321,42 @@ export class Vault {
     options: { pageSize: number; compartment?: string },
   ): Promise<SearchPage> {
     return this.#search.search(principal, ctx, resourceType, request, options);
+  }
+
+  /**
+   * Why the policy would permit or deny `subject` an action on a stored resource, decided on the
+   * same facts and labels a real request would load — returned as rules, never as data (issue 6
+   * §6). Privacy officers only: the auditor role also reads the log, but explaining a decision
+   * reveals what a patient's consents and relationships say. Audited like a read of the target.
+   */
+  async explainAccess(
+    officer: Principal,
+    ctx: RequestContext,
+    request: { subject: Principal; action: PolicyAction; resourceType: string; id: string },
+  ): Promise<Explanation> {
+    const op = this.#op(officer, ctx, 'policy-explain', request.resourceType, request.id);
+    op.detail = { principal: request.subject.id, roles: request.subject.roles.join(' '), action: request.action };
+    return this.#run.read(op, async () => {
+      const decision = decide(officer, 'read', { resourceType: LOG_VIEW_TYPE });
+      op.decision = officer.roles.includes('privacy-officer')
+        ? decision
+        : { effect: 'deny', reasons: [...decision.reasons, 'only a privacy officer may explain decisions'] };
+      if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+      if (op.unknownType) throw new WardError('WARD_UNKNOWN_TYPE');
+      const row = isFhirId(request.id) ? await readCurrent(this.#deps.db, request.resourceType, request.id) : undefined;
+      if (!row) throw new WardError('WARD_NOT_FOUND');
+      op.resourceId = row.id;
+      op.patients = row.patients;
+      const facts = await this.#facts(this.#deps.db, request.subject, patientsOfRow(row));
+      const explanation = explain(
+        request.subject,
+        request.action,
+        targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource),
+        facts,
+      );
+      op.detail = { ...op.detail, effect: explanation.decision.effect };
+      return explanation;
+    });
   }
 
   /**

@@ -283,4 +283,42 @@ describe.each(engines())('access policy per role, with relationships, consents a
     expect((await service.put(`Consent/${granted.body.id}`, { ...granted.body, status: 'inactive' })).status).toBe(200);
     expect((await doc.get(`Condition/${sud}`)).status).toBe(404);
   });
+  it('164.312(a)(1): a privacy officer asks why a physician is refused or permitted, and gets the decision and its rules without any resource data, audited', async () => {
+    const officer = c.officer as FhirClient;
+    const url = (who: string, extra = '') =>
+      `/admin/policy/explain?principal=Practitioner/${who}&role=physician&action=read&target=Observation/${id.OA}${extra}`;
+    const { res, entries } = await audited(t.ward, () => officer.get(url('doc-none')));
+    expect(res.status).toBe(200);
+    expect(res.body).toMatchObject({ policyVersion: 'ward-policy-3', effect: 'deny', target: `Observation/${id.OA}` });
+    expect(res.body.reasons.map((r: { rule: string }) => r.rule)).toContain('relationship/required');
+    expect(res.raw.body).not.toMatch(/8867-4|beats|Alpha/);
+    expect(entries).toHaveLength(1);
+    expect(entries[0]).toMatchObject({
+      action: 'policy-explain',
+      who: { id: 'Practitioner/po-1' },
+      resourceType: 'Observation',
+      resourceId: id.OA,
+      patientId: id.A,
+      decision: { effect: 'permit' },
+      detail: { principal: 'Practitioner/doc-none', effect: 'deny' },
+    });
+    const team = await officer.get(url('doc-team'));
+    expect(team.body.effect).toBe('permit');
+    expect(team.body.reasons.map((r: { rule: string }) => r.rule)).toContain('relationship/care-team');
+    const unit = await officer.get(url('doc-x', `&organization=${UNIT}`));
+    expect(unit.body.reasons.map((r: { rule: string }) => r.rule)).toContain('relationship/unit');
+    expect(
+      (await officer.get(`/admin/policy/explain?principal=Practitioner/x&role=wizard&action=read&target=Observation/${id.OA}`)).status,
+    ).toBe(400);
+  });
+
+  it('164.312(a)(1): anyone but a privacy officer asking for an explanation gets 403, audited', async () => {
+    for (const who of ['docTeam', 'admin', 'patientA'] as const) {
+      const url = `/admin/policy/explain?principal=Practitioner/doc-none&role=physician&action=read&target=Observation/${id.OA}`;
+      const { res, entries } = await audited(t.ward, () => (c[who] as FhirClient).get(url));
+      expect(res.status, who).toBe(403);
+      expect(res.raw.body).not.toContain('relationship');
+      expect(entries[0], who).toMatchObject({ action: 'policy-explain', decision: { effect: 'deny' }, outcome: { status: 403 } });
+    }
+  });
 });
