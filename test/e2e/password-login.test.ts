@@ -3,7 +3,8 @@ import { operatorContext, operatorPrincipal } from '../../src/app/operator-comma
 import { unlockUser } from '../../src/app/user-commands.js';
 import { argon2idHasher, type PasswordHasher } from '../../src/identity/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
+import { fhirClient } from '../support/fhir-client.js';
 
 const PASSWORD = 'copper kettle meadow 42 owls';
 
@@ -34,7 +35,7 @@ describe.each(engines())('password login on %s', (engine) => {
 
   async function enrolled(
     username: string,
-    options: { roles?: string[]; patient?: string; practitioner?: string; password?: string } = {},
+    options: { roles?: string[]; patient?: string; practitioner?: string; password?: string; organization?: string } = {},
   ) {
     const u = await t.ward.identity.accounts.create(operatorPrincipal('test').id, operatorContext('cli'), {
       username,
@@ -42,6 +43,7 @@ describe.each(engines())('password login on %s', (engine) => {
       roles: options.roles ?? ['physician'],
       ...(options.patient ? { patient: options.patient } : {}),
       ...(options.practitioner ? { practitioner: options.practitioner } : {}),
+      ...(options.organization ? { organization: options.organization } : {}),
     });
     const res = await t.http.app.inject({
       method: 'POST',
@@ -58,6 +60,22 @@ describe.each(engines())('password login on %s', (engine) => {
     t.setNow(clock);
   });
   afterAll(async () => t?.close());
+
+  it("164.312(a)(1): a login token carries the account's organization, so its physician reaches that unit's patients and no others", async () => {
+    await enrolled('dr.unit', { practitioner: 'Practitioner/pr-unit', organization: 'Organization/login-unit' });
+    const service = fhirClient(t, await t.token(SERVICE));
+    const inUnit = (
+      await service.post('Patient', { resourceType: 'Patient', managingOrganization: { reference: 'Organization/login-unit' } })
+    ).body.id;
+    const outside = (await service.post('Patient', { resourceType: 'Patient' })).body.id;
+    const res = await login('dr.unit', PASSWORD, '203.0.113.77');
+    expect(res.statusCode).toBe(200);
+    const token = res.json().access_token;
+    expect(await t.ward.tokens.verify(token)).toMatchObject({ id: 'Practitioner/pr-unit', organizations: ['Organization/login-unit'] });
+    const doctor = fhirClient(t, token);
+    expect((await doctor.get(`Patient/${inUnit}`)).status).toBe(200);
+    expect((await doctor.get(`Patient/${outside}`)).status).toBe(404);
+  });
 
   it('issues a 15-minute access token for the linked Practitioner, which reads FHIR; the login is audited with the source address', async () => {
     const u = await enrolled('dr.login', { practitioner: 'Practitioner/pr-login' });
