@@ -76,6 +76,8 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'account-unlock': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'policy-explain': { type: dcm('110100', 'Application Activity'), code: 'E' },
+  'break-glass': { type: dcm('110113', 'Security Alert'), code: 'E' },
+  'break-glass-review': { type: dcm('110113', 'Security Alert'), code: 'U' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

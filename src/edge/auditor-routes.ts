@@ -65,6 +65,16 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
   admin('GET', '/access-report', 'search', (a, req) => a.accessReport(req));
   admin('GET', '/failures', 'search', (a, req) => a.failures(req));
   admin('GET', '/status', 'search', (a, req) => a.status(req));
+  const json = (method: HTTPMethods, url: string, action: RouteAction, handler: (req: AuditorRequest) => Promise<FhirResponse>) =>
+    route(app, {
+      method,
+      url,
+      action,
+      handler: async (request, reply) => send(reply, await handler(auditorRequest(request)), 'application/json; charset=utf-8'),
+    });
+  json('POST', '/admin/break-glass', 'create', (req) => auditor.breakGlass.request(req));
+  json('GET', '/admin/break-glass/reviews', 'search', (req) => auditor.breakGlass.reviews(req));
+  json('POST', '/admin/break-glass/reviews/:id', 'update', (req) => auditor.breakGlass.review(req));
   route(app, {
     method: 'GET',
     url: '/admin/policy/explain',

@@ -21,6 +21,7 @@ export const ERROR_CODES = {
   WARD_VERSION_CONFLICT: { status: 412, issue: 'conflict', text: 'Version conflict: If-Match does not match the current version.' },
   WARD_CONDITION_MULTIPLE: { status: 412, issue: 'multiple-matches', text: 'The condition matches more than one resource.' },
   WARD_CONFLICT: { status: 409, issue: 'conflict', text: 'The resource was changed concurrently; retry.' },
+  WARD_ALREADY_REVIEWED: { status: 409, issue: 'conflict', text: 'This break-glass grant was already reviewed.' },
   WARD_BODY_TOO_LARGE: { status: 413, issue: 'too-costly', text: 'The request body is too large.' },
   WARD_UNSUPPORTED_MEDIA_TYPE: { status: 415, issue: 'not-supported', text: 'Unsupported media type; send application/fhir+json.' },
   WARD_UNPROCESSABLE: { status: 422, issue: 'processing', text: 'The request cannot be processed.' },

@@ -14,6 +14,7 @@ import {
   type SealerView,
   type Vault,
 } from '../vault/index.js';
+import { BreakGlassInteractions } from './break-glass-interactions.js';
 import type { FhirResponse } from './fhir-request.js';
 import { EXPLAIN_PARAMETERS, parseExplainRequest } from './policy-explain-request.js';
 
@@ -50,9 +51,12 @@ export class AuditorInteractions {
   readonly #vault: Vault;
   readonly #fhirBase: string;
   readonly #sealer: () => SealerView;
+  /** Break-glass requests and their review queue (the privacy officers' other oversight duty). */
+  readonly breakGlass: BreakGlassInteractions;
 
   constructor(vault: Vault, fhirBase: string, sealer: () => SealerView) {
     this.#vault = vault;
+    this.breakGlass = new BreakGlassInteractions(vault);
     this.#fhirBase = fhirBase.replace(/\/$/, '');
     this.#sealer = sealer;
   }

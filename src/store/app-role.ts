@@ -54,6 +54,8 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT UPDATE (status, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
     GRANT UPDATE (used_at) ON ward_enrollment TO ${role.name};
     GRANT SELECT, INSERT, UPDATE ON ward_login_throttle TO ${role.name};
+    GRANT SELECT, INSERT ON ward_break_glass_grant TO ${role.name};
+    GRANT UPDATE (review_status, reviewed_by, reviewed_at) ON ward_break_glass_grant TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

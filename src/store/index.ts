@@ -38,6 +38,15 @@ export {
   readAuditRows,
   type StoredAuditRow,
 } from './audit-store.js';
+export {
+  activeGrants,
+  type GrantRow,
+  insertGrant,
+  listGrants,
+  type ReviewStatus,
+  readGrant,
+  reviewGrant,
+} from './break-glass-store.js';
 export { readDatabaseTimeMs } from './clock.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
 export { keyStore } from './key-store.js';

@@ -4,6 +4,7 @@ import { migration0002 } from './migrations/0002-audit-heads.js';
 import { migration0003 } from './migrations/0003-auditor.js';
 import { migration0004 } from './migrations/0004-identity.js';
 import { migration0005 } from './migrations/0005-search.js';
+import { migration0012 } from './migrations/0012-break-glass.js';
 
 export interface Migration {
   readonly version: number;
@@ -11,7 +12,7 @@ export interface Migration {
   readonly sql: string;
 }
 
-export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005];
+export const MIGRATIONS: readonly Migration[] = [migration0001, migration0002, migration0003, migration0004, migration0005, migration0012];
 
 /**
  * Applies pending migrations in order, each in its own transaction. An advisory lock keeps two

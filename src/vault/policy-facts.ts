@@ -1,6 +1,6 @@
 import type { FhirResource } from '../fhir/index.js';
 import { ACCESS_POLICY, type PolicyFacts, type Principal, type RelationshipFact } from '../policy/index.js';
-import { type Queryable, readCurrent, type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
+import { activeGrants, type Queryable, readCurrent, type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 
 /** An Encounter finished this long ago still gives its participants access (ADR 0009). */
 export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
@@ -35,10 +35,11 @@ export async function loadPolicyFacts(
   const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
   const proxy = principal.kind === 'user' && principal.roles.includes('proxy');
   const memberOf = principal.organizations ?? [];
-  const [relationships, consents, proxyFor] = await Promise.all([
+  const [relationships, consents, proxyFor, grants] = await Promise.all([
     clinical ? loadRelationships(q, open, principal, ids, memberOf, now) : undefined,
     loadConsents(q, open, ids),
     proxy ? loadProxyLinks(q, open, principal, now) : undefined,
+    clinical ? activeGrants(q, principal.id, ids, now) : undefined,
   ]);
   return {
     now,
@@ -46,6 +47,19 @@ export async function loadPolicyFacts(
     memberOf,
     ...(relationships ? { relationships } : {}),
     ...(proxyFor ? { proxyFor } : {}),
+    // The engine needs a non-blank reason; the reason code stands for it (the sealed justification never leaves the store).
+    ...(grants
+      ? {
+          breakGlass: grants.map((g) => ({
+            id: g.id,
+            principal: g.principal,
+            patient: g.patient,
+            reason: g.reasonCode,
+            start: g.startsAt,
+            end: g.endsAt,
+          })),
+        }
+      : {}),
   };
 }
 

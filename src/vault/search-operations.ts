@@ -26,7 +26,7 @@ export interface SearchDeps extends VaultDeps {
   readonly facts: (principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
   /** Opens a row for the caller, applying its permit's obligations (masks). */
-  readonly reveal: (row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
+  readonly reveal: (op: OperationRecord, row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
 }
 
 /** Whether, for each long string criterion, the resource has a value of that parameter starting with one of its values. */
@@ -94,7 +94,7 @@ export class SearchOperations {
       op.patients = [...new Set(page.flatMap(({ row }) => row.patients))];
       const total = exhausted && request.total !== 'none' ? visible : undefined;
       return {
-        entries: page.map(({ row, decision, opened }) => this.#deps.reveal(row, decision, opened)),
+        entries: page.map(({ row, decision, opened }) => this.#deps.reveal(op, row, decision, opened)),
         hasNext,
         ...(total !== undefined ? { total } : {}),
       };

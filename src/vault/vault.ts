@@ -11,14 +11,15 @@ import {
   type Principal,
 } from '../policy/index.js';
 import { findCurrent, type Queryable, readCurrent, readHistory, readVersion, type StoredVersion } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
+import { markBreakGlass, type OperationRecord } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
+import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { criteriaHashes, criteriaLockHashes } from './identifier-index.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
-import { checkBody, decideOnType, LOG_VIEW_TYPE, targetOf } from './vault-steps.js';
+import { checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
   type HistoryEntry,
@@ -44,6 +45,8 @@ export class Vault {
   readonly #prep: PrepareDeps;
   /** The audit log as the privacy officer and auditor read it (AuditEvent, exports, reports, recorded disclosures). */
   readonly auditor: AuditorOperations;
+  /** Emergency access: grants, and the privacy officers' review of them. */
+  readonly breakGlass: BreakGlassOperations;
   readonly #search: SearchOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
@@ -58,6 +61,7 @@ export class Vault {
       facts: (q, principal, patients) => this.#facts(q, principal, patients),
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
+    this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
       ...deps,
       run: this.#run,
@@ -65,7 +69,7 @@ export class Vault {
       permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
       facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow)),
       open: (row) => this.#open(row),
-      reveal: (row, decision, opened) => this.#reveal(row, decision, opened),
+      reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
     });
   }
 
@@ -86,7 +90,7 @@ export class Vault {
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
       const visible = await this.#decideOnRow(this.#deps.db, op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(visible, op.decision);
+      return this.#reveal(op, visible, op.decision);
     });
   }
 
@@ -99,7 +103,7 @@ export class Vault {
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = await this.#decideOnRow(this.#deps.db, op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(visible, op.decision);
+      return this.#reveal(op, visible, op.decision);
     });
   }
 
@@ -124,7 +128,7 @@ export class Vault {
         if (match) {
           op.resourceId = match.row.id;
           op.detail = { conditional: 'matched-existing' };
-          return { ...this.#reveal(match.row, match.decision), outcome: 'existing' as const };
+          return { ...this.#reveal(op, match.row, match.decision), outcome: 'existing' as const };
         }
       }
       resource.id = this.#deps.newId();
@@ -275,6 +279,7 @@ export class Vault {
       for (const row of page) {
         const decision = this.#permits(principal, level, row, facts);
         if (decision.effect !== 'permit') continue;
+        markBreakGlass(op, decision);
         for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
@@ -283,7 +288,7 @@ export class Vault {
           lastUpdated: row.lastUpdated,
           method: row.method,
           seq: row.seq,
-          ...(row.deleted ? {} : { resource: this.#reveal(row, decision).resource }),
+          ...(row.deleted ? {} : { resource: this.#reveal(op, row, decision).resource }),
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
@@ -308,7 +313,7 @@ export class Vault {
       const matches = await this.#visibleMatches(this.#deps.db, op, resourceType, criteria, limit);
       op.returned = matches.map(({ row }) => `${row.resourceType}/${row.id}`);
       op.patients = [...new Set(matches.flatMap(({ row }) => row.patients))];
-      return matches.map(({ row, decision }) => this.#reveal(row, decision));
+      return matches.map(({ row, decision }) => this.#reveal(op, row, decision));
     });
   }
 
@@ -337,10 +342,7 @@ export class Vault {
     const op = this.#op(officer, ctx, 'policy-explain', request.resourceType, request.id);
     op.detail = { principal: request.subject.id, roles: request.subject.roles.join(' '), action: request.action };
     return this.#run.read(op, async () => {
-      const decision = decide(officer, 'read', { resourceType: LOG_VIEW_TYPE });
-      op.decision = officer.roles.includes('privacy-officer')
-        ? decision
-        : { effect: 'deny', reasons: [...decision.reasons, 'only a privacy officer may explain decisions'] };
+      op.decision = privacyOfficerDecision(officer, 'explain decisions');
       if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
       if (op.unknownType) throw new WardError('WARD_UNKNOWN_TYPE');
       const row = isFhirId(request.id) ? await readCurrent(this.#deps.db, request.resourceType, request.id) : undefined;
@@ -451,8 +453,10 @@ export class Vault {
    * Opens a row for the caller: its permit's mask obligations (minimum necessary, 164.502(b)) are
    * applied before anything leaves the vault. Anything but a permit here is a programming error.
    */
-  #reveal(row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
+  #reveal(op: OperationRecord, row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
     if (decision?.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
+    // What break-glass let out is named in the operation's audit entry (the privacy officers review it).
+    markBreakGlass(op, decision);
     const full = opened ?? this.#open(row);
     let resource = full.resource;
     for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);

@@ -2,7 +2,7 @@ import type { Keyring } from '../crypto/index.js';
 import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
 import { type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
 import type { Queryable, StoredVersion, WriteMethod } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
+import { markBreakGlass, type OperationRecord } from './audit-trail.js';
 import { identifierHashes } from './identifier-index.js';
 import { patientsOfRow, withNewPatientUnit } from './policy-facts.js';
 import { sealResource } from './sealing.js';
@@ -60,6 +60,7 @@ export async function prepareVersion(
   if (current) decisions.push(deps.permits(principal, effective, current, facts));
   const refusal = decisions.find((d) => d.effect !== 'permit');
   op.decision = refusal ?? decisions[0];
+  if (!refusal) for (const d of decisions) markBreakGlass(op, d);
   if (refusal) throw new WardError('WARD_POLICY_DENIED');
 
   op.versionId = versionId;
