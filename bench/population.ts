@@ -27,6 +27,9 @@ const instant = (r: () => number) => `${day(r, 2019, 2024)}T${pad(int(r, 0, 23))
 const FAMILY = ['Abara', 'Benedek', 'Castell', 'Dunmore', 'Eskola', 'Farrow', 'Galindo', 'Holt', 'Iverson', 'Juhl'];
 const GIVEN = ['Ari', 'Bea', 'Cato', 'Dell', 'Emry', 'Finn', 'Gale', 'Hale', 'Ines', 'Jory'];
 
+/** The organization unit of the benchmark's patients and of its physician. */
+export const BENCH_UNIT = 'Organization/bench-unit';
+
 export function patientFactory(r: () => number, n: number): Json {
   return {
     resourceType: 'Patient',
@@ -34,6 +37,8 @@ export function patientFactory(r: () => number, n: number): Json {
     name: [{ family: pick(r, FAMILY), given: [pick(r, GIVEN)] }],
     gender: pick(r, ['female', 'male', 'other', 'unknown']),
     birthDate: day(r, 1930, 2020),
+    // The benchmark physician reaches these patients as a member of their unit (ADR 0009).
+    managingOrganization: { reference: BENCH_UNIT },
   };
 }
 

@@ -32,7 +32,7 @@ import { type BaselineServer, startBaselineServer } from './baseline-server.js';
 import { type CpuWindow, machineLoad, startCpuWindow } from './cpu.js';
 import { type BenchDatabase, createBenchDatabase, serverVersion } from './database.js';
 import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from './load-generator.js';
-import { type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
+import { BENCH_UNIT, type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
 import { Profiler, type ProfileSummary, summarise } from './profile.js';
 import {
   auditShare,
@@ -124,6 +124,8 @@ async function mintToken(server: RunningServer): Promise<string> {
     sub: 'Practitioner/bench',
     scope: 'user/*.cruds',
     ttl: '6h',
+    // Reads are measured as a clinician's, relationship lookup included.
+    organization: BENCH_UNIT,
   });
 }
 

@@ -28,6 +28,8 @@ export interface TokenCreateArgs {
   readonly ttl?: string;
   /** HL7 v3 PurposeOfUse code the token acts under (TREAT when absent); every entry records it. */
   readonly purposeOfUse?: string;
+  /** The organization unit (`Organization/<id>`) the subject belongs to, for unit relationships. */
+  readonly organization?: string;
 }
 
 export class OperatorCommandError extends Error {
@@ -52,6 +54,7 @@ export async function createToken(
     scope: args.scope,
     ...(args.patient ? { patient: args.patient } : {}),
     ...(args.purposeOfUse ? { purposeOfUse: args.purposeOfUse } : {}),
+    ...(args.organization ? { organization: args.organization } : {}),
   };
   try {
     const minted = await ward.tokens.mint({
@@ -62,6 +65,7 @@ export async function createToken(
       ttlSeconds: parseTtl(args.ttl ?? '15m'),
       clientId: 'ward-cli',
       ...(args.purposeOfUse ? { purposeOfUse: args.purposeOfUse } : {}),
+      ...(args.organization ? { organizations: [args.organization] } : {}),
     });
     await ward.vault.recordAdministrative(operator, ctx, 'token-create', {
       status: 201,

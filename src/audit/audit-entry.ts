@@ -101,6 +101,12 @@ export const AUDIT_ACTIONS = [
   'app-list',
   /** A patient revoked an app's access: its grant, access and refresh tokens are gone. */
   'app-revoke',
+  /** A privacy officer asked why the policy permits or denies a principal an action (no data returned). */
+  'policy-explain',
+  /** A clinician was granted (or refused) time-boxed emergency access to a patient; privacy officers are alerted. */
+  'break-glass',
+  /** A privacy officer acknowledged or escalated a break-glass grant. */
+  'break-glass-review',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -105,6 +105,9 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'launch-create': { type: dcm('110114', 'User Authentication'), code: 'C' },
   'app-list': { type: dcm('110137', 'User Security Attributes Changed'), code: 'R' },
   'app-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'D' },
+  'policy-explain': { type: dcm('110100', 'Application Activity'), code: 'E' },
+  'break-glass': { type: dcm('110113', 'Security Alert'), code: 'E' },
+  'break-glass-review': { type: dcm('110113', 'Security Alert'), code: 'U' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

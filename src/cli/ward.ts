@@ -36,7 +36,7 @@ const USAGE = `usage: ward <command>
   start                         serve the FHIR API (HTTPS on WARD_HOST:WARD_PORT)
   migrate                       apply database migrations and provision the serving role
   token create --role <role> --sub <principal> --scope "<SMART v2 scopes>" [--patient <id>] [--ttl 15m]
-                [--purpose-of-use <HL7 v3 PurposeOfUse code; TREAT when absent>]
+                [--purpose-of-use <HL7 v3 PurposeOfUse code; TREAT when absent>] [--organization Organization/<id>]
                                 mint an access token (printed alone on stdout; the minting is audited)
   audit verify [--witness <file> | --no-witness] [--public-key <pem>] [--json]
                                 check every audit entry, the Merkle tree, each signed head and the
@@ -157,6 +157,7 @@ async function tokenCreate(config: WardConfig, argv: string[]): Promise<number> 
       patient: { type: 'string' },
       ttl: { type: 'string' },
       'purpose-of-use': { type: 'string' },
+      organization: { type: 'string' },
     },
     strict: true,
   });
@@ -171,6 +172,7 @@ async function tokenCreate(config: WardConfig, argv: string[]): Promise<number> 
     ...(values.patient ? { patient: values.patient } : {}),
     ...(values.ttl ? { ttl: values.ttl } : {}),
     ...(values['purpose-of-use'] ? { purposeOfUse: values['purpose-of-use'] } : {}),
+    ...(values.organization ? { organization: values.organization } : {}),
   };
   return operatorCommand(
     config,

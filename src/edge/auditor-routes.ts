@@ -81,6 +81,22 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
           return auditor.refuseConfigChange(auditorRequest(request));
         },
       });
+  const json = (method: HTTPMethods, url: string, action: RouteAction, handler: (req: AuditorRequest) => Promise<FhirResponse>) =>
+    route(app, {
+      method,
+      url,
+      action,
+      handler: async (request, reply) => send(reply, await handler(auditorRequest(request)), 'application/json; charset=utf-8'),
+    });
+  json('POST', '/admin/break-glass', 'create', (req) => auditor.breakGlass.request(req));
+  json('GET', '/admin/break-glass/reviews', 'search', (req) => auditor.breakGlass.reviews(req));
+  json('POST', '/admin/break-glass/reviews/:id', 'update', (req) => auditor.breakGlass.review(req));
+  route(app, {
+    method: 'GET',
+    url: '/admin/policy/explain',
+    action: 'read',
+    handler: async (request, reply) => send(reply, await auditor.explainPolicy(auditorRequest(request)), 'application/json; charset=utf-8'),
+  });
 }
 
 function auditorRequest(request: FastifyRequest): AuditorRequest {

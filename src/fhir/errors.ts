@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   WARD_CONDITION_NO_MATCH: { status: 412, issue: 'not-found', text: 'The conditional reference matches no resource.' },
   WARD_INVALID_BUNDLE: { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed as a transaction or batch.' },
   WARD_CONFLICT: { status: 409, issue: 'conflict', text: 'The resource was changed concurrently; retry.' },
+  WARD_ALREADY_REVIEWED: { status: 409, issue: 'conflict', text: 'This break-glass grant was already reviewed.' },
   WARD_BODY_TOO_LARGE: { status: 413, issue: 'too-costly', text: 'The request body is too large.' },
   WARD_UNSUPPORTED_MEDIA_TYPE: { status: 415, issue: 'not-supported', text: 'Unsupported media type; send application/fhir+json.' },
   WARD_UNPROCESSABLE: { status: 422, issue: 'processing', text: 'The request cannot be processed.' },

@@ -18,6 +18,8 @@ export interface MintRequest {
   readonly ttlSeconds: number;
   readonly clientId: string;
   readonly purposeOfUse?: string;
+  /** Organization units the user belongs to (`Organization/<id>`), for unit relationships (ADR 0009). */
+  readonly organizations?: readonly string[];
 }
 
 export interface MintedToken {
@@ -40,6 +42,7 @@ function decodeExp(token: string): number | undefined {
 
 const SUBJECT = /^(system|[A-Z][A-Za-z]+\/[A-Za-z0-9\-.]{1,64})$/;
 const MAX_TTL_SECONDS = 24 * 3600;
+const ORGANIZATION = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
 
 /**
  * Access tokens: JWTs signed with ECDSA P-256 (ES256). The operator's `ward token create` mints
@@ -92,6 +95,7 @@ export class AccessTokens {
       ...(request.sub.includes('/') ? { fhirUser: request.sub } : {}),
       ...(patient ? { patient } : {}),
       ...(request.purposeOfUse ? { purpose_of_use: request.purposeOfUse } : {}),
+      ...(request.organizations?.length ? { ward_organizations: request.organizations } : {}),
     };
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: 'at+jwt', kid: await this.#keyId() })
@@ -147,6 +151,9 @@ export class AccessTokens {
       const sub = payload.sub as string;
       if (!SUBJECT.test(sub)) throw new TokenRequestError('sub');
       const patient = typeof payload.patient === 'string' ? payload.patient : undefined;
+      const organizations = payload.ward_organizations;
+      if (organizations !== undefined && (!Array.isArray(organizations) || !organizations.every((o) => ORGANIZATION.test(String(o)))))
+        throw new TokenRequestError('organizations');
       return {
         id: sub,
         kind: kindOfSubject(sub),
@@ -156,6 +163,7 @@ export class AccessTokens {
         ...(typeof payload.client_id === 'string' ? { clientId: payload.client_id } : {}),
         tokenId: payload.jti as string,
         purposeOfUse: typeof payload.purpose_of_use === 'string' ? payload.purpose_of_use : 'TREAT',
+        ...(organizations ? { organizations: organizations as string[] } : {}),
       };
     } catch (e) {
       if (e instanceof joseErrors.JOSEError || e instanceof TokenRequestError || e instanceof ScopeSyntaxError) {
@@ -179,6 +187,7 @@ function checkMintRequest(r: MintRequest): void {
     throw new TokenRequestError(`--ttl must be between 1 second and ${MAX_TTL_SECONDS / 3600} hours`);
   }
   if (r.patient !== undefined && !/^[A-Za-z0-9\-.]{1,64}$/.test(r.patient)) throw new TokenRequestError('--patient must be a FHIR id');
+  for (const o of r.organizations ?? []) if (!ORGANIZATION.test(o)) throw new TokenRequestError('--organization must be Organization/<id>');
   if (r.purposeOfUse !== undefined && !/^[A-Z][A-Z0-9]{1,31}$/.test(r.purposeOfUse)) {
     throw new TokenRequestError('--purpose-of-use must be an HL7 v3 PurposeOfUse code such as TREAT or PUBHLTH');
   }

@@ -178,6 +178,8 @@ export class PasswordLogin {
       scope,
       ttlSeconds: LOGIN_TOKEN_TTL_SECONDS,
       clientId: LOGIN_CLIENT_ID,
+      // The account's unit travels in the token: the policy's unit relationships read it (ADR 0009).
+      ...(user.organization ? { organizations: [user.organization] } : {}),
     });
     // Durable before the token leaves (invariant 2); the entry names the token, never holds it.
     await this.#deps.audit.record(ctx, {

@@ -144,6 +144,8 @@ export class Sessions {
       roles: user.roles as Principal['roles'],
       scopes: parseScopes(user.kind === 'patient' ? 'patient/*.rs' : 'user/*.cruds'),
       ...(user.kind === 'patient' ? { patient: user.fhirUser.slice('Patient/'.length) } : {}),
+      // The account's organization gives the unit relationship (ADR 0009), as a login token's claim does.
+      ...(user.organization ? { organizations: [user.organization] } : {}),
       clientId: WEB_CLIENT_ID,
       tokenId: `session:${row.handle}`,
       purposeOfUse: 'TREAT',

@@ -40,6 +40,12 @@ export interface Principal {
   readonly tokenId?: string;
   /** HL7 v3 PurposeOfUse code; TREAT unless the token says otherwise. */
   readonly purposeOfUse: string;
+  /**
+   * The organization units (`Organization/<id>`) a workforce user belongs to, from the token's
+   * `ward_organizations` claim (the account's organization at login, or `ward token create
+   * --organization`). They give unit relationships and match Consent actors naming an organization.
+   */
+  readonly organizations?: readonly string[];
 }
 
 /** Derives the principal kind from a token subject. */

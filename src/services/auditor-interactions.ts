@@ -14,7 +14,9 @@ import {
   type SealerView,
   type Vault,
 } from '../vault/index.js';
+import { BreakGlassInteractions } from './break-glass-interactions.js';
 import type { FhirResponse } from './fhir-request.js';
+import { EXPLAIN_PARAMETERS, parseExplainRequest } from './policy-explain-request.js';
 
 /** A request to the auditor API, without HTTP types. */
 export interface AuditorRequest {
@@ -50,9 +52,12 @@ export class AuditorInteractions {
   readonly #fhirBase: string;
   readonly #sealer: () => SealerView;
   readonly #reviewIntervalDays: number;
+  /** Break-glass requests and their review queue (the privacy officers' other oversight duty). */
+  readonly breakGlass: BreakGlassInteractions;
 
   constructor(vault: Vault, fhirBase: string, sealer: () => SealerView, options: { readonly reviewIntervalDays: number }) {
     this.#vault = vault;
+    this.breakGlass = new BreakGlassInteractions(vault);
     this.#fhirBase = fhirBase.replace(/\/$/, '');
     this.#sealer = sealer;
     this.#reviewIntervalDays = options.reviewIntervalDays;
@@ -126,6 +131,33 @@ export class AuditorInteractions {
       status: 200,
       headers: { 'content-type': type.contentType, 'content-disposition': `attachment; filename="ward-audit.${type.extension}"` },
       stream,
+    };
+  }
+
+  /**
+   * `GET /admin/policy/explain?principal=&role=&action=&target=`: the decision the policy would
+   * make and the rules behind it, with no resource data (issue 6 §6); privacy officers only.
+   */
+  async explainPolicy(req: AuditorRequest): Promise<FhirResponse> {
+    checkParameters(req.query, EXPLAIN_PARAMETERS);
+    const request = parseExplainRequest(req.query);
+    const { policyVersion, decision, reasons } = await this.#vault.explainAccess(req.principal, req.ctx, request);
+    return {
+      status: 200,
+      headers: { 'content-type': REPORT_JSON },
+      body: {
+        policyVersion,
+        principal: request.subject.id,
+        roles: request.subject.roles,
+        action: request.action,
+        target: `${request.resourceType}/${request.id}`,
+        effect: decision.effect,
+        reasons,
+        ...(decision.effect === 'permit'
+          ? { obligations: decision.obligations.map((o) => (o.kind === 'mask' ? { kind: o.kind, rule: o.rule } : { kind: o.kind })) }
+          : {}),
+        ...(decision.effect === 'permit' && decision.breakGlass ? { breakGlass: decision.breakGlass } : {}),
+      },
     };
   }
 

@@ -68,6 +68,8 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT SELECT, INSERT ON ward_webauthn_credential, ward_webauthn_challenge TO ${role.name};
     GRANT UPDATE (counter, last_used_at) ON ward_webauthn_credential TO ${role.name};
     GRANT UPDATE (used_at) ON ward_webauthn_challenge TO ${role.name};
+    GRANT SELECT, INSERT ON ward_break_glass_grant TO ${role.name};
+    GRANT UPDATE (review_status, reviewed_by, reviewed_at) ON ward_break_glass_grant TO ${role.name};
     GRANT USAGE ON SEQUENCE ward_version_seq, ward_audit_seq TO ${role.name};
   `);
 }

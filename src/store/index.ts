@@ -57,6 +57,15 @@ export {
   type StoredAuditRow,
 } from './audit-store.js';
 export {
+  activeGrants,
+  type BreakGlassGrantRow,
+  insertGrant,
+  listGrants,
+  type ReviewStatus,
+  readGrant,
+  reviewGrant,
+} from './break-glass-store.js';
+export {
   type ClientAuthMethod,
   type ClientRow,
   type ClientState,

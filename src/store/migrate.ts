@@ -9,6 +9,7 @@ import { migration0008 } from './migrations/0008-mfa-sessions.js';
 import { migration0009 } from './migrations/0009-search-references.js';
 import { migration0010 } from './migrations/0010-drop-identifier-index.js';
 import { migration0011 } from './migrations/0011-smart.js';
+import { migration0012 } from './migrations/0012-break-glass.js';
 import { migration0013 } from './migrations/0013-smart-launch.js';
 
 export interface Migration {
@@ -28,6 +29,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0009,
   migration0010,
   migration0011,
+  migration0012,
   migration0013,
 ];
 

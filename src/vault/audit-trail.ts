@@ -20,12 +20,26 @@ export interface OperationRecord {
   detail?: Record<string, string>;
   /** Why, when it is not the principal's own purpose of use (a recorded disclosure's purpose). */
   purposeOfUse?: string;
+  /** Break-glass grants whose use permitted something this operation returned or wrote (ids only). */
+  breakGlass?: string[];
   /** The version a write will commit together with this operation's audit entry. */
   pending?: PendingWrite | undefined;
 }
 
+/** Marks an operation as having used break-glass grants: its entry then names them, for the privacy officers' review. */
+export function markBreakGlass(op: OperationRecord, decision: Decision | undefined): void {
+  if (decision?.effect !== 'permit' || !decision.breakGlass) return;
+  op.breakGlass = [...new Set([...(op.breakGlass ?? []), ...decision.breakGlass.grants])];
+}
+
 export function auditEntry(op: OperationRecord, time: Date, status: number, code?: string): AuditEntry {
   const p = op.principal;
+  markBreakGlass(op, op.decision);
+  const detail = {
+    ...op.detail,
+    ...(op.patients && op.patients.length > 1 ? { patients: op.patients.join(' ') } : {}),
+    ...(op.breakGlass?.length ? { breakGlass: op.breakGlass.join(' ') } : {}),
+  };
   return {
     time: time.toISOString(),
     who: p
@@ -55,9 +69,7 @@ export function auditEntry(op: OperationRecord, time: Date, status: number, code
     decision: op.decision ? { effect: op.decision.effect, reasons: op.decision.reasons } : { effect: 'none', reasons: [] },
     outcome: { status, ...(code ? { code } : {}) },
     ...(op.returned ? { returned: op.returned } : {}),
-    ...(op.detail || (op.patients && op.patients.length > 1)
-      ? { detail: { ...op.detail, ...(op.patients && op.patients.length > 1 ? { patients: op.patients.join(' ') } : {}) } }
-      : {}),
+    ...(op.detail || Object.keys(detail).length > 0 ? { detail } : {}),
   };
 }
 

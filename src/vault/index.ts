@@ -24,6 +24,13 @@ export type {
   RecordedDisclosure,
   SealerView,
 } from './auditor-operations.js';
+export {
+  BREAK_GLASS_MAX_MINUTES,
+  BREAK_GLASS_REASONS,
+  type BreakGlassGrantView,
+  type BreakGlassOperations,
+  type BreakGlassRequest,
+} from './break-glass-operations.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

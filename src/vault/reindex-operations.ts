@@ -1,6 +1,13 @@
 import type { RequestContext } from '../audit/index.js';
-import type { Decision, PolicyAction, Principal } from '../policy/index.js';
-import { countCurrent, type ReindexCursor, readCurrentAfter, replaceSearchRows, type StoredVersion } from '../store/index.js';
+import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
+import {
+  countCurrent,
+  type Queryable,
+  type ReindexCursor,
+  readCurrentAfter,
+  replaceSearchRows,
+  type StoredVersion,
+} from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
 import { searchRowsOf } from './search-index.js';
@@ -10,7 +17,8 @@ import type { VaultDeps, VersionedResource } from './vault-types.js';
 export interface ReindexDeps extends VaultDeps {
   readonly run: AuditedRunner;
   readonly op: (principal: Principal, ctx: RequestContext, action: OperationRecord['action'], resourceType?: string) => OperationRecord;
-  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
+  readonly facts: (q: Queryable, principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
 }
 
@@ -43,8 +51,9 @@ export async function reindexBatch(
       decideOnType(op, 'read');
       const rows = await readCurrentAfter(tx, options);
       let reindexed = 0;
+      const facts = await deps.facts(tx, principal, rows);
       for (const row of rows) {
-        if (deps.permits(principal, 'read', row).effect !== 'permit') continue;
+        if (deps.permits(principal, 'read', row, facts).effect !== 'permit') continue;
         await replaceSearchRows(tx, row.resourceType, row.id, searchRowsOf(deps.keyring.blindIndexer, deps.open(row).resource));
         reindexed++;
       }

@@ -24,7 +24,8 @@ export async function includedRows(
   db: Queryable,
   specs: readonly IncludeSpec[],
   matches: readonly StoredVersion[],
-  visible: (row: StoredVersion) => boolean,
+  /** Decides a batch of candidate rows (loading their patients' facts once) and says which are visible. */
+  visible: (rows: readonly StoredVersion[]) => Promise<(row: StoredVersion) => boolean>,
 ): Promise<IncludeResult> {
   const seen = new Set(matches.map(keyOf));
   const out: StoredVersion[] = [];
@@ -39,8 +40,9 @@ export async function includedRows(
         // Invisible rows are dropped after each batch, so batches continue until the answer ends or the page is full.
         for (let offset = 0; !truncated; offset += INCLUDE_BATCH) {
           const rows = await follow(db, spec, type, ids, { limit: INCLUDE_BATCH, offset });
+          const isVisible = await visible(rows);
           for (const row of rows) {
-            if (seen.has(keyOf(row)) || !visible(row)) continue;
+            if (seen.has(keyOf(row)) || !isVisible(row)) continue;
             if (found.length + out.length >= MAX_INCLUDED) {
               truncated = true;
               break;

@@ -1,6 +1,6 @@
 import type { RequestContext } from '../audit/index.js';
 import type { Criterion, SearchRequest } from '../fhir/index.js';
-import type { Decision, PolicyAction, Principal } from '../policy/index.js';
+import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
@@ -23,10 +23,17 @@ export interface SearchDeps extends VaultDeps {
     resourceType?: string,
     id?: string,
   ) => OperationRecord;
-  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
+  /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
+  readonly facts: (principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
   /** Opens a row for the caller, applying its permit's obligations (masks). */
-  readonly reveal: (row: StoredVersion, decision: Decision, opened?: VersionedResource) => VersionedResource;
+  readonly reveal: (
+    op: OperationRecord,
+    row: StoredVersion,
+    decision: Decision | undefined,
+    opened?: VersionedResource,
+  ) => VersionedResource;
 }
 
 /** FHIR search through the vault: the store finds, the vault's decision filters, one audit entry records. */
@@ -36,7 +43,13 @@ export class SearchOperations {
 
   constructor(deps: SearchDeps) {
     this.#deps = deps;
-    this.#matchDeps = { indexer: deps.keyring.blindIndexer, now: deps.now, permits: deps.permits, open: deps.open };
+    this.#matchDeps = {
+      indexer: deps.keyring.blindIndexer,
+      now: deps.now,
+      permits: deps.permits,
+      facts: (_q, principal, rows) => deps.facts(principal, rows),
+      open: deps.open,
+    };
   }
 
   /**
@@ -70,8 +83,9 @@ export class SearchOperations {
       let exhausted = false;
       for (let offset = 0; ; offset += SEARCH_BATCH) {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
+        const facts = await this.#deps.facts(principal, rows);
         for (const row of rows) {
-          const decision = this.#deps.permits(principal, 'search', row);
+          const decision = this.#deps.permits(principal, 'search', row, facts);
           if (decision.effect !== 'permit') continue;
           // A long string or a composite is confirmed on the opened resource; keep it, so a page row is opened once.
           const opened = confirm ? this.#deps.open(row) : undefined;
@@ -86,13 +100,23 @@ export class SearchOperations {
         }
         if (hasNext && !countAll) break;
       }
+      // Included resources are decided like matches, a batch at a time with their patients' facts.
+      const includedDecisions = new Map<StoredVersion, Decision>();
+      const visibleOf = async (rows: readonly StoredVersion[]) => {
+        const facts = await this.#deps.facts(principal, rows);
+        for (const row of rows) {
+          const decision = this.#deps.permits(principal, 'search', row, facts);
+          if (decision.effect === 'permit') includedDecisions.set(row, decision);
+        }
+        return (row: StoredVersion) => includedDecisions.has(row);
+      };
       const included =
         request.includes.length > 0 && page.length > 0
           ? await includedRows(
               this.#deps.db,
               request.includes,
               page.map(({ row }) => row),
-              (row) => this.#deps.permits(principal, 'search', row).effect === 'permit',
+              visibleOf,
             )
           : { rows: [], truncated: false };
       // Included resources are disclosed like matches: listed, with their patients, for the accounting of disclosures.
@@ -101,9 +125,9 @@ export class SearchOperations {
       if (included.rows.length > 0) op.detail = { ...op.detail, included: included.rows.map(keyOf).join(' ') };
       const total = exhausted && request.total !== 'none' ? visible : undefined;
       return {
-        entries: page.map(({ row, decision, opened }) => this.#deps.reveal(row, decision, opened)),
+        entries: page.map(({ row, decision, opened }) => this.#deps.reveal(op, row, decision, opened)),
         // Included resources carry their own decision's obligations (masks), like matches.
-        included: included.rows.map((row) => this.#deps.reveal(row, this.#deps.permits(principal, 'search', row))),
+        included: included.rows.map((row) => this.#deps.reveal(op, row, includedDecisions.get(row))),
         includeTruncated: included.truncated,
         hasNext,
         ...(total !== undefined ? { total } : {}),

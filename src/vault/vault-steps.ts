@@ -1,6 +1,6 @@
 import { AuditUnavailableError } from '../audit/index.js';
-import { type FhirResource, isPlainObject, isWardError, validateResource, WardError } from '../fhir/index.js';
-import { decide, type PolicyAction, type PolicyTarget, type Principal } from '../policy/index.js';
+import { categoriesOf, type FhirResource, isPlainObject, isWardError, validateResource, WardError } from '../fhir/index.js';
+import { decide, type PolicyAction, type PolicyTarget, type Principal, type SecurityLabel } from '../policy/index.js';
 import { type StoredVersion, WriteConflictError } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 
@@ -21,8 +21,25 @@ export function decideOnType(op: OperationRecord, action: PolicyAction): void {
   if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
 }
 
-export function targetOf(row: StoredVersion): PolicyTarget {
-  return { resourceType: row.resourceType, id: row.id, patients: row.patients };
+/**
+ * What policy decides a stored row on. With its opened content, the target also carries the
+ * stored `meta.security` labels and the categories (both sealed in the body); a tombstone has
+ * neither.
+ */
+export function targetOf(row: StoredVersion, content?: FhirResource | 'tombstone'): PolicyTarget {
+  const target = { resourceType: row.resourceType, id: row.id, patients: row.patients };
+  if (content === undefined) return target;
+  if (content === 'tombstone') return { ...target, security: [], categories: [] };
+  return { ...target, security: securityOf(content), categories: categoriesOf(content) };
+}
+
+/** The well-formed `meta.security` codings of a resource. */
+export function securityOf(resource: FhirResource): SecurityLabel[] {
+  const security = isPlainObject(resource.meta) ? resource.meta.security : undefined;
+  if (!Array.isArray(security)) return [];
+  return security.flatMap((c) =>
+    isPlainObject(c) && typeof c.system === 'string' && typeof c.code === 'string' ? [{ system: c.system, code: c.code }] : [],
+  );
 }
 
 /** Snapshot the untrusted body, then validate the snapshot: what policy sees is what is stored. */

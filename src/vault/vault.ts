@@ -1,14 +1,15 @@
 import type { AuditEntry, RequestContext } from '../audit/index.js';
+import { type ConditionalCriteria, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
 import {
-  type ConditionalCriteria,
-  categoriesOf,
-  type FhirResource,
-  isFhirId,
-  isResourceType,
-  type SearchRequest,
-  WardError,
-} from '../fhir/index.js';
-import { type Decision, decide, mask, type PolicyAction, type Principal } from '../policy/index.js';
+  type Decision,
+  decide,
+  type Explanation,
+  explain,
+  mask,
+  type PolicyAction,
+  type PolicyFacts,
+  type Principal,
+} from '../policy/index.js';
 import {
   type Database,
   type Engine,
@@ -19,9 +20,11 @@ import {
   readVersion,
   type StoredVersion,
 } from '../store/index.js';
-import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
+import { auditEntry, markBreakGlass, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
+import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
+import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
 import { SearchOperations } from './search-operations.js';
@@ -36,7 +39,7 @@ import {
   WRITE_STATUS,
   type WriteResult,
 } from './vault-types.js';
-import { lockCondition, visibleMatches } from './visible-matches.js';
+import { lockCondition, type MatchDeps, visibleMatches } from './visible-matches.js';
 import { type PrepareDeps, prepareTombstone, prepareVersion } from './write-preparation.js';
 
 /** Operator actions recorded on their own (no resource, no policy decision of the vault's). */
@@ -63,9 +66,14 @@ export class Vault {
   readonly #deps: VaultDeps;
   readonly #run: AuditedRunner;
   readonly #prep: PrepareDeps;
+  readonly #matchDeps: MatchDeps;
   /** The audit log as the privacy officer and auditor read it (AuditEvent, exports, reports, recorded disclosures). */
   readonly auditor: AuditorOperations;
+  /** Emergency access: grants, and the privacy officers' review of them. */
+  readonly breakGlass: BreakGlassOperations;
   readonly #search: SearchOperations;
+  /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
+  readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
 
   readonly #enclosed: boolean;
 
@@ -73,15 +81,29 @@ export class Vault {
     this.#deps = deps;
     this.#enclosed = options.enclosed ?? false;
     this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed });
-    this.#prep = { keyring: deps.keyring, now: deps.now, permits: (principal, action, row) => this.#permits(principal, action, row) };
+    this.#prep = {
+      keyring: deps.keyring,
+      now: deps.now,
+      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
+      facts: (q, principal, patients) => this.#facts(q, principal, patients),
+    };
+    this.#matchDeps = {
+      indexer: deps.keyring.blindIndexer,
+      now: deps.now,
+      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
+      facts: (q, principal, rows) => this.#facts(q, principal, rows.flatMap(patientsOfRow)),
+      open: (row) => this.#open(row),
+    };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
+    this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
       ...deps,
       run: this.#run,
       op: (...args) => this.#op(...args),
-      permits: (principal, action, row) => this.#permits(principal, action, row),
+      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
+      facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow)),
       open: (row) => this.#open(row),
-      reveal: (row, decision, opened) => this.#reveal(row, decision, opened),
+      reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
     });
   }
 
@@ -100,9 +122,9 @@ export class Vault {
     return this.#run.read(op, async () => {
       decideOnType(op, 'read');
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
-      const visible = this.#decideOnRow(op, 'read', row);
+      const visible = await this.#decideOnRow(this.#deps.db, op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(visible, op.decision);
+      return this.#reveal(op, visible, op.decision);
     });
   }
 
@@ -113,9 +135,9 @@ export class Vault {
       decideOnType(op, 'vread');
       const row =
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
-      const visible = this.#decideOnRow(op, 'vread', row);
+      const visible = await this.#decideOnRow(this.#deps.db, op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(visible, op.decision);
+      return this.#reveal(op, visible, op.decision);
     });
   }
 
@@ -140,13 +162,13 @@ export class Vault {
         if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
         const match = matches[0];
         if (match) {
-          op.resourceId = match.id;
+          op.resourceId = match.row.id;
           op.detail = { ...op.detail, conditional: 'matched-existing' };
-          return { ...this.#reveal(match, this.#permits(principal, 'search', match)), outcome: 'existing' as const };
+          return { ...this.#reveal(op, match.row, match.decision), outcome: 'existing' as const };
         }
       }
       resource.id = options.assignedId ?? this.#deps.newId();
-      return prepareVersion(this.#prep, op, resource, 'create', undefined, 'POST');
+      return prepareVersion(this.#prep, q, op, resource, 'create', undefined, 'POST');
     });
   }
 
@@ -171,7 +193,7 @@ export class Vault {
         });
       }
       const current = await readCurrent(q, resourceType, id, lock);
-      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT', options.ifMatch);
+      return prepareVersion(this.#prep, q, op, resource, 'update', current, 'PUT', options.ifMatch);
     });
   }
 
@@ -195,16 +217,16 @@ export class Vault {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
         resource.id ??= this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return prepareVersion(this.#prep, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return prepareVersion(this.#prep, tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
       }
-      if (resource.id !== undefined && resource.id !== match.id) {
+      if (resource.id !== undefined && resource.id !== match.row.id) {
         throw new WardError('WARD_ID_MISMATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'Resource.id does not match the resource the condition selected' }],
         });
       }
-      resource.id = match.id;
-      const current = await readCurrent(tx, resourceType, match.id, true);
-      return prepareVersion(this.#prep, op, resource, 'update', current, 'PUT');
+      resource.id = match.row.id;
+      const current = await readCurrent(tx, resourceType, match.row.id, true);
+      return prepareVersion(this.#prep, tx, op, resource, 'update', current, 'PUT');
     });
   }
 
@@ -221,7 +243,7 @@ export class Vault {
     return this.#write(op, { transactional: false, retryOnConflict: options.ifMatch === undefined }, async (q, lock) => {
       decideOnType(op, 'patch');
       const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
-      const visible = this.#decideOnRow(op, 'patch', row);
+      const visible = await this.#decideOnRow(q, op, 'patch', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
       const patched = checkBody(apply(this.#open(visible).resource), resourceType);
@@ -229,7 +251,7 @@ export class Vault {
         throw new WardError('WARD_INVALID_PATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
         });
-      return prepareVersion(this.#prep, op, patched, 'patch', visible, 'PATCH');
+      return prepareVersion(this.#prep, q, op, patched, 'patch', visible, 'PATCH');
     });
   }
 
@@ -247,7 +269,7 @@ export class Vault {
       async (q, lock) => {
         decideOnType(op, 'delete');
         const row = isFhirId(id) ? await readCurrent(q, resourceType, id, lock) : undefined;
-        const visible = this.#decideOnRow(op, 'delete', row);
+        const visible = await this.#decideOnRow(q, op, 'delete', row);
         return prepareTombstone(this.#deps.now, op, visible, options.ifMatch);
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
@@ -271,9 +293,9 @@ export class Vault {
         const matches = await this.#visibleMatches(tx, op, resourceType, criteria, 2);
         if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
         if (!matches[0]) return { outcome: 'not-found' as const };
-        op.resourceId = matches[0].id;
-        const row = await readCurrent(tx, resourceType, matches[0].id, true);
-        return prepareTombstone(this.#deps.now, op, this.#decideOnRow(op, 'delete', row));
+        op.resourceId = matches[0].row.id;
+        const row = await readCurrent(tx, resourceType, matches[0].row.id, true);
+        return prepareTombstone(this.#deps.now, op, await this.#decideOnRow(tx, op, 'delete', row));
       },
       (r) => (r.outcome === 'deleted' ? 200 : 204),
     );
@@ -294,9 +316,11 @@ export class Vault {
       const page = rows.slice(0, query.count);
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
+      const facts = await this.#facts(this.#deps.db, principal, page.flatMap(patientsOfRow));
       for (const row of page) {
-        const decision = this.#permits(principal, level, row);
+        const decision = this.#permits(principal, level, row, facts);
         if (decision.effect !== 'permit') continue;
+        markBreakGlass(op, decision);
         for (const p of row.patients) patients.add(p);
         entries.push({
           resourceType: row.resourceType,
@@ -305,7 +329,7 @@ export class Vault {
           lastUpdated: row.lastUpdated,
           method: row.method,
           seq: row.seq,
-          ...(row.deleted ? {} : { resource: this.#reveal(row, decision).resource }),
+          ...(row.deleted ? {} : { resource: this.#reveal(op, row, decision).resource }),
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
@@ -334,9 +358,9 @@ export class Vault {
       if (this.#enclosed) await this.#lockCriteria(this.#deps.db, resourceType, condition);
       const matches = await this.#visibleMatches(this.#deps.db, op, resourceType, condition, 2);
       if (matches.length > 1) throw new WardError('WARD_CONDITION_MULTIPLE');
-      op.returned = matches.map((r) => `${r.resourceType}/${r.id}`);
-      op.patients = [...new Set(matches.flatMap((r) => r.patients))];
-      return matches[0]?.id;
+      op.returned = matches.map(({ row }) => `${row.resourceType}/${row.id}`);
+      op.patients = [...new Set(matches.flatMap(({ row }) => row.patients))];
+      return matches[0]?.row.id;
     });
   }
 
@@ -389,7 +413,8 @@ export class Vault {
         ...this.#deps,
         run: this.#run,
         op: (...args) => this.#op(...args),
-        permits: (p, a, row) => this.#permits(p, a, row),
+        permits: (p, a, row, facts) => this.#permits(p, a, row, facts),
+        facts: (q, p, rows) => this.#facts(q, p, rows.flatMap(patientsOfRow)),
         open: (row) => this.#open(row),
       },
       principal,
@@ -407,6 +432,39 @@ export class Vault {
     options: { pageSize: number; compartment?: string },
   ): Promise<SearchPage> {
     return this.#search.search(principal, ctx, resourceType, request, options);
+  }
+
+  /**
+   * Why the policy would permit or deny `subject` an action on a stored resource, decided on the
+   * same facts and labels a real request would load — returned as rules, never as data (issue 6
+   * §6). Privacy officers only: the auditor role also reads the log, but explaining a decision
+   * reveals what a patient's consents and relationships say. Audited like a read of the target.
+   */
+  async explainAccess(
+    officer: Principal,
+    ctx: RequestContext,
+    request: { subject: Principal; action: PolicyAction; resourceType: string; id: string },
+  ): Promise<Explanation> {
+    const op = this.#op(officer, ctx, 'policy-explain', request.resourceType, request.id);
+    op.detail = { principal: request.subject.id, roles: request.subject.roles.join(' '), action: request.action };
+    return this.#run.read(op, async () => {
+      op.decision = privacyOfficerDecision(officer, 'explain decisions');
+      if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+      if (op.unknownType) throw new WardError('WARD_UNKNOWN_TYPE');
+      const row = isFhirId(request.id) ? await readCurrent(this.#deps.db, request.resourceType, request.id) : undefined;
+      if (!row) throw new WardError('WARD_NOT_FOUND');
+      op.resourceId = row.id;
+      op.patients = row.patients;
+      const facts = await this.#facts(this.#deps.db, request.subject, patientsOfRow(row));
+      const explanation = explain(
+        request.subject,
+        request.action,
+        targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource),
+        facts,
+      );
+      op.detail = { ...op.detail, effect: explanation.decision.effect };
+      return explanation;
+    });
   }
 
   /**
@@ -477,27 +535,37 @@ export class Vault {
     return `hmac:${this.#deps.keyring.blindIndexer.hash('audit-id', id).toString('hex').slice(0, 32)}`;
   }
 
-  /** A refusal that depends on the row answers 404, exactly like a missing row: no existence oracle. */
-  #decideOnRow(op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): StoredVersion {
+  /**
+   * Decides on a stored row with the facts loaded for its patients. A refusal that depends on
+   * the row answers 404, exactly like a missing row: no existence oracle.
+   */
+  async #decideOnRow(q: Queryable, op: OperationRecord, action: PolicyAction, row: StoredVersion | undefined): Promise<StoredVersion> {
     if (!row) throw new WardError('WARD_NOT_FOUND');
     op.resourceId = row.id;
     op.patients = row.patients;
     op.versionId = row.versionId;
-    const decision = this.#permits(op.principal as Principal, action, row);
+    const principal = op.principal as Principal;
+    const decision = this.#permits(principal, action, row, await this.#facts(q, principal, patientsOfRow(row)));
     op.decision = decision;
     if (decision.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
     return row;
   }
 
+  /** The policy facts (relationships, consents, proxy links) for the principal and these patients, now. */
+  #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+    return loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now());
+  }
+
   /**
-   * Decides on a stored row. A permit that depends on content (a granular `?category=` scope)
-   * is decided again on the opened resource; nothing has left the vault in between.
+   * Decides on a stored row. The labels (`meta.security`) and categories are sealed in its body,
+   * so a permit on what the row shows in the clear is decided again on the opened content, with
+   * the same facts; nothing has left the vault in between. A permit that still depends on content
+   * is a refusal.
    */
-  #permits(principal: Principal, action: PolicyAction, row: StoredVersion): Decision {
-    const decision = decide(principal, action, targetOf(row));
-    if (decision.effect !== 'permit' || !decision.obligations.some((o) => o.kind === 'decide-on-content')) return decision;
-    const categories = row.deleted ? [] : categoriesOf(this.#open(row).resource);
-    const final = decide(principal, action, { ...targetOf(row), categories });
+  #permits(principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts): Decision {
+    const decision = decide(principal, action, targetOf(row), facts);
+    if (decision.effect !== 'permit') return decision;
+    const final = decide(principal, action, targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource), facts);
     return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
       ? final
       : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
@@ -507,17 +575,24 @@ export class Vault {
    * Opens a row for the caller: its permit's mask obligations (minimum necessary, 164.502(b)) are
    * applied before anything leaves the vault. Anything but a permit here is a programming error.
    */
-  #reveal(row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
+  #reveal(op: OperationRecord, row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
     if (decision?.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
+    // What break-glass let out is named in the operation's audit entry (the privacy officers review it).
+    markBreakGlass(op, decision);
     const full = opened ?? this.#open(row);
     let resource = full.resource;
     for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
     return resource === full.resource ? full : { ...full, resource };
   }
 
+  /** Opens a row once per row object: deciding on its labels and returning it share one decryption. */
   #open(row: StoredVersion): VersionedResource {
+    const cached = this.#opened.get(row);
+    if (cached) return cached;
     const resource = openResource(this.#deps.keyring, row) as FhirResource & { id: string };
-    return { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
+    const opened = { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
+    this.#opened.set(row, opened);
+    return opened;
   }
 
   /** The visible current resources a condition selects (see visibleMatches), at most `limit`; recorded in the entry. */
@@ -527,15 +602,9 @@ export class Vault {
     resourceType: string,
     condition: ConditionalCriteria,
     limit: number,
-  ): Promise<StoredVersion[]> {
+  ): Promise<{ row: StoredVersion; decision: Decision }[]> {
     op.detail = { ...op.detail, condition: condition.auditQuery };
-    const deps = {
-      indexer: this.#deps.keyring.blindIndexer,
-      now: this.#deps.now,
-      permits: (p: Principal, a: PolicyAction, row: StoredVersion) => this.#permits(p, a, row),
-      open: (row: StoredVersion) => this.#open(row),
-    };
-    return visibleMatches(deps, q, op.principal as Principal, resourceType, condition.criteria, limit);
+    return visibleMatches(this.#matchDeps, q, op.principal as Principal, resourceType, condition.criteria, limit);
   }
 
   #lockCriteria(tx: Queryable, resourceType: string, condition: ConditionalCriteria): Promise<void> {

@@ -1,6 +1,6 @@
 import type { BlindIndexer } from '../crypto/index.js';
 import { type ConditionalCriteria, type Criterion, WardError } from '../fhir/index.js';
-import type { Decision, PolicyAction, Principal } from '../policy/index.js';
+import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
 import { type Queryable, type StoredVersion, searchResources } from '../store/index.js';
 import { conditionsOf, confirmationOf } from './search-conditions.js';
 import type { VersionedResource } from './vault-types.js';
@@ -18,7 +18,9 @@ export const MAX_INNER_MATCHES = 5000;
 export interface MatchDeps {
   readonly indexer: BlindIndexer;
   readonly now: () => Date;
-  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
+  /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
+  readonly facts: (q: Queryable, principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
 }
 
@@ -36,19 +38,21 @@ export async function visibleMatches(
   resourceType: string,
   criteria: readonly Criterion[],
   limit: number,
-): Promise<StoredVersion[]> {
+): Promise<{ row: StoredVersion; decision: Decision }[]> {
   const now = deps.now();
   const conditions = await conditionsOf(deps.indexer, resourceType, criteria, now, (type, inner) =>
     visibleIds(deps, q, principal, type, inner),
   );
   const confirm = confirmationOf(criteria);
-  const found: StoredVersion[] = [];
+  const found: { row: StoredVersion; decision: Decision }[] = [];
   for (let offset = 0; found.length < limit; offset += MATCH_BATCH) {
     const rows = await searchResources(q, resourceType, conditions, [], { limit: MATCH_BATCH, offset });
+    const facts = await deps.facts(q, principal, rows);
     for (const row of rows) {
-      if (deps.permits(principal, 'search', row).effect !== 'permit') continue;
+      const decision = deps.permits(principal, 'search', row, facts);
+      if (decision.effect !== 'permit') continue;
       if (confirm && !confirm(deps.open(row).resource)) continue;
-      found.push(row);
+      found.push({ row, decision });
       if (found.length === limit) break;
     }
     if (rows.length < MATCH_BATCH) break;
@@ -70,7 +74,7 @@ export async function visibleIds(
       details: [{ diagnostics: `A chained or _has criterion matches more than ${MAX_INNER_MATCHES} resources; narrow it` }],
     });
   }
-  return rows.map((r) => r.id);
+  return rows.map(({ row }) => row.id);
 }
 
 /**

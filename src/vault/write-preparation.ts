@@ -1,59 +1,68 @@
 import type { Keyring } from '../crypto/index.js';
 import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type Principal, withLabels } from '../policy/index.js';
-import type { StoredVersion, WriteMethod } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
+import { type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
+import type { Queryable, StoredVersion, WriteMethod } from '../store/index.js';
+import { markBreakGlass, type OperationRecord } from './audit-trail.js';
+import { patientsOfRow, withNewPatientUnit } from './policy-facts.js';
 import { sealResource } from './sealing.js';
 import { searchRowsOf } from './search-index.js';
+import { securityOf } from './vault-steps.js';
 import type { DeleteResult, WriteResult } from './vault-types.js';
 
 export interface PrepareDeps {
   readonly keyring: Keyring;
   readonly now: () => Date;
-  /** The vault's decision on a stored row (deciding again on content when a scope needs it). */
-  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion) => Decision;
+  /** The vault's decision on a stored row, given the facts loaded for its patients. */
+  readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
+  /** The policy facts for the principal and some patients, read through `q` (the write's own transaction). */
+  readonly facts: (q: Queryable, principal: Principal, patients: Iterable<string>) => Promise<PolicyFacts>;
 }
 
 /** Decides on a write and prepares its sealed version in `op.pending`; the runner commits it with its audit entry. */
-export function prepareVersion(
+export async function prepareVersion(
   deps: PrepareDeps,
+  q: Queryable,
   op: OperationRecord,
   resource: FhirResource & { id?: string },
   action: 'create' | 'update' | 'patch',
   current: StoredVersion | undefined,
   method: WriteMethod,
   ifMatch?: number,
-): WriteResult {
+): Promise<WriteResult> {
   const id = resource.id as string;
   op.resourceId = id;
   if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch)) throw new WardError('WARD_VERSION_CONFLICT');
   const patients = patientCompartmentOf({ ...resource, id });
   op.patients = patients;
   const effective: PolicyAction = current ? action : 'create';
-  // The principal must be allowed both where the resource is now and where it would be after the write.
-  const decisions: Decision[] = [
-    decide(op.principal as Principal, effective, {
-      resourceType: resource.resourceType,
-      id,
-      patients,
-      categories: categoriesOf(resource),
-    }),
-  ];
-  // A tombstone still belongs where its resource was: writing over it needs access there too.
-  if (current) decisions.push(deps.permits(op.principal as Principal, effective, current));
-  const refusal = decisions.find((d) => d.effect !== 'permit');
-  op.decision = refusal ?? decisions[0];
-  if (refusal) throw new WardError('WARD_POLICY_DENIED');
-
+  const principal = op.principal as Principal;
   const versionId = (current?.versionId ?? 0) + 1;
   const lastUpdated = deps.now();
-  op.versionId = versionId;
-  // Sensitivity labels are assigned from codes at every write (ADR 0009), so stored resources carry them.
+  // Sensitivity labels are assigned from codes at every write (ADR 0009), so stored resources
+  // carry them, and policy decides on the labels the version will be stored with.
   const stored = withLabels({
     ...resource,
     id,
     meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
   }) as FhirResource & { id: string };
+  const facts = await deps.facts(q, principal, [...patients, ...(current ? patientsOfRow(current) : [])]);
+  // The principal must be allowed both where the resource is now and where it would be after the write.
+  const decisions: Decision[] = [
+    decide(
+      principal,
+      effective,
+      { resourceType: resource.resourceType, id, patients, categories: categoriesOf(resource), security: securityOf(stored) },
+      current ? facts : withNewPatientUnit(facts, stored),
+    ),
+  ];
+  // A tombstone still belongs where its resource was: writing over it needs access there too.
+  if (current) decisions.push(deps.permits(principal, effective, current, facts));
+  const refusal = decisions.find((d) => d.effect !== 'permit');
+  op.decision = refusal ?? decisions[0];
+  if (!refusal) for (const d of decisions) markBreakGlass(op, d);
+  if (refusal) throw new WardError('WARD_POLICY_DENIED');
+
+  op.versionId = versionId;
   op.pending = {
     version: {
       resourceType: resource.resourceType,

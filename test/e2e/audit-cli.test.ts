@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, inject, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { withDatabase } from '../support/global-setup.js';
 import { httpsCall, readCa, runWard, startWardProcess, type WardProcess } from '../support/ward-process.js';
@@ -25,7 +25,22 @@ describe('ward audit verify and prove on a running server', () => {
   beforeAll(async () => {
     ward = await startWardProcess(env);
     ca = readCa(dataDir);
-    const token = runWard(['token', 'create', '--role', 'physician', '--sub', 'Practitioner/cli-audit', '--scope', 'user/*.cruds'], env);
+    // The physician registers patients in its own unit (--organization), which gives it the relationship it needs (ADR 0009).
+    const token = runWard(
+      [
+        'token',
+        'create',
+        '--role',
+        'physician',
+        '--sub',
+        'Practitioner/cli-audit',
+        '--scope',
+        'user/*.cruds',
+        '--organization',
+        'Organization/cli-unit',
+      ],
+      env,
+    );
     expect(token.status).toBe(0);
     const auth = { authorization: `Bearer ${token.stdout.trim()}`, 'content-type': 'application/fhir+json' };
     for (let i = 0; i < 5; i++) {
@@ -33,7 +48,7 @@ describe('ward audit verify and prove on a running server', () => {
         ca,
         method: 'POST',
         headers: auth,
-        body: JSON.stringify({ resourceType: 'Patient', gender: 'unknown' }),
+        body: JSON.stringify({ resourceType: 'Patient', gender: 'unknown', managingOrganization: { reference: 'Organization/cli-unit' } }),
       });
       expect(created.status).toBe(201);
     }
@@ -127,7 +142,7 @@ describe.skipIf(!engines().includes('postgres'))('restoring an older database on
 
   beforeAll(async () => {
     t = await openTestWard('postgres');
-    const fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/rollback', scope: 'user/*.cruds' }));
+    const fhir = fhirClient(t, await t.token(SERVICE));
     expect((await fhir.post('Patient', { resourceType: 'Patient', gender: 'male' })).status).toBe(201);
     await t.ward.sealer.sealAll();
     const dump = execFileSync('pg_dump', ['--dbname', t.ownerUrl as string, '--no-owner', '--no-acl'], { maxBuffer: 256 * 1024 * 1024 });

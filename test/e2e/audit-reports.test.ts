@@ -6,7 +6,14 @@ import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.j
 /** The day the privacy officer runs the reports; six years back is 2019-06-15T12:00Z. */
 const NOW = new Date('2025-06-15T12:00:00.000Z');
 
-const patient = (family: string) => ({ resourceType: 'Patient', name: [{ family }], gender: 'unknown' });
+/** The clinic's patients; its physicians reach them as members of the managing organization's unit (ADR 0009). */
+const CLINIC = 'Organization/clinic';
+const patient = (family: string) => ({
+  resourceType: 'Patient',
+  name: [{ family }],
+  gender: 'unknown',
+  managingOrganization: { reference: CLINIC },
+});
 const observation = (patientId: string) => ({
   resourceType: 'Observation',
   status: 'final',
@@ -26,7 +33,15 @@ describe.each(engines())('audit reports on %s', (engine) => {
   const seqOf = new Map<string, number>();
 
   /** A client whose token is minted at the current (fake) time, for any principal, client and purpose of use. */
-  async function as(o: { sub: string; roles: string[]; scope: string; clientId?: string; purposeOfUse?: string; patient?: string }) {
+  async function as(o: {
+    sub: string;
+    roles: string[];
+    scope: string;
+    clientId?: string;
+    purposeOfUse?: string;
+    patient?: string;
+    organizations?: string[];
+  }) {
     const minted = await t.ward.tokens.mint({ clientId: 'ward-web', ttlSeconds: 3600, ...o });
     return fhirClient(t, minted.token);
   }
@@ -42,7 +57,14 @@ describe.each(engines())('audit reports on %s', (engine) => {
     return res;
   }
   const researcher = () =>
-    as({ sub: 'Practitioner/researcher-1', roles: ['physician'], scope: 'user/*.rs', clientId: 'study-app', purposeOfUse: 'HRESCH' });
+    as({
+      sub: 'Practitioner/researcher-1',
+      roles: ['physician'],
+      scope: 'user/*.rs',
+      clientId: 'study-app',
+      purposeOfUse: 'HRESCH',
+      organizations: [CLINIC],
+    });
   const publicHealth = () =>
     as({ sub: 'system', roles: ['system'], scope: 'system/*.rs', clientId: 'state-registry', purposeOfUse: 'PUBHLTH' });
   const recorder = async () => {
@@ -60,7 +82,7 @@ describe.each(engines())('audit reports on %s', (engine) => {
   beforeAll(async () => {
     t = await openTestWard(engine);
     t.setNow(new Date('2017-01-01T08:00:00Z'));
-    const doctor = await as({ sub: 'Practitioner/doc-1', roles: ['physician'], scope: 'user/*.cruds' });
+    const doctor = await as({ sub: 'Practitioner/doc-1', roles: ['physician'], scope: 'user/*.cruds', organizations: [CLINIC] });
     A = (await doctor.post('Patient', patient('Alpha'))).body.id;
     B = (await doctor.post('Patient', patient('Bravo'))).body.id;
     C = (await doctor.post('Patient', patient('Charlie'))).body.id;
@@ -72,7 +94,7 @@ describe.each(engines())('audit reports on %s', (engine) => {
       (await publicHealth()).get(`Observation?_id=${obsA},${obsB}`),
     );
     await at('2023-05-05T10:00:00Z', 'treatment read', async () =>
-      (await as({ sub: 'Practitioner/doc-1', roles: ['physician'], scope: 'user/*.rs' })).get(`Patient/${A}`),
+      (await as({ sub: 'Practitioner/doc-1', roles: ['physician'], scope: 'user/*.rs', organizations: [CLINIC] })).get(`Patient/${A}`),
     );
     await at('2023-06-06T10:00:00Z', 'payment read', async () =>
       (await as({ sub: 'Practitioner/billing-1', roles: ['billing'], scope: 'user/*.rs', purposeOfUse: 'HPAYMT' })).get(`Patient/${A}`),
@@ -90,6 +112,7 @@ describe.each(engines())('audit reports on %s', (engine) => {
           patient: B,
           clientId: 'study-app',
           purposeOfUse: 'HRESCH',
+          organizations: [CLINIC],
         })
       ).get(`Observation/${obsA}`),
     );
@@ -231,7 +254,13 @@ describe.each(engines())('audit reports on %s', (engine) => {
     });
     it('164.528: a token minted with ward token create --purpose-of-use acts under that purpose, and its reads are accounted', async () => {
       t.setNow(NOW);
-      const token = await t.token({ role: 'physician', sub: 'Practitioner/epi-1', scope: 'user/*.rs', purposeOfUse: 'PUBHLTH' });
+      const token = await t.token({
+        role: 'physician',
+        sub: 'Practitioner/epi-1',
+        scope: 'user/*.rs',
+        purposeOfUse: 'PUBHLTH',
+        organization: CLINIC,
+      });
       const before = await lastAuditSeq(t.ward);
       expect((await fhirClient(t, token).get(`Patient/${C}`)).status).toBe(200);
       const [row] = await auditRowsAfter(t.ward, before);

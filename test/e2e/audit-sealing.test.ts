@@ -6,7 +6,7 @@ import { operatorContext, operatorPrincipal } from '../../src/app/operator-comma
 import { AuditSealer, auditRowOf, describeFault, treeHeadSignatureValid } from '../../src/audit/index.js';
 import { insertAuditRows, readHeads, readNewestHead } from '../../src/store/index.js';
 import { lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { asSuperuserPastTriggers } from '../support/owner-sql.js';
 
@@ -18,7 +18,7 @@ describe.each(engines())('the audit sealer on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    token = await t.token({ role: 'physician', sub: 'Practitioner/sealer', scope: 'user/*.cruds' });
+    token = await t.token(SERVICE);
   }, 60_000);
   afterAll(() => t?.close());
 

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { asOwner } from '../support/owner-sql.js';
 
@@ -12,6 +12,8 @@ const ISO_UTC_MS = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
 const DOCTOR = 'Practitioner/doc-audit';
 const BILLER = 'Practitioner/billing-audit';
+/** The doctor reaches the patients it registers as a member of their managing organization's unit (ADR 0009). */
+const UNIT = 'Organization/ward-unit';
 
 const patient = (family: string) => ({
   resourceType: 'Patient',
@@ -19,6 +21,7 @@ const patient = (family: string) => ({
   gender: 'female',
   birthDate: '1971-02-03',
   identifier: [{ system: 'urn:oid:1.2.36.146.595.217.0.1', value: `MRN-${family}` }],
+  managingOrganization: { reference: UNIT },
 });
 
 interface Expected {
@@ -58,7 +61,7 @@ describe.each(engines())('the audit seam on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: DOCTOR, scope: 'user/*.cruds' }));
+    doctor = fhirClient(t, await t.token({ role: 'physician', sub: DOCTOR, scope: 'user/*.cruds', organization: UNIT }));
     billing = fhirClient(t, await t.token({ role: 'billing', sub: BILLER, scope: 'user/*.cruds' }));
     anonymous = fhirClient(t);
   });
@@ -468,7 +471,7 @@ describe.each(engines())('client text in request paths on %s', (engine) => {
   let token: string;
   beforeAll(async () => {
     t = await openTestWard(engine);
-    token = await t.token({ role: 'physician', sub: 'Practitioner/paths', scope: 'user/*.cruds' });
+    token = await t.token(SERVICE);
   });
   afterAll(async () => t.close());
 
@@ -513,7 +516,7 @@ describe.each(engines())('refusals decided before any data is read on %s', (engi
   afterAll(async () => t.close());
 
   it('audits a read with a malformed _summary as the 400 it answers, never as a successful read', async () => {
-    const fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/s-1', scope: 'user/*.cruds' }));
+    const fhir = fhirClient(t, await t.token(SERVICE));
     const patient = (await fhir.post('Patient', { resourceType: 'Patient', active: true })).body;
     const before = await lastAuditSeq(t.ward);
     expect((await fhir.get(`Patient/${patient.id}?_summary=count`)).status).toBe(400);

@@ -5,11 +5,9 @@ import { operatorContext, operatorPrincipal } from '../../src/app/operator-comma
 import { type AuditFault, CompactRange, describeFault, entryLeafHash, signTreeHead } from '../../src/audit/index.js';
 import { readHeads, type StoredHead } from '../../src/store/index.js';
 import { auditRowsAfter } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { asSuperuserPastTriggers } from '../support/owner-sql.js';
-
-const DOCTOR = { role: 'physician', sub: 'Practitioner/tamper-doc', scope: 'user/*.cruds' };
 
 /** Writes and reads a few resources, then seals: each call adds entries under one new head. */
 async function activityThenSeal(t: TestWard, token: string, n: number): Promise<void> {
@@ -44,7 +42,7 @@ describe.each(engines())('170.315(d)(2)(v): tampering with the audit log is dete
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    const token = await t.token(DOCTOR);
+    const token = await t.token(SERVICE);
     for (let round = 0; round < 3; round++) await activityThenSeal(t, token, 4);
     all = await heads(t);
     expect(all.length).toBeGreaterThanOrEqual(3);

@@ -7,7 +7,14 @@ import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.j
 const DAY = '2024-03-04';
 const at = (time: string) => new Date(`${DAY}T${time}Z`);
 
-const patient = (family: string) => ({ resourceType: 'Patient', name: [{ family }], gender: 'unknown' });
+/** The ward's patients; its doctor and nurse reach them as members of the managing organization's unit (ADR 0009). */
+const UNIT = 'Organization/ward-unit';
+const patient = (family: string) => ({
+  resourceType: 'Patient',
+  name: [{ family }],
+  gender: 'unknown',
+  managingOrganization: { reference: UNIT },
+});
 const observation = (patientId: string) => ({
   resourceType: 'Observation',
   status: 'final',
@@ -73,9 +80,10 @@ describe.each(engines())('the auditor API on %s', (engine) => {
   beforeAll(async () => {
     t = await openTestWard(engine);
     t.setNow(at('08:00:00'));
-    const token = (role: string, sub: string, scope: string) => t.token({ role, sub, scope, ttl: '24h' });
-    doctor = fhirClient(t, await token('physician', 'Practitioner/doc-a', 'user/*.cruds'));
-    nurse = fhirClient(t, await token('nurse', 'Practitioner/nurse-b', 'user/*.cruds'));
+    const token = (role: string, sub: string, scope: string, organization?: string) =>
+      t.token({ role, sub, scope, ttl: '24h', ...(organization ? { organization } : {}) });
+    doctor = fhirClient(t, await token('physician', 'Practitioner/doc-a', 'user/*.cruds', UNIT));
+    nurse = fhirClient(t, await token('nurse', 'Practitioner/nurse-b', 'user/*.cruds', UNIT));
     billing = fhirClient(t, await token('billing', 'Practitioner/billing-c', 'user/*.rs'));
     officer = fhirClient(t, await token('privacy-officer', 'Practitioner/po-1', 'user/AuditEvent.crs user/Patient.rs'));
     auditor = fhirClient(t, await token('auditor', 'Practitioner/aud-1', 'user/AuditEvent.rs'));

@@ -87,12 +87,15 @@ describe.each(engines())('authentication on %s', (engine) => {
   let patientId: string;
   let tokenKey: KeyObject;
 
+  /** The unit whose patient the physicians here reach (ADR 0009: unit relationship). */
+  const UNIT = 'Organization/ward-unit';
   /** Claims of a well-formed access token for this Ward, which an attack then bends. */
   const goodClaims = () => ({
     scope: 'user/*.cruds',
     ward_roles: ['physician'],
     client_id: 'ward-cli',
     fhirUser: 'Practitioner/doc-attack',
+    ward_organizations: [UNIT],
   });
   const issuer = () => t.config.baseUrl;
   const audience = () => `${t.config.baseUrl}/fhir`;
@@ -116,11 +119,12 @@ describe.each(engines())('authentication on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-1', scope: 'user/*.cruds' }));
+    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-1', scope: 'user/*.cruds', organization: UNIT }));
     const created = await doctor.post('Patient', {
       resourceType: 'Patient',
       name: [{ family: 'Quixote-Secretname', given: ['Alonso'] }],
       birthDate: '1961-02-03',
+      managingOrganization: { reference: UNIT },
     });
     expect(created.status).toBe(201);
     patientId = created.body.id;
@@ -251,6 +255,10 @@ describe.each(engines())('authentication on %s', (engine) => {
     ['from the wrong issuer', async () => sign(tokenKey, { iss: 'https://evil.test' })],
     ['with an unknown role claim', async () => sign(tokenKey, { claims: { ...goodClaims(), ward_roles: ['superuser'] } })],
     ['with a role claim that is not a list', async () => sign(tokenKey, { claims: { ...goodClaims(), ward_roles: 'physician' } })],
+    [
+      'with an organizations claim naming something other than an Organization',
+      async () => sign(tokenKey, { claims: { ...goodClaims(), ward_organizations: ['Patient/someone'] } }),
+    ],
     ['with a malformed scope claim', async () => sign(tokenKey, { claims: { ...goodClaims(), scope: 'user/*.everything' } })],
     ['that expired long ago (signed by Ward)', async () => sign(tokenKey, { exp: Math.floor(Date.now() / 1000) - 3600 })],
     ['that is garbage', async () => 'not.a.jwt'],
@@ -297,7 +305,13 @@ describe.each(engines())('authentication on %s', (engine) => {
     const start = new Date();
     t.setNow(start);
     try {
-      const token = await t.token({ role: 'physician', sub: 'Practitioner/doc-expiring', scope: 'user/*.cruds', ttl: '1m' });
+      const token = await t.token({
+        role: 'physician',
+        sub: 'Practitioner/doc-expiring',
+        scope: 'user/*.cruds',
+        ttl: '1m',
+        organization: UNIT,
+      });
       const client = fhirClient(t, token);
       expect((await client.get(`Patient/${patientId}`)).status).toBe(200);
       t.setNow(new Date(start.getTime() + 2 * 60_000));

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 
 const SENTINEL = 'Zyxwvut-Sentinel-4417';
@@ -22,7 +22,7 @@ describe.each(engines())('bad input on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine, { WARD_BODY_LIMIT_BYTES: '65536' });
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/bad-1', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
     existing = (await fhir.post('Patient', { resourceType: 'Patient', name: [{ family: 'Existing' }] })).body;
   });
   afterAll(async () => t.close());

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { syntheaBundles } from '../support/synthea.js';
 
@@ -36,7 +36,7 @@ describe.each(engines())('Bundles on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine, { WARD_BODY_LIMIT_BYTES: String(4 * 1024 * 1024) });
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/bundler', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
   });
   afterAll(async () => t?.close());
 
@@ -209,6 +209,36 @@ describe.each(engines())('Bundles on %s', (engine) => {
     const rows = await auditRowsAfter(t.ward, seq);
     expect(rows.filter((r) => r.parsed.action === 'create' && r.parsed.outcome.status === 201)).toHaveLength(2);
     expect(rows.filter((r) => r.parsed.action === 'batch')).toHaveLength(1);
+  });
+
+  it('164.312(a)(1) (no existence oracle): a patient gets nothing of another patient inside a batch or a transaction — each entry answers like a missing one, and is audited', async () => {
+    const a = (await fhir.post('Patient', { resourceType: 'Patient', gender: 'female' })).body.id;
+    const b = (await fhir.post('Patient', { resourceType: 'Patient', gender: 'male' })).body.id;
+    const obsB = (await fhir.post('Observation', observation(`Patient/${b}`))).body.id;
+    const patientA = fhirClient(t, await t.token({ role: 'patient', sub: `Patient/${a}`, scope: 'patient/*.rs', patient: a }));
+    const seq = await lastAuditSeq(t.ward);
+    const res = await patientA.post('/fhir', {
+      resourceType: 'Bundle',
+      type: 'batch',
+      entry: [
+        { request: { method: 'GET', url: `Observation/${obsB}` } },
+        { request: { method: 'GET', url: 'Observation/no-such-observation' } },
+        { request: { method: 'GET', url: `Observation?patient=${b}&_total=accurate` } },
+      ],
+    });
+    expect(res.status).toBe(200);
+    const [byId, missing, search] = res.body.entry;
+    expect(byId.response).toEqual(missing.response);
+    expect(search.resource.total).toBe(0);
+    expect(JSON.stringify(res.body)).not.toContain(obsB);
+    const rows = (await auditRowsAfter(t.ward, seq)).map((r) => r.parsed);
+    expect(rows.filter((r) => r.action === 'read' && r.outcome.status === 404)).toHaveLength(2);
+    // Inside a transaction the refused read fails the whole Bundle, which says no more than a missing id would.
+    const tx = await patientA.post('/fhir', transaction([{ request: { method: 'GET', url: `Observation/${obsB}` } }]));
+    const txMissing = await patientA.post('/fhir', transaction([{ request: { method: 'GET', url: 'Observation/no-such-observation' } }]));
+    expect(tx.status).toBe(txMissing.status);
+    expect(tx.body).toEqual(txMissing.body);
+    expect(JSON.stringify(tx.body)).not.toContain(obsB);
   });
 
   const bad: { name: string; status: number; code: string; body: unknown }[] = [

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 
 /** Concurrent writers never lose an update, never fork a version, and never duplicate a conditional create. */
@@ -9,7 +9,7 @@ describe.each(engines())('concurrent writes on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/c-1', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
   });
   afterAll(async () => t.close());
 

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type KeyProvider, KeyProviderError, Keyring, LocalKeyFileProvider, PHI_CIPHER, UnknownKeyError } from '../../src/crypto/index.js';
 import { asBuffer, keyStore } from '../../src/store/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { asOwner } from '../support/owner-sql.js';
 
@@ -70,7 +70,7 @@ describe.each(engines())('encryption at rest on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-crypto', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
   });
   afterAll(async () => t.close());
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 
 const patient = (family = 'Testperson') => ({
@@ -16,7 +16,7 @@ describe.each(engines())('FHIR REST interactions on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-1', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
   });
   afterAll(async () => t.close());
 

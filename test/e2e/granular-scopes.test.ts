@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { careTeam } from '../support/relationships.js';
 
 const CATEGORY = 'http://terminology.hl7.org/CodeSystem/observation-category';
 const observation = (patientId: string, category: string) => ({
@@ -21,8 +22,10 @@ describe.each(engines())('SMART granular scopes (?category=) on %s', (engine) =>
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    admin = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/g-1', scope: 'user/*.cruds' }));
+    admin = fhirClient(t, await t.token(SERVICE));
     patientId = (await admin.post('Patient', { resourceType: 'Patient', active: true })).body.id;
+    // The nurse cares for the patient: the scope's category, not a missing relationship, is what these tests are about.
+    expect((await admin.post('CareTeam', careTeam(patientId, 'Practitioner/g-2'))).status).toBe(201);
     vitalId = (await admin.post('Observation', observation(patientId, 'vital-signs'))).body.id;
     labId = (await admin.post('Observation', observation(patientId, 'laboratory'))).body.id;
     const scope = `patient/Observation.crs?category=${CATEGORY}|vital-signs`;

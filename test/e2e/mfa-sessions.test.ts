@@ -52,6 +52,8 @@ describe.each(engines())('MFA and web sessions on %s', (engine) => {
       name: 'Session Tester',
       roles,
       practitioner: `Practitioner/${username.replace(/[^a-z0-9]/g, '')}`,
+      // Their unit: a patient they register in it is theirs to reach (ADR 0009, unit relationship).
+      organization: 'Organization/session-unit',
     });
     expect((await send('POST', '/auth/enroll', {}, { code: u.enrollmentCode, password: PASSWORD })).statusCode).toBe(200);
     return u;
@@ -230,7 +232,7 @@ describe.each(engines())('MFA and web sessions on %s', (engine) => {
     address = 70;
     const { browser } = await enrolledWithTotp('mfa.csrf');
     const other = (await enrolledWithTotp('mfa.csrf2')).browser;
-    const patient = { resourceType: 'Patient', gender: 'female' };
+    const patient = { resourceType: 'Patient', gender: 'female', managingOrganization: { reference: 'Organization/session-unit' } };
     const count = async () =>
       Number((await t.ward.db.query<{ n: unknown }>(`SELECT count(*) AS n FROM ward_resource WHERE resource_type = 'Patient'`)).rows[0]?.n);
     const start = await count();

@@ -34,7 +34,7 @@ describe.each(engines())('password login on %s', (engine) => {
 
   async function enrolled(
     username: string,
-    options: { roles?: string[]; patient?: string; practitioner?: string; password?: string } = {},
+    options: { roles?: string[]; patient?: string; practitioner?: string; password?: string; organization?: string } = {},
   ) {
     const u = await t.ward.identity.accounts.create(operatorPrincipal('test').id, operatorContext('cli'), {
       username,
@@ -42,6 +42,7 @@ describe.each(engines())('password login on %s', (engine) => {
       roles: options.roles ?? ['physician'],
       ...(options.patient ? { patient: options.patient } : {}),
       ...(options.practitioner ? { practitioner: options.practitioner } : {}),
+      ...(options.organization ? { organization: options.organization } : {}),
     });
     const res = await t.http.app.inject({
       method: 'POST',

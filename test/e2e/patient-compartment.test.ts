@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Ward } from '../../src/app/ward.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { careTeam } from '../support/relationships.js';
 
 const patient = (family: string) => ({
   resourceType: 'Patient',
@@ -44,9 +45,11 @@ describe.each(engines())('patient compartment on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-1', scope: 'user/*.cruds' }));
+    doctor = fhirClient(t, await t.token(SERVICE));
     A = (await doctor.post('Patient', patient('Alpha'))).body.id;
     B = (await doctor.post('Patient', patient('Bravo'))).body.id;
+    // The clinician with patient context A treats A: the compartment, not a missing relationship, is what stops it at B.
+    expect((await doctor.post('CareTeam', careTeam(A, 'Practitioner/doc-ctx'))).status).toBe(201);
     const createdA = await doctor.post('Observation', observation(A));
     const createdB = await doctor.post('Observation', observation(B));
     expect([createdA.status, createdB.status]).toEqual([201, 201]);
@@ -249,9 +252,10 @@ describe.each(engines())('a deleted resource stays in its compartment on %s', (e
   afterAll(async () => t.close());
 
   it("164.312(a)(1) (compartment): a token for patient A cannot write over patient B's deleted resource", async () => {
-    const admin = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/tomb', scope: 'user/*.cruds' }));
+    const admin = fhirClient(t, await t.token(SERVICE));
     const a = (await admin.post('Patient', { resourceType: 'Patient', active: true })).body.id;
     const b = (await admin.post('Patient', { resourceType: 'Patient', active: true })).body.id;
+    expect((await admin.post('CareTeam', careTeam(a, 'Practitioner/tomb-a'))).status).toBe(201);
     const obs = (
       await admin.post('Observation', {
         resourceType: 'Observation',

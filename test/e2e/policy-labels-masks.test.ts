@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { careTeam } from '../support/relationships.js';
 
 const CONF = 'http://terminology.hl7.org/CodeSystem/v3-Confidentiality';
 const ACT = 'http://terminology.hl7.org/CodeSystem/v3-ActCode';
@@ -24,6 +25,7 @@ const encounter = (patientId: string) => ({
 
 describe.each(engines())('sensitivity labels at write time and masks on read on %s', (engine) => {
   let t: TestWard;
+  let service: FhirClient;
   let doctor: FhirClient;
   let billing: FhirClient;
   let P: string;
@@ -31,10 +33,11 @@ describe.each(engines())('sensitivity labels at write time and masks on read on 
 
   beforeAll(async () => {
     t = await openTestWard(engine);
+    service = fhirClient(t, await t.token(SERVICE));
     doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/doc-labels', scope: 'user/*.cruds' }));
     billing = fhirClient(t, await t.token({ role: 'billing', sub: 'Practitioner/billing-mask', scope: 'user/*.rs' }));
     P = (
-      await doctor.post('Patient', {
+      await service.post('Patient', {
         resourceType: 'Patient',
         name: [{ family: 'Masked', given: ['Test'] }],
         birthDate: '1970-01-01',
@@ -42,6 +45,7 @@ describe.each(engines())('sensitivity labels at write time and masks on read on 
         contact: [{ name: { family: 'Kin' } }],
       })
     ).body.id;
+    expect((await service.post('CareTeam', careTeam(P, 'Practitioner/doc-labels'))).status).toBe(201);
     const created = await doctor.post('Encounter', encounter(P));
     expect(created.status).toBe(201);
     enc = created.body.id;
@@ -49,9 +53,9 @@ describe.each(engines())('sensitivity labels at write time and masks on read on 
   afterAll(async () => t?.close());
 
   it('42 CFR Part 2 §2.12–2.13 (labels): a Condition coded ICD-10-CM F10.20 is stored labelled R, ETH and SUD', async () => {
-    const created = await doctor.post('Condition', condition(P, 'http://hl7.org/fhir/sid/icd-10-cm', 'F10.20'));
+    const created = await service.post('Condition', condition(P, 'http://hl7.org/fhir/sid/icd-10-cm', 'F10.20'));
     expect(created.status).toBe(201);
-    const read = await doctor.get(`Condition/${created.body.id}`);
+    const read = await service.get(`Condition/${created.body.id}`);
     expect(read.body.meta.security).toEqual([
       { system: CONF, code: 'R' },
       { system: ACT, code: 'ETH' },

@@ -80,10 +80,7 @@ describe('ward start on embedded PGlite', () => {
   });
 
   it('164.306(a)(1): a Synthea workload, good and bad requests, leaves no fixture PHI in the log output', async () => {
-    const token = runWard(
-      ['token', 'create', '--role', 'physician', '--sub', 'Practitioner/log-1', '--scope', 'user/*.cruds'],
-      env,
-    ).stdout.trim();
+    const token = runWard(['token', 'create', '--role', 'system', '--sub', 'system', '--scope', 'system/*.cruds'], env).stdout.trim();
     const auth = { authorization: `Bearer ${token}`, 'content-type': 'application/fhir+json' };
     for (const bundle of syntheaBundles().slice(0, 3)) {
       const assigned = new Map<string, string>();

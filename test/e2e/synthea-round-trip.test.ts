@@ -2,7 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { rewriteReferences, syntheaBundles, syntheaPhiStrings } from '../support/synthea.js';
 
@@ -19,7 +19,8 @@ describe.each(engines())('every Synthea fixture entry on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/loader', scope: 'user/*.cruds' }));
+    // Loading and checking every fixture entry can outlast a 15-minute token on a busy machine.
+    fhir = fhirClient(t, await t.token({ ...SERVICE, ttl: '2h' }));
     for (const bundle of syntheaBundles()) {
       const assigned = new Map<string, string>();
       for (const entry of bundle.entries) {

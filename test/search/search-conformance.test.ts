@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { observationOf, observations, patients } from './factories.js';
 
@@ -162,7 +162,7 @@ describe.each(engines())('search conformance on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    fhir = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/search-1', scope: 'user/*.cruds' }));
+    fhir = fhirClient(t, await t.token(SERVICE));
     const org = await fhir.post('Organization', { resourceType: 'Organization', name: 'Ward General' });
     idOf.ORG = org.body.id;
     labelOf.set(org.body.id, 'ORG');

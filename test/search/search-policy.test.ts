@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { observationOf, patients } from './factories.js';
 
@@ -9,21 +9,22 @@ const matches = (bundle: any): string[] =>
 
 describe.each(engines())('search under policy on %s', (engine) => {
   let t: TestWard;
-  let doctor: FhirClient;
+  let service: FhirClient;
   let patientA: FhirClient;
   const id: Record<string, string> = {};
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/search-2', scope: 'user/*.cruds' }));
-    for (const label of ['P1', 'P2'] as const) id[label] = (await doctor.post('Patient', patients[label])).body.id;
-    for (const label of ['O1', 'O2', 'O3', 'O4'] as const) id[label] = (await doctor.post('Observation', observationOf(label, id))).body.id;
+    service = fhirClient(t, await t.token(SERVICE));
+    for (const label of ['P1', 'P2'] as const) id[label] = (await service.post('Patient', patients[label])).body.id;
+    for (const label of ['O1', 'O2', 'O3', 'O4'] as const)
+      id[label] = (await service.post('Observation', observationOf(label, id))).body.id;
     patientA = fhirClient(t, await t.token({ role: 'patient', sub: `Patient/${id.P1}`, scope: 'patient/*.rs' }));
   }, 120_000);
   afterAll(async () => t?.close());
 
   it('164.312(a)(1) (no existence oracle): search totals leave out records a patient-scoped caller cannot see', async () => {
-    const all = await doctor.get('Observation?code=8867-4&_total=accurate');
+    const all = await service.get('Observation?code=8867-4&_total=accurate');
     expect(all.body.total).toBe(2);
     const own = await patientA.get('Observation?code=8867-4&_total=accurate');
     expect(own.status).toBe(200);
@@ -59,7 +60,7 @@ describe.each(engines())('search under policy on %s', (engine) => {
 
   it('ASTM E2147-18 §7.1.9 (via 170.210(e)): a search entry records the query with identifying values replaced by parameter names, and the ids returned', async () => {
     const before = await lastAuditSeq(t.ward);
-    const res = await doctor.get('Patient?name=M%C3%BCll&birthdate=1980-03-15&gender=female&identifier=urn:ward-test:mrn|MRN-1001');
+    const res = await service.get('Patient?name=M%C3%BCll&birthdate=1980-03-15&gender=female&identifier=urn:ward-test:mrn|MRN-1001');
     expect(matches(res.body)).toEqual([id.P1]);
     const rows = await auditRowsAfter(t.ward, before);
     expect(rows).toHaveLength(1);
@@ -70,7 +71,7 @@ describe.each(engines())('search under policy on %s', (engine) => {
     const observations = await auditRowsAfter(
       t.ward,
       await lastAuditSeq(t.ward).then(async (seq) => {
-        await doctor.get(`Observation?code=http://loinc.org|8867-4&patient=${id.P1}`);
+        await service.get(`Observation?code=http://loinc.org|8867-4&patient=${id.P1}`);
         return seq;
       }),
     );

@@ -13,6 +13,13 @@ import { withDatabase } from './global-setup.js';
 
 export type EngineName = 'pglite' | 'postgres';
 
+/**
+ * A service principal (`system`) with every SMART permission: the policy asks it for no
+ * relationship to the patient (ADR 0009), so tests that are not about clinician access use it as
+ * their generic actor. Consents still apply to it.
+ */
+export const SERVICE = { role: 'system', sub: 'system', scope: 'system/*.cruds' } as const;
+
 /** The engines this run covers: PGlite always, PostgreSQL when the global setup reached it. */
 export function engines(): EngineName[] {
   return inject('pgTemplate') ? ['pglite', 'postgres'] : ['pglite'];
@@ -35,6 +42,7 @@ export interface TestWard {
     patient?: string;
     ttl?: string;
     purposeOfUse?: string;
+    organization?: string;
   }): Promise<string>;
   close(): Promise<void>;
 }
@@ -89,7 +97,7 @@ export async function openTestWard(
     setNow(date) {
       fakeNow = date;
     },
-    token: ({ role, sub, scope, patient, ttl, purposeOfUse }) =>
+    token: ({ role, sub, scope, patient, ttl, purposeOfUse, organization }) =>
       createToken(ward, operatorPrincipal('test'), operatorContext('cli'), {
         roles: [role].flat(),
         sub,
@@ -97,6 +105,7 @@ export async function openTestWard(
         ...(patient ? { patient } : {}),
         ...(ttl ? { ttl } : {}),
         ...(purposeOfUse ? { purposeOfUse } : {}),
+        ...(organization ? { organization } : {}),
       }),
     async close() {
       await http.app.close();
