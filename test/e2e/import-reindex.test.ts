@@ -1,4 +1,4 @@
-import { spawn, spawnSync } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { copyFileSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -8,7 +8,7 @@ import { openWard, type Ward } from '../../src/app/ward.js';
 import { parseSearch } from '../../src/fhir/index.js';
 import { createTestDatabase, engines } from '../support/engines.js';
 import { SYNTHEA_DIR, syntheaBundles } from '../support/synthea.js';
-import { WARD_BIN } from '../support/ward-process.js';
+import { runWard, WARD_BIN } from '../support/ward-process.js';
 
 /** The first fixture files: enough for a kill in the middle, few enough to import twice per engine. */
 const FILES = 8;
@@ -33,8 +33,7 @@ describe.each(engines())('ward import and ward reindex on %s', (engine) => {
   }
 
   const open = (): Promise<Ward> => openWard(loadConfig(env, dataDir), { migrate: true });
-  const ward = (args: string[]) =>
-    spawnSync(process.execPath, [WARD_BIN, ...args], { env: { ...process.env, ...env }, encoding: 'utf8', timeout: 900_000 });
+  const ward = (args: string[]) => runWard(args, env, 900_000);
 
   beforeAll(async () => {
     dataDir = mkdtempSync(join(tmpdir(), 'ward-import-'));
