@@ -10,14 +10,14 @@ import { operatorContext, operatorPrincipal } from '../../src/app/operator-comma
 import type { AuditFault } from '../../src/audit/index.js';
 import { readHeads } from '../../src/store/index.js';
 import { auditRowsAfter } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { asOwner, asSuperuserPastTriggers } from '../support/owner-sql.js';
 import { runWard } from '../support/ward-process.js';
 
 const CHECK_ARCHIVE = join(import.meta.dirname, '..', 'support', 'check_audit_archive.py');
 const CHECK_PROOF = join(import.meta.dirname, '..', 'support', 'check_inclusion_proof.py');
-const DOCTOR = { role: 'physician', sub: 'Practitioner/archive-doc', scope: 'user/*.cruds' };
+const WRITER = SERVICE;
 /** A month more than six years back: what a Ward that ran then wrote into its own partition. */
 const OLD_MONTH = new Date('2019-03-14T10:00:00.000Z');
 const PARTITION = 'ward_audit_entry_2019_03';
@@ -51,13 +51,13 @@ describe.each(engines())('164.316(b)(2)(i): archiving audit partitions older tha
   beforeAll(async () => {
     t = await openTestWard(engine);
     out = mkdtempSync(join(tmpdir(), 'ward-archive-'));
-    const token = await t.token({ ...DOCTOR, ttl: '24h' });
+    const token = await t.token({ ...WRITER, ttl: '24h' });
     await activity(t, token, 2);
     // Entries of an old month, between today's: their leaves sit in the middle of the tree.
     await asOwner(t, `SELECT ward_audit_month_partition($1)`, [OLD_MONTH.toISOString()]);
     t.setNow(OLD_MONTH);
     const before = (await auditRowsAfter(t.ward)).at(-1)?.seq ?? 0;
-    await activity(t, await t.token({ ...DOCTOR, ttl: '24h' }), 3);
+    await activity(t, await t.token({ ...WRITER, ttl: '24h' }), 3);
     oldSeqs = (await auditRowsAfter(t.ward, before)).map((r) => r.seq);
     t.setNow(null);
     await activity(t, token, 2);

@@ -4,7 +4,7 @@ import { operatorContext, operatorPrincipal } from '../../src/app/operator-comma
 import { auditRowOf, canonicalJson, entryLeafHash } from '../../src/audit/index.js';
 import { insertAuditRows, MIGRATIONS, migrate, openPglite, readAuditRows } from '../../src/store/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { asOwner } from '../support/owner-sql.js';
 
@@ -12,12 +12,12 @@ const monthName = (d: Date) => `ward_audit_entry_${d.toISOString().slice(0, 4)}_
 
 describe.each(engines())('monthly audit partitions keep every append-only guarantee on %s', (engine) => {
   let t: TestWard;
-  let doctor: ReturnType<typeof fhirClient>;
+  let writer: ReturnType<typeof fhirClient>;
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/part-doc', scope: 'user/*.cruds' }));
-    expect((await doctor.post('Patient', { resourceType: 'Patient', gender: 'other' })).status).toBe(201);
+    writer = fhirClient(t, await t.token(SERVICE));
+    expect((await writer.post('Patient', { resourceType: 'Patient', gender: 'other' })).status).toBe(201);
   }, 120_000);
   afterAll(() => t?.close());
 
@@ -57,7 +57,7 @@ describe.each(engines())('monthly audit partitions keep every append-only guaran
   it('170.315(d)(2)(iv): a partition created later refuses UPDATE, DELETE and TRUNCATE, even to the owner; its rows keep their numbers and leaves', async () => {
     // An entry of a future month, written through the ordinary path.
     t.setNow(new Date('2041-02-10T09:00:00.000Z'));
-    const late = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/part-doc', scope: 'user/*.cruds' }));
+    const late = fhirClient(t, await t.token(SERVICE));
     expect((await late.get('Patient?_count=1')).status).toBe(200);
     t.setNow(null);
     const seq = await lastAuditSeq(t.ward);
@@ -96,7 +96,7 @@ describe.each(engines())('monthly audit partitions keep every append-only guaran
 
   it('an entry of a month without a partition lands in the default partition, which the status reports', async () => {
     t.setNow(new Date('2001-01-05T09:00:00.000Z'));
-    const old = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/part-doc', scope: 'user/*.cruds' }));
+    const old = fhirClient(t, await t.token(SERVICE));
     expect((await old.get('Patient?_count=1')).status).toBe(200);
     t.setNow(null);
     expect(await partitionOf(await lastAuditSeq(t.ward))).toBe('ward_audit_entry_default');

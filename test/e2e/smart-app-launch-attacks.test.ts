@@ -2,7 +2,7 @@ import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import {
   type Authorization,
@@ -25,10 +25,10 @@ describe.each(engines())('SMART App Launch attacks on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    const doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/pr-attack', scope: 'user/*.cruds' }));
-    patientA = (await doctor.post('Patient', { resourceType: 'Patient', name: [{ family: 'Attack-Alpha' }] })).body.id;
-    patientB = (await doctor.post('Patient', { resourceType: 'Patient', name: [{ family: 'Attack-Bravo-Secret' }] })).body.id;
-    await doctor.post('Observation', {
+    const writer = fhirClient(t, await t.token(SERVICE));
+    patientA = (await writer.post('Patient', { resourceType: 'Patient', name: [{ family: 'Attack-Alpha' }] })).body.id;
+    patientB = (await writer.post('Patient', { resourceType: 'Patient', name: [{ family: 'Attack-Bravo-Secret' }] })).body.id;
+    await writer.post('Observation', {
       resourceType: 'Observation',
       status: 'final',
       code: { text: 'x' },

@@ -1,7 +1,7 @@
 import * as client from 'openid-client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { authorizationRequest, enrolledUser, exchange, PASSWORD, registerApp, signInAndConsent } from '../support/smart-app.js';
 
@@ -16,9 +16,9 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    const doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/pr-smart', scope: 'user/*.cruds' }));
-    patientA = (await doctor.post('Patient', { resourceType: 'Patient', name: [{ family: 'Launch-Alpha' }] })).body.id;
-    patientB = (await doctor.post('Patient', { resourceType: 'Patient', name: [{ family: 'Launch-Bravo' }] })).body.id;
+    const writer = fhirClient(t, await t.token(SERVICE));
+    patientA = (await writer.post('Patient', { resourceType: 'Patient', name: [{ family: 'Launch-Alpha' }] })).body.id;
+    patientB = (await writer.post('Patient', { resourceType: 'Patient', name: [{ family: 'Launch-Bravo' }] })).body.id;
     const obs = (patient: string, code: string) => ({
       resourceType: 'Observation',
       status: 'final',
@@ -26,8 +26,8 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
       code: { text: 'Heart rate' },
       subject: { reference: `Patient/${patient}` },
     });
-    obsA = (await doctor.post('Observation', obs(patientA, 'vital-signs'))).body.id;
-    await doctor.post('Observation', obs(patientB, 'vital-signs'));
+    obsA = (await writer.post('Observation', obs(patientA, 'vital-signs'))).body.id;
+    await writer.post('Observation', obs(patientB, 'vital-signs'));
     await enrolledUser(t, 'alpha.patient', { roles: ['patient'], patient: patientA });
     await enrolledUser(t, 'dr.launch', { roles: ['physician'], practitioner: 'Practitioner/pr-smart' });
   });

@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createClient, suspendClient } from '../../src/app/client-commands.js';
 import { operatorContext, operatorPrincipal } from '../../src/app/operator-commands.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { createTestDatabase, engines, openTestWard, type TestWard } from '../support/engines.js';
+import { createTestDatabase, engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
 import { runWard } from '../support/ward-process.js';
 
@@ -69,8 +69,8 @@ describe.each(engines())('SMART Backend Services on %s', (engine) => {
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    const doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/bs-1', scope: 'user/*.cruds' }));
-    patientId = (await doctor.post('Patient', { resourceType: 'Patient', name: [{ family: 'Backend-Secretname' }] })).body.id;
+    const writer = fhirClient(t, await t.token(SERVICE));
+    patientId = (await writer.post('Patient', { resourceType: 'Patient', name: [{ family: 'Backend-Secretname' }] })).body.id;
   });
   afterAll(async () => t?.close());
 

@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
-import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { careTeam } from '../support/relationships.js';
 
 const patient = (family: string) => ({ resourceType: 'Patient', name: [{ family, given: ['Test'] }], birthDate: '1970-01-01' });
 const loinc = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }] });
@@ -14,16 +15,16 @@ const loinc = (code: string) => ({ coding: [{ system: 'http://loinc.org', code }
  */
 describe.each(engines())('search reach across compartments on %s', (engine) => {
   let t: TestWard;
-  let doctor: FhirClient;
+  let writer: FhirClient;
   const id: Record<'A' | 'B' | 'obsA' | 'obsB', string> = {} as never;
   const scoped: Record<'patient principal Patient/A' | 'user with patient context A', FhirClient> = {} as never;
 
   beforeAll(async () => {
     t = await openTestWard(engine);
-    doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/reach-1', scope: 'user/*.cruds' }));
-    id.A = (await doctor.post('Patient', patient('Alpha'))).body.id;
-    id.B = (await doctor.post('Patient', patient('Bravo'))).body.id;
-    const obsA = await doctor.post('Observation', {
+    writer = fhirClient(t, await t.token(SERVICE));
+    id.A = (await writer.post('Patient', patient('Alpha'))).body.id;
+    id.B = (await writer.post('Patient', patient('Bravo'))).body.id;
+    const obsA = await writer.post('Observation', {
       resourceType: 'Observation',
       status: 'final',
       code: loinc('8867-4'),
@@ -32,7 +33,7 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
     });
     expect(obsA.status).toBe(201);
     id.obsA = obsA.body.id;
-    const obsB = await doctor.post('Observation', {
+    const obsB = await writer.post('Observation', {
       resourceType: 'Observation',
       status: 'final',
       code: loinc('2339-0'),
@@ -45,6 +46,8 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
       t,
       await t.token({ role: 'patient', sub: `Patient/${id.A}`, scope: 'patient/*.rs' }),
     );
+    // The clinician in A's context is on A's care team: their reach to A is a relationship (ADR 0009).
+    expect((await writer.post('CareTeam', careTeam(id.A, 'Practitioner/reach-ctx'))).status).toBe(201);
     scoped['user with patient context A'] = fhirClient(
       t,
       await t.token({ role: 'physician', sub: 'Practitioner/reach-ctx', scope: 'patient/*.cruds', patient: id.A }),
@@ -124,19 +127,19 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
       }
       // The control: with the inner resources visible the same queries find A's Observation.
       for (const url of ['Observation?focus:Patient.name=alpha,bravo', `Observation?_has:Observation:derived-from:status=final`]) {
-        expect(entryIds(await doctor.get(url)), url).toEqual([`Observation/${id.obsA}`]);
+        expect(entryIds(await writer.get(url)), url).toEqual([`Observation/${id.obsA}`]);
       }
     });
   });
 
   it("a clinician who may see both finds A's Observation through B by chain and _has", async () => {
-    expect(entryIds(await doctor.get('Observation?focus:Patient.name=bravo'))).toEqual([`Observation/${id.obsA}`]);
-    expect(entryIds(await doctor.get('Observation?_has:Observation:derived-from:code=2339-0'))).toEqual([`Observation/${id.obsA}`]);
+    expect(entryIds(await writer.get('Observation?focus:Patient.name=bravo'))).toEqual([`Observation/${id.obsA}`]);
+    expect(entryIds(await writer.get('Observation?_has:Observation:derived-from:code=2339-0'))).toEqual([`Observation/${id.obsA}`]);
   });
 
   it('ASTM E2147-18 §7.1.9 (via 170.210(e)): a chained or _has criterion with an identifying inner value is audited by its name only', async () => {
     const before = await lastAuditSeq(t.ward);
-    await doctor.get(`Observation?focus:Patient.name=Bravo&subject.identifier=urn:x|MRN-77&_has:Observation:derived-from:code=2339-0`);
+    await writer.get(`Observation?focus:Patient.name=Bravo&subject.identifier=urn:x|MRN-77&_has:Observation:derived-from:code=2339-0`);
     const [row] = await auditRowsAfter(t.ward, before);
     expect(row?.parsed.detail.query).toBe(
       'focus:Patient.name=[focus:Patient.name]&subject.identifier=[subject.identifier]&_has:Observation:derived-from:code=2339-0',
@@ -146,7 +149,7 @@ describe.each(engines())('search reach across compartments on %s', (engine) => {
 
   it('ASTM E2147-18 §7.1.9 (via 170.210(e)): a search entry lists the included ids and their patients', async () => {
     const before = await lastAuditSeq(t.ward);
-    const res = await doctor.get(`Observation?_id=${id.obsA}&_include=Observation:focus&_revinclude=Observation:derived-from`);
+    const res = await writer.get(`Observation?_id=${id.obsA}&_include=Observation:focus&_revinclude=Observation:derived-from`);
     expect(entryIds(res).sort()).toEqual([`Observation/${id.obsA}`, `Observation/${id.obsB}`, `Patient/${id.B}`].sort());
     const [row] = await auditRowsAfter(t.ward, before);
     const entry = row?.parsed;
