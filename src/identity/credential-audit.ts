@@ -1,5 +1,6 @@
 import type { AuditAction, AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
 import type { Queryable } from '../store/index.js';
+import { IdentityEventLog } from './identity-event-log.js';
 
 /** Where a credential event came from: the same context every audited call carries. */
 export type CredentialContext = RequestContext;
@@ -46,51 +47,30 @@ export interface CredentialEvent {
 
 /**
  * Writes credential events to the audit log (invariant 2: every login, failed login and account
- * change is audited). Identity sits beside the vault, not above it, so it appends through the
- * same AuditLog seam: `record` for events on their own, `recordIn` inside the transaction that
- * changes the account, so the change and its entry commit together.
+ * change is audited): `record` for events on their own, with `tx` inside the transaction that
+ * changes the account.
  */
 export class CredentialAudit {
-  readonly #audit: AuditLog;
-  readonly #now: () => Date;
+  readonly #log: IdentityEventLog;
 
   constructor(audit: AuditLog, now: () => Date) {
-    this.#audit = audit;
-    this.#now = now;
+    this.#log = new IdentityEventLog(audit, now);
   }
 
-  async record(ctx: CredentialContext, event: CredentialEvent, tx?: Queryable): Promise<void> {
-    const entry = entryOf(this.#now(), ctx, event);
-    if (tx) await this.#audit.recordIn(tx, entry);
-    else await this.#audit.record(entry);
-    ctx.audited = true;
-  }
-}
-
-function entryOf(time: Date, ctx: CredentialContext, event: CredentialEvent): AuditEntry {
-  const a = event.actor;
-  const who: AuditEntry['who'] =
-    a.kind === 'account'
-      ? { id: a.sub, kind: a.userKind === 'patient' ? 'patient' : 'user', roles: a.roles }
-      : a.kind === 'operator'
-        ? { id: a.id, kind: 'operator', roles: [] }
-        : { id: 'anonymous', kind: 'anonymous', roles: [] };
-  return {
-    time: time.toISOString(),
-    who,
-    action: event.action,
-    where: {
-      requestId: ctx.requestId,
-      listener: ctx.listener,
-      ...(ctx.address ? { address: ctx.address } : {}),
-      ...(ctx.userAgent ? { userAgent: ctx.userAgent.slice(0, 256) } : {}),
-      ...(ctx.method ? { method: ctx.method } : {}),
-      ...(ctx.route ? { route: ctx.route } : {}),
-    },
-    purposeOfUse: 'none',
-    decision: { effect: 'none', reasons: [] },
-    outcome: { status: event.status, ...(event.code ? { code: event.code } : {}) },
+  record(ctx: CredentialContext, event: CredentialEvent, tx?: Queryable): Promise<void> {
+    const a = event.actor;
+    const who: AuditEntry['who'] =
+      a.kind === 'account'
+        ? { id: a.sub, kind: a.userKind === 'patient' ? 'patient' : 'user', roles: a.roles }
+        : a.kind === 'operator'
+          ? { id: a.id, kind: 'operator', roles: [] }
+          : { id: 'anonymous', kind: 'anonymous', roles: [] };
     // The account is named by its id in the detail: `User` is not a FHIR resource type.
-    detail: { ...(a.kind === 'account' ? { userId: a.userId } : {}), ...event.detail },
-  };
+    const detail = { ...(a.kind === 'account' ? { userId: a.userId } : {}), ...event.detail };
+    return this.#log.append(
+      ctx,
+      { who, action: event.action, status: event.status, ...(event.code ? { code: event.code } : {}), detail },
+      tx,
+    );
+  }
 }

@@ -1,5 +1,6 @@
 import type { AuditAction, AuditEntry, AuditLog, RequestContext } from '../audit/index.js';
 import type { Queryable } from '../store/index.js';
+import { IdentityEventLog } from './identity-event-log.js';
 
 /** Who an authorization-server event is about: a client app (acting for itself or a user), or an operator. */
 export type OAuthActor =
@@ -37,52 +38,32 @@ export interface OAuthEvent {
  * with their entry (`tx`); token events are durable before the response leaves.
  */
 export class OAuthAudit {
-  readonly #audit: AuditLog;
-  readonly #now: () => Date;
+  readonly #log: IdentityEventLog;
 
   constructor(audit: AuditLog, now: () => Date) {
-    this.#audit = audit;
-    this.#now = now;
+    this.#log = new IdentityEventLog(audit, now);
   }
 
-  async record(ctx: RequestContext, event: OAuthEvent, tx?: Queryable): Promise<void> {
-    const entry = entryOf(this.#now(), ctx, event);
-    if (tx) await this.#audit.recordIn(tx, entry);
-    else await this.#audit.record(entry);
-    ctx.audited = true;
-  }
-}
-
-function entryOf(time: Date, ctx: RequestContext, event: OAuthEvent): AuditEntry {
-  const a = event.actor;
-  const who: AuditEntry['who'] =
-    a.kind === 'client'
-      ? {
-          id: a.sub ?? (a.claimed ? 'anonymous' : 'system'),
-          kind: a.sub ? (a.sub.startsWith('Patient/') ? 'patient' : 'user') : a.claimed ? 'anonymous' : 'system',
-          roles: [],
-          clientId: a.clientId,
-          ...(event.scopes ? { scopes: event.scopes } : {}),
-        }
-      : a.kind === 'operator'
-        ? { id: a.id, kind: 'operator', roles: [] }
-        : { id: 'anonymous', kind: 'anonymous', roles: [] };
-  return {
-    time: time.toISOString(),
-    who,
-    action: event.action,
-    where: {
-      requestId: ctx.requestId,
-      listener: ctx.listener,
-      ...(ctx.address ? { address: ctx.address } : {}),
-      ...(ctx.userAgent ? { userAgent: ctx.userAgent.slice(0, 256) } : {}),
-      ...(ctx.method ? { method: ctx.method } : {}),
-      ...(ctx.route ? { route: ctx.route } : {}),
-    },
-    purposeOfUse: 'none',
-    decision: { effect: 'none', reasons: [] },
-    outcome: { status: event.status, ...(event.code ? { code: event.code } : {}) },
+  record(ctx: RequestContext, event: OAuthEvent, tx?: Queryable): Promise<void> {
+    const a = event.actor;
+    const who: AuditEntry['who'] =
+      a.kind === 'client'
+        ? {
+            id: a.sub ?? (a.claimed ? 'anonymous' : 'system'),
+            kind: a.sub ? (a.sub.startsWith('Patient/') ? 'patient' : 'user') : a.claimed ? 'anonymous' : 'system',
+            roles: [],
+            clientId: a.clientId,
+            ...(event.scopes ? { scopes: event.scopes } : {}),
+          }
+        : a.kind === 'operator'
+          ? { id: a.id, kind: 'operator', roles: [] }
+          : { id: 'anonymous', kind: 'anonymous', roles: [] };
     // A client id that failed to authenticate is only claimed: the detail says so.
-    detail: { ...(a.kind === 'client' && a.claimed ? { clientIdClaimed: 'true' } : {}), ...event.detail },
-  };
+    const detail = { ...(a.kind === 'client' && a.claimed ? { clientIdClaimed: 'true' } : {}), ...event.detail };
+    return this.#log.append(
+      ctx,
+      { who, action: event.action, status: event.status, ...(event.code ? { code: event.code } : {}), detail },
+      tx,
+    );
+  }
 }
