@@ -12,7 +12,7 @@
  *   BENCH_PROFILE=1           CPU-profile the server thread in each scenario (slower; figures not comparable)
  *   BENCH_AUDIT_ENTRIES=200000 audit entries appended, sealed and verified for the sealing figures (0 skips)
  *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read,
- *                             bare-read-audited, bare-insert, audit-sealing;
+ *                             bare-read-audited, bare-insert, audit-sealing, policy-decisions;
  *                             a bare scenario runs twice, at the start and at the end)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
  */
@@ -32,6 +32,7 @@ import { type BaselineServer, startBaselineServer } from './baseline-server.js';
 import { type CpuWindow, machineLoad, startCpuWindow } from './cpu.js';
 import { type BenchDatabase, createBenchDatabase, serverVersion } from './database.js';
 import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from './load-generator.js';
+import { measurePolicyDecisions, type PolicyDecisionFigures } from './policy-decisions.js';
 import { BENCH_UNIT, type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
 import { Profiler, type ProfileSummary, summarise } from './profile.js';
 import {
@@ -455,6 +456,15 @@ async function main(): Promise<number> {
       );
     }
 
+    // ── Policy decisions per second (issue 6): pure, no database, with Ward stopped ──────
+    let policy: PolicyDecisionFigures | null = null;
+    if (wanted('policy-decisions')) {
+      policy = measurePolicyDecisions();
+      log(
+        `policy-decisions: ${policy.decisionsPerSecond.toFixed(0)} decisions/s over ${policy.cases} cases (${policy.meanMicros.toFixed(2)} µs each)`,
+      );
+    }
+
     // ── Ward over HTTPS (TLS 1.3, dev certificate) ─────────────────────────────────────
     let tlsCheck: { protocol: string | null; authorized: boolean } | null = null;
     if (wanted('ward-read-tls')) {
@@ -514,6 +524,9 @@ async function main(): Promise<number> {
       sealing
         ? `${sealing.sealPerSecond >= 5000 ? 'MET    ' : 'NOT MET'}  audit sealing at ${sealing.sealPerSecond.toFixed(0)} entries/s (goal ≥ 5000); verification ${sealing.verifyPerSecond.toFixed(0)} entries/s`
         : '',
+      policy
+        ? `policy decisions: ${policy.decisionsPerSecond.toFixed(0)} per second, ${policy.meanMicros.toFixed(2)} µs each (pure decide over ${policy.cases} cases)`
+        : '',
       drift.length > 0 ? `\n${driftText(drift)}` : '',
       drifting.length > 0
         ? `\nWARNING: the baseline drifted by more than ${DRIFT_LIMIT * 100} % between the start and the end of the run (${drifting.map((d) => d.group).join(', ')}): the machine's speed changed during the run; treat the ratios with care.`
@@ -554,6 +567,7 @@ async function main(): Promise<number> {
       goals,
       auditShare: share,
       sealing,
+      policy,
       markdown: markdownTable(results),
       baselineDrift: drift,
       busyElsewhere,
