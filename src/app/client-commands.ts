@@ -1,7 +1,6 @@
-import { isWardError } from '../fhir/index.js';
 import type { Principal } from '../policy/index.js';
 import type { RequestContext } from '../vault/index.js';
-import { OperatorCommandError } from './operator-commands.js';
+import { asOperatorError } from './operator-commands.js';
 import type { Ward } from './ward.js';
 
 /** What `ward client create` takes; the JWKS is the file's text (read by the CLI, which owns the file system). */
@@ -43,16 +42,4 @@ export async function createClient(ward: Ward, operator: Principal, ctx: Request
 export async function suspendClient(ward: Ward, operator: Principal, ctx: RequestContext, clientId: string): Promise<string> {
   const { revoked } = await asOperatorError(ward.smart.clients.suspend(operator.id, ctx, clientId));
   return `client ${clientId} suspended; ${revoked} token(s), code(s) and grant(s) revoked`;
-}
-
-async function asOperatorError<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    if (isWardError(e) && e.status < 500) {
-      const details = e.details.map((d) => d.diagnostics).join('; ');
-      throw new OperatorCommandError(`${e.message}${details ? ` ${details}` : ''} (${e.code}, ${e.status})`);
-    }
-    throw e;
-  }
 }

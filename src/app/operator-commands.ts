@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { userInfo } from 'node:os';
+import { isWardError } from '../fhir/index.js';
 import { parseTtl, TokenRequestError, tokenFingerprint } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { RequestContext } from '../vault/index.js';
@@ -34,6 +35,19 @@ export interface TokenCreateArgs {
 
 export class OperatorCommandError extends Error {
   override readonly name = 'OperatorCommandError';
+}
+
+/** Refusals with a registered code reach the operator as their public text and details (PHI-free). */
+export async function asOperatorError<T>(p: Promise<T>): Promise<T> {
+  try {
+    return await p;
+  } catch (e) {
+    if (isWardError(e) && e.status < 500) {
+      const details = e.details.map((d) => d.diagnostics).join('; ');
+      throw new OperatorCommandError(`${e.message}${details ? ` ${details}` : ''} (${e.code}, ${e.status})`);
+    }
+    throw e;
+  }
 }
 
 /**

@@ -1,8 +1,7 @@
-import { isWardError } from '../fhir/index.js';
 import { type CreatedUser, type CreateUserRequest, parseTtl, TokenRequestError } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type { RequestContext } from '../vault/index.js';
-import { OperatorCommandError } from './operator-commands.js';
+import { asOperatorError, OperatorCommandError } from './operator-commands.js';
 import type { Ward } from './ward.js';
 
 /** What `ward user create` takes: the account request, with the code's lifetime as the operator writes it. */
@@ -74,17 +73,4 @@ function enrollmentText(baseUrl: string, u: CreatedUser): string {
     `or POST ${baseUrl}/auth/enroll with {"code": "<the code below>", "password": "..."}`,
     u.enrollmentCode,
   ].join('\n');
-}
-
-/** Refusals with a registered code reach the operator as their public text and details (PHI-free). */
-async function asOperatorError<T>(p: Promise<T>): Promise<T> {
-  try {
-    return await p;
-  } catch (e) {
-    if (isWardError(e) && e.status < 500) {
-      const details = e.details.map((d) => d.diagnostics).join('; ');
-      throw new OperatorCommandError(`${e.message}${details ? ` ${details}` : ''} (${e.code}, ${e.status})`);
-    }
-    throw e;
-  }
 }

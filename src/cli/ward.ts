@@ -64,6 +64,12 @@ const USAGE = `usage: ward <command>
   reindex [--type <T>]          recompute the search-index rows of current versions; resumable
 `;
 
+/** Prints a command's result on stdout (exit status 0). */
+function print(output: string): number {
+  process.stdout.write(`${output}\n`);
+  return 0;
+}
+
 async function main(argv: string[]): Promise<number> {
   const [command, sub, ...rest] = argv;
   const config = loadConfig(process.env);
@@ -295,10 +301,6 @@ async function audit(config: WardConfig, sub: string | undefined, argv: string[]
 }
 
 async function user(config: WardConfig, sub: string | undefined, argv: string[]): Promise<number> {
-  const print = (output: string) => {
-    process.stdout.write(`${output}\n`);
-    return 0;
-  };
   if (sub === 'create') {
     const { values } = parseArgs({
       args: argv,
@@ -358,10 +360,6 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
 }
 
 async function client(config: WardConfig, sub: string | undefined, argv: string[]): Promise<number> {
-  const print = (output: string) => {
-    process.stdout.write(`${output}\n`);
-    return 0;
-  };
   if (sub === 'create') {
     const { values } = parseArgs({
       args: argv,

@@ -1,4 +1,4 @@
-import type { StoredAuditRow } from './audit-store.js';
+import { type StoredAuditRow, storedAuditRowOf } from './audit-store.js';
 import { asBuffer, asDate, asNumber, type Queryable } from './database.js';
 
 /**
@@ -98,20 +98,7 @@ export async function readPartitionRows(q: Queryable, p: AuditPartition, afterSe
        FROM ward_audit_entry WHERE recorded_at >= $1 AND recorded_at < $2 AND seq > $3 ORDER BY seq LIMIT $4`,
     [p.from.toISOString(), p.to.toISOString(), afterSeq, limit],
   );
-  return rows.map((r) => ({
-    seq: asNumber(r.seq),
-    recordedAt: asDate(r.recorded_at),
-    action: r.action as string,
-    outcome: r.outcome as string,
-    principalId: r.principal_id as string,
-    patientId: (r.patient_id as string | null) ?? null,
-    resourceType: (r.resource_type as string | null) ?? null,
-    resourceId: (r.resource_id as string | null) ?? null,
-    entry: r.entry as string,
-    patients: (r.patients as string[] | null) ?? null,
-    returned: (r.returned as string[] | null) ?? null,
-    leafHash: asBuffer(r.leaf_hash),
-  }));
+  return rows.map(storedAuditRowOf);
 }
 
 /** One archived partition, as `ward_audit_archive` records it. */
@@ -211,20 +198,7 @@ export async function readLeafRows(q: Queryable, query: { afterSeq: number; thro
       return { kind: 'archived', seq: asNumber(r.seq), leafHash: asBuffer(r.leaf_hash), partition: r.partition as string };
     return {
       kind: 'entry',
-      row: {
-        seq: asNumber(r.seq),
-        recordedAt: asDate(r.recorded_at),
-        action: r.action as string,
-        outcome: r.outcome as string,
-        principalId: r.principal_id as string,
-        patientId: (r.patient_id as string | null) ?? null,
-        resourceType: (r.resource_type as string | null) ?? null,
-        resourceId: (r.resource_id as string | null) ?? null,
-        entry: r.entry as string,
-        patients: (r.patients as string[] | null) ?? null,
-        returned: (r.returned as string[] | null) ?? null,
-        leafHash: asBuffer(r.leaf_hash),
-      },
+      row: storedAuditRowOf(r),
     };
   });
 }

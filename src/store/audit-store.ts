@@ -76,7 +76,12 @@ export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<St
        FROM ward_audit_entry WHERE seq > $1 AND seq <= $2 ORDER BY seq LIMIT $3`,
     [query.afterSeq ?? 0, query.throughSeq ?? Number.MAX_SAFE_INTEGER, query.limit],
   );
-  return rows.map((r) => ({
+  return rows.map(storedAuditRowOf);
+}
+
+/** A stored entry as a row of ward_audit_entry gives it (every reader of entries maps rows here). */
+export function storedAuditRowOf(r: Record<string, unknown>): StoredAuditRow {
+  return {
     seq: asNumber(r.seq),
     recordedAt: asDate(r.recorded_at),
     action: r.action as string,
@@ -89,7 +94,7 @@ export async function readAuditRows(q: Queryable, query: AuditQuery): Promise<St
     patients: (r.patients as string[] | null) ?? null,
     returned: (r.returned as string[] | null) ?? null,
     leafHash: asBuffer(r.leaf_hash),
-  }));
+  };
 }
 
 /** How many entries the log holds (for progress reporting). */
