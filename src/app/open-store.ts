@@ -4,23 +4,30 @@ import { join } from 'node:path';
 import { appRoleName, type Database, migrate, openPglite, openPostgres, provisionAppRole } from '../store/index.js';
 import type { WardConfig } from './config.js';
 
+/** The serving database, and the migrations this opening applied (as the owner). */
+export interface OpenedStore {
+  readonly db: Database;
+  readonly applied: readonly number[];
+}
+
 /**
  * Opens the database the server will use. Embedded: PGlite in $WARD_DATA_DIR/pglite, migrated in
  * place. PostgreSQL: migrations run as the DATABASE_URL role, and the server then connects as a
  * separate non-owner role (WARD_APP_DATABASE_URL, or one provisioned here), so a compromised
  * process cannot disable the audit triggers or drop the log.
  */
-export async function openStore(config: WardConfig, options: { migrate: boolean }): Promise<Database> {
+export async function openStore(config: WardConfig, options: { migrate: boolean }): Promise<OpenedStore> {
   if (!config.databaseUrl) {
     const db = await openPglite(join(config.dataDir, 'pglite'));
-    if (options.migrate) await migrate(db);
-    return db;
+    const applied = options.migrate ? (await migrate(db)).applied : [];
+    return { db, applied };
   }
+  let applied: number[] = [];
   let servingUrl = config.appDatabaseUrl;
   if (options.migrate || !servingUrl) {
     const owner = openPostgres(config.databaseUrl, { max: 2, applicationName: 'ward-migrate' });
     try {
-      await migrate(owner);
+      applied = (await migrate(owner)).applied;
       if (!servingUrl) {
         const url = new URL(config.databaseUrl);
         const role = {
@@ -36,7 +43,7 @@ export async function openStore(config: WardConfig, options: { migrate: boolean 
       await owner.close();
     }
   }
-  return openPostgres(servingUrl, { max: config.dbPoolSize });
+  return { db: openPostgres(servingUrl, { max: config.dbPoolSize }), applied };
 }
 
 /** The serving role's password, generated once and kept in the data directory (0600). */

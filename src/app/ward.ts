@@ -23,6 +23,8 @@ import { systemPrincipal } from './principals.js';
 export interface Ward {
   readonly config: WardConfig;
   readonly db: Database;
+  /** Migrations applied when this Ward opened its database (as the owner, before serving as the app role). */
+  readonly migrated: readonly number[];
   readonly vault: Vault;
   readonly fhir: FhirInteractions;
   /** Transaction and batch Bundles (the API's `POST /fhir`, and `ward import`). */
@@ -72,7 +74,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
   const auditSigning = loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'audit-signing.pem'), 'ed25519');
   const tokenKeys = loadOrCreatePrivateKey(join(config.dataDir, 'keys', 'token-signing.pem'), 'ec-p256');
 
-  const db = await openStore(config, { migrate: options.migrate ?? true });
+  const { db, applied: migrated } = await openStore(config, { migrate: options.migrate ?? true });
   try {
     let clock = await checkClock(db, now, config.clockMaxOffsetMs);
     if (!clock.synchronized && config.mode === 'production') {
@@ -134,6 +136,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     return {
       config,
       db,
+      migrated,
       vault,
       fhir,
       bundles,

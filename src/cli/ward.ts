@@ -29,7 +29,6 @@ import {
 } from '../app/user-commands.js';
 import { openWard, type Ward } from '../app/ward.js';
 import { describeFault, type VerifyReport } from '../audit/index.js';
-import { migrate } from '../store/index.js';
 
 const USAGE = `usage: ward <command>
 
@@ -139,8 +138,9 @@ async function runMigrate(config: WardConfig): Promise<number> {
     process.stderr.write('the server is running and migrated this data directory at start; nothing to do\n');
     return 0;
   }
+  // Opening migrates as the owner and then serves as the app role, which has no DDL rights.
   const ward = await openWard(config, { migrate: true });
-  const { applied } = await migrate(ward.db);
+  const applied = ward.migrated;
   const versions = (await ward.db.query<{ version: number }>('SELECT version FROM ward_migration ORDER BY version')).rows.map(
     (r) => r.version,
   );

@@ -49,6 +49,27 @@ describe.each(engines())('ward import and ward reindex on %s', (engine) => {
   });
   afterAll(() => rmSync(dataDir, { recursive: true, force: true }));
 
+  it('ward migrate applies the schema as the owner and, run again, has nothing pending (both audited)', async () => {
+    const first = ward(['migrate']);
+    expect(first.status).toBe(0);
+    expect(first.stderr).toMatch(/migrations are up to date/);
+    const second = ward(['migrate']);
+    expect(second.status).toBe(0);
+    const w = await open();
+    try {
+      const { rows } = await w.db.query<{ entry: string }>("SELECT entry FROM ward_audit_entry WHERE action = 'migrate' ORDER BY seq");
+      const details = rows.map((r) => JSON.parse(r.entry).detail as { applied: string; schema: string });
+      expect(details).toHaveLength(2);
+      // A PostgreSQL test database is cloned from the run's migrated template: nothing is pending there.
+      expect(details[0]?.applied).toBe(engine === 'pglite' ? details[0]?.schema : 'none pending');
+      expect(details[0]?.schema.split(' ')).toContain('13');
+      expect(details[1]?.applied).toBe('none pending');
+      expect(details[1]?.schema).toBe(details[0]?.schema);
+    } finally {
+      await w.close();
+    }
+  }, 300_000);
+
   it('resumes an import killed part-way and ends with exactly the expected resources, each audited as the import principal', async () => {
     const child = spawn(process.execPath, [WARD_BIN, 'import', inputDir], {
       env: { ...process.env, ...env },
