@@ -9,8 +9,34 @@ import type { BlindIndexer } from './blind-index.js';
 const NO_SYSTEM = '\u0000none';
 const ANY_SYSTEM = '\u0000any';
 
+/**
+ * Hashes of the display texts of codes (`param:text`), per key: the same few thousand code texts
+ * recur on every Observation, Condition and Procedure, and hashing them again was a fifth of an
+ * import's index work. Bounded; emptied when full. Other strings (names, addresses) are not kept.
+ */
+const textHashes = new WeakMap<BlindIndexer, Map<string, Buffer[]>>();
+const TEXT_HASHES_MAX = 20_000;
+
 /** The hashes stored for one identifying value of a resource (strings, Identifier/ContactPoint tokens, person dates). */
 export function blindHashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): Buffer[] {
+  if (v.kind === 'string' && v.param.endsWith(':text')) {
+    let cache = textHashes.get(indexer);
+    if (!cache) {
+      cache = new Map();
+      textHashes.set(indexer, cache);
+    }
+    const key = `${resourceType}\u001f${v.param}\u001f${v.raw}\u001f${v.normalized}`;
+    const hit = cache.get(key);
+    if (hit) return hit;
+    if (cache.size >= TEXT_HASHES_MAX) cache.clear();
+    const hashes = hashesOf(indexer, resourceType, v);
+    cache.set(key, hashes);
+    return hashes;
+  }
+  return hashesOf(indexer, resourceType, v);
+}
+
+function hashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): Buffer[] {
   switch (v.kind) {
     case 'string':
       return [

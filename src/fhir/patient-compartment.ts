@@ -1,5 +1,6 @@
 import { readDefinition } from './definitions-package.js';
 import { compileExpression, expressionFor, searchParameter } from './search-parameters.js';
+import { compileSimplePath } from './simple-path.js';
 
 interface CompartmentDefinition {
   resource: { code: string; param?: string[] }[];
@@ -32,7 +33,8 @@ function extractorFor(resourceType: string): Extractor {
     .map((sp) => (sp ? expressionFor(sp, resourceType) : undefined))
     .filter((e): e is string => e !== undefined)
     // resolve() has no resolver at write time; the reference's own type prefix says whether it is a Patient.
-    .map((e) => compileExpression(e.replaceAll('.where(resolve() is Patient)', '')));
+    .map((e) => e.replaceAll('.where(resolve() is Patient)', ''))
+    .map((e) => compileSimplePath(e) ?? compileExpression(e));
   const extractor: Extractor = (resource) => {
     const out: string[] = [];
     for (const fn of compiled) {

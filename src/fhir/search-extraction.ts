@@ -8,6 +8,7 @@ import {
   type SearchParameterDefinition,
   searchParametersOf,
 } from './search-parameters.js';
+import { compileSimplePath } from './simple-path.js';
 
 /** Resource types whose every date (birth, death) identifies a person and is kept only as a blind index. */
 export const PERSON_TYPES: ReadonlySet<string> = new Set(['Patient', 'RelatedPerson', 'Person']);
@@ -53,6 +54,8 @@ interface PlannedParameter {
   readonly code: string;
   readonly url: string;
   readonly type: SearchParameterDefinition['type'];
+  /** The FHIRPath as evaluated (after the rewrites of indexPlan). */
+  readonly expression: string;
   readonly evaluate: CompiledExpression;
   /**
    * Whether a query value of this parameter may identify a person, so that the audit entry must
@@ -115,7 +118,8 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
         code: sp.code,
         url: sp.url,
         type: sp.type,
-        evaluate: compileExpression(rewritten),
+        expression: rewritten,
+        evaluate: compileSimplePath(rewritten) ?? compileExpression(rewritten),
         identifying: identifyingParameter(resourceType, sp.type, expression),
         ...(sp.type === 'token' ? { tokenLookup: tokenLookupOf(expression) } : {}),
       });

@@ -13,7 +13,7 @@ import {
   replaceReferences,
   WardError,
 } from '../fhir/index.js';
-import type { Vault } from '../vault/index.js';
+import { POLICY_FACT_TYPES, type Vault } from '../vault/index.js';
 import { FhirInteractions } from './fhir-interactions.js';
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 
@@ -138,8 +138,28 @@ export class BundleInteractions {
       }
     }
     // 3. R4 order: DELETE, POST (conditional creates first, each after those it refers to), PUT/PATCH, GET.
+    // Updates by id that cannot change policy facts are committed together (batchable), in runs.
     const order = orderEntries(entries, conditionalCreates);
     const responses: ResponseEntry[] = new Array(entries.length);
+    const run: BundleEntryRequest[] = [];
+    const flush = async () => {
+      const group = run.splice(0);
+      let k = 0;
+      try {
+        const results = await fhir.updateMany(
+          group.map((e) => ({ ...this.#request(req, e, {}), body: e.resource })),
+          (i) => {
+            k = i;
+            progress.entry = group[i]?.index;
+          },
+        );
+        results.forEach((r, i) => {
+          responses[(group[i] as BundleEntryRequest).index] = this.#entryOf(r);
+        });
+      } catch (error) {
+        fail(group[k] as BundleEntryRequest, error);
+      }
+    };
     for (const e of order) {
       progress.entry = e.index;
       try {
@@ -153,6 +173,19 @@ export class BundleInteractions {
           }
           replaceReferences(e.resource, resolved);
         }
+      } catch (error) {
+        fail(e, error);
+      }
+      if (batchable(e)) {
+        const key = `${e.target.resourceType}/${e.target.id}`;
+        if (run.some((q) => `${q.target.resourceType}/${q.target.id}` === key)) await flush();
+        run.push(e);
+        if (run.length >= UPDATE_RUN_MAX) await flush();
+        continue;
+      }
+      await flush();
+      progress.entry = e.index;
+      try {
         const response = await this.#run(fhir, req, e, { assignedId: assigned.get(e.index), resolved });
         responses[e.index] = response;
         if (e.fullUrl && response.fullUrl && !resolved.has(e.fullUrl)) resolved.set(e.fullUrl, relativeOf(response.fullUrl, this.#baseUrl));
@@ -160,6 +193,7 @@ export class BundleInteractions {
         fail(e, error);
       }
     }
+    await flush();
     delete progress.entry;
     return responses;
   }
@@ -186,19 +220,8 @@ export class BundleInteractions {
     e: BundleEntryRequest,
     options: { assignedId?: string | undefined; resolved?: ReadonlyMap<string, string> },
   ): Promise<ResponseEntry> {
-    const { resourceType, id, versionId } = e.target;
-    const query = withResolved(e.target.query, options.resolved);
-    const req: FhirRequest = {
-      principal: base.principal,
-      ctx: base.ctx,
-      resourceType,
-      query,
-      ...(id !== undefined ? { id } : {}),
-      ...(versionId !== undefined ? { versionId } : {}),
-      ...(e.ifMatch !== undefined ? { ifMatch: e.ifMatch } : {}),
-      ...(e.ifNoneExist !== undefined ? { ifNoneExist: String(withResolved(new URLSearchParams(e.ifNoneExist), options.resolved)) } : {}),
-      ...(base.prefer !== undefined ? { prefer: base.prefer } : {}),
-    };
+    const req = this.#request(base, e, options);
+    const { id, versionId } = e.target;
     let response: FhirResponse;
     switch (e.method) {
       case 'GET':
@@ -225,6 +248,27 @@ export class BundleInteractions {
     return this.#entryOf(response);
   }
 
+  /** The single request an entry names. */
+  #request(
+    base: Pick<FhirRequest, 'principal' | 'ctx' | 'prefer'>,
+    e: BundleEntryRequest,
+    options: { resolved?: ReadonlyMap<string, string> },
+  ): FhirRequest {
+    const { resourceType, id, versionId } = e.target;
+    const query = withResolved(e.target.query, options.resolved);
+    return {
+      principal: base.principal,
+      ctx: base.ctx,
+      resourceType,
+      query,
+      ...(id !== undefined ? { id } : {}),
+      ...(versionId !== undefined ? { versionId } : {}),
+      ...(e.ifMatch !== undefined ? { ifMatch: e.ifMatch } : {}),
+      ...(e.ifNoneExist !== undefined ? { ifNoneExist: String(withResolved(new URLSearchParams(e.ifNoneExist), options.resolved)) } : {}),
+      ...(base.prefer !== undefined ? { prefer: base.prefer } : {}),
+    };
+  }
+
   #entryOf(r: FhirResponse): ResponseEntry {
     const location = r.headers.location;
     const relative = location ? relativeOf(location, this.#baseUrl) : undefined;
@@ -241,6 +285,24 @@ export class BundleInteractions {
       },
     };
   }
+}
+
+/** Updates per commit of a run of batchable entries: bounds the statement's size and memory. */
+const UPDATE_RUN_MAX = 200;
+
+/**
+ * An entry that can share a commit with its neighbours (Vault.updateMany): an update by id
+ * without If-Match, of a type whose writes never change what policy decides on other writes.
+ */
+function batchable(e: BundleEntryRequest): boolean {
+  return (
+    e.method === 'PUT' &&
+    e.target.id !== undefined &&
+    e.ifMatch === undefined &&
+    e.resource !== undefined &&
+    [...e.target.query].length === 0 &&
+    !POLICY_FACT_TYPES.has(e.target.resourceType)
+  );
 }
 
 function statusLine(status: number): string {

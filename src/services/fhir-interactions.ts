@@ -77,6 +77,19 @@ export class FhirInteractions {
     return this.#writeResponse(result, req.prefer);
   }
 
+  /** Updates by id of distinct resources inside a transaction Bundle, committed together (Vault.updateMany). */
+  async updateMany(reqs: readonly FhirRequest[], at: (k: number) => void): Promise<FhirResponse[]> {
+    const first = reqs[0];
+    if (!first) return [];
+    const updates = reqs.map((req, k) => {
+      at(k);
+      const { resourceType, id } = typeAndId(req);
+      return { resourceType, id, body: req.body };
+    });
+    const results = await this.#vault.updateMany(first.principal, first.ctx, updates, at);
+    return results.map((r, k) => this.#writeResponse(r, reqs[k]?.prefer));
+  }
+
   async conditionalUpdate(req: FhirRequest): Promise<FhirResponse> {
     const resourceType = typeOf(req);
     const result = await this.#vault.conditionalUpdate(

@@ -56,6 +56,7 @@ export {
   readAuditRows,
   type StoredAuditRow,
 } from './audit-store.js';
+export { type BatchWrite, commitWrites, type ResourceKey, readCurrentLocked, resourceKey } from './batch-write-store.js';
 export {
   activeGrants,
   type BreakGlassGrantRow,

@@ -12,14 +12,19 @@ export const NO_SEARCH_ROWS: SearchIndexRows = { token: [], date: [], reference:
 
 /** The rows as one jsonb parameter (hashes as hex), so a write stays one statement with a fixed shape. */
 export function searchRowsParam(rows: SearchIndexRows): string {
-  return JSON.stringify({
+  return JSON.stringify(searchRowsJson(rows));
+}
+
+/** The rows as the JSON value that searchRowsParam sends (also nested per write in a batch, see commitWrites). */
+export function searchRowsJson(rows: SearchIndexRows): Record<string, unknown> {
+  return {
     token: rows.token,
     date: rows.date,
     reference: rows.reference.map((r) => ({ param: r.param, target_type: r.targetType, target_id: r.targetId })),
     number: rows.number,
     uri: rows.uri,
     blind: rows.blind.map((b) => ({ param: b.param, hash: b.hash.toString('hex') })),
-  });
+  };
 }
 
 const TABLES: readonly [table: string, key: string, columns: string, record: string, select: string][] = [
@@ -50,6 +55,23 @@ export function replaceSearchRowsCtes(rowsParam: number): string {
        INSERT INTO ${table} (resource_type, id, param, ${columns})
        SELECT $1, $2, x.param, ${select} FROM jsonb_to_recordset($${rowsParam}::jsonb -> '${key}') AS x(${record})
         WHERE EXISTS (SELECT 1 FROM v)
+     )`,
+  ).join('');
+}
+
+/**
+ * The same replacement for a batch of writes (commitWrites): after its version CTE `v` (the rows
+ * written: resource_type, id) and its input CTE `w` (one row per write: `t`, `i`, and the rows
+ * as jsonb `s`), the old rows of every written resource go and its new rows come in.
+ */
+export function replaceBatchSearchRowsCtes(): string {
+  return TABLES.map(
+    ([table, key, columns, record, select], i) => `, sd${i} AS (
+       DELETE FROM ${table} x USING v WHERE x.resource_type = v.resource_type AND x.id = v.id
+     ), si${i} AS (
+       INSERT INTO ${table} (resource_type, id, param, ${columns})
+       SELECT w.t, w.i, x.param, ${select}
+         FROM v JOIN w ON w.t = v.resource_type AND w.i = v.id, jsonb_to_recordset(w.s -> '${key}') AS x(${record})
      )`,
   ).join('');
 }

@@ -4,7 +4,7 @@ import { type AuditLog, auditRowOf } from '../audit/index.js';
 export type AuditSink = Pick<AuditLog, 'record' | 'recordIn'>;
 
 import { isWardError, WardError } from '../fhir/index.js';
-import { commitWrite, type Database, type Queryable } from '../store/index.js';
+import { commitWrite, commitWrites, type Database, type Queryable } from '../store/index.js';
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { asWardError, isLostRace } from './vault-steps.js';
 
@@ -115,6 +115,31 @@ export class AuditedRunner {
           throw error;
         }
       }
+    });
+  }
+
+  /**
+   * Many writes inside an enclosing transaction (a transaction Bundle): the body decides and
+   * prepares `op.pending` for every operation, and then all versions and their audit entries are
+   * committed together (commitWrites) — one entry per operation, as if each had run on its own.
+   * Failures are not appended here: the enclosing transaction rolls back and audits the attempt.
+   */
+  writeMany<T>(ops: readonly OperationRecord[], body: (q: Queryable) => Promise<T[]>, statusOf_: (r: T) => number): Promise<T[]> {
+    if (!this.#enclosed) throw new TypeError('writeMany runs only inside a transaction');
+    return this.#track(async () => {
+      for (const op of ops) op.pending = undefined;
+      const results = await body(this.#db);
+      const writes = ops.map((op, k) => {
+        if (!op.pending || results[k] === undefined) throw new TypeError('every operation of writeMany prepares one version');
+        return { pending: op.pending, audit: auditRowOf(auditEntry(op, this.#now(), statusOf_(results[k]))) };
+      });
+      try {
+        await commitWrites(this.#db, writes);
+      } catch (e) {
+        throw isLostRace(e) ? new WardError('WARD_CONFLICT', { cause: e }) : asWardError(e);
+      }
+      for (const op of ops) op.ctx.audited = true;
+      return results;
     });
   }
 

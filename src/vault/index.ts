@@ -24,6 +24,7 @@ export type {
   RecordedDisclosure,
   SealerView,
 } from './auditor-operations.js';
+export type { BatchUpdate } from './batch-update.js';
 export {
   BREAK_GLASS_MAX_MINUTES,
   BREAK_GLASS_REASONS,
@@ -31,6 +32,7 @@ export {
   type BreakGlassOperations,
   type BreakGlassRequest,
 } from './break-glass-operations.js';
+export { POLICY_FACT_TYPES } from './policy-facts.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

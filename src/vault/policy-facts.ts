@@ -7,6 +7,12 @@ export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
 /** Rows per round trip while loading facts; every page is read, so a long list is never cut short. */
 const FACT_PAGE = 500;
 
+/**
+ * The resource types whose stored content loadPolicyFacts reads. A write of one of them can change
+ * the next decision, so batched writes (updateMany) never share one load of facts with them.
+ */
+export const POLICY_FACT_TYPES: ReadonlySet<string> = new Set(['CareTeam', 'Encounter', 'Patient', 'Consent', 'RelatedPerson']);
+
 /** Opens a stored row with the vault's own key ring (fact resources, like CareTeam and Consent, are PHI). */
 export type OpenRow = (row: StoredVersion) => FhirResource;
 

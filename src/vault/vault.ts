@@ -23,6 +23,7 @@ import {
 import { auditEntry, markBreakGlass, type OperationRecord, statusOf } from './audit-trail.js';
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
+import { type BatchUpdate, updateBatch } from './batch-update.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
@@ -195,6 +196,14 @@ export class Vault {
       const current = await readCurrent(q, resourceType, id, lock);
       return prepareVersion(this.#prep, q, op, resource, 'update', current, 'PUT', options.ifMatch);
     });
+  }
+
+  /**
+   * Updates by id of distinct resources inside a transaction Bundle, decided and audited one by
+   * one like `update`, committed together (batch-update.ts); `at(k)` names the one being worked on.
+   */
+  updateMany(principal: Principal, ctx: RequestContext, updates: readonly BatchUpdate[], at: (k: number) => void): Promise<WriteResult[]> {
+    return updateBatch({ run: this.#run, prep: this.#prep, op: (...args) => this.#op(...args) }, principal, ctx, updates, at);
   }
 
   /** Conditional update: no match creates, one match updates, several is 412. */
