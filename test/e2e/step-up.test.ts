@@ -229,6 +229,18 @@ describe.each(engines())('MFA step-up for sensitive operations on %s', (engine) 
     expect((await breakGlass(stepped)).status).toBe(201);
   });
 
+  it('[NPRM] 164.312 authentication · 170.315(d)(13): the serving database connection cannot stamp a step-up on an existing session (only a new session carries one)', async () => {
+    const user = await clinician('su.forge');
+    const listed = (await asBrowser(t, user.session, 'GET', '/auth/sessions')).json().sessions;
+    const handle = listed.find((s: { current: boolean }) => s.current)?.id;
+    expect(handle).toEqual(expect.any(String));
+    // PostgreSQL: the serving role has no UPDATE on these columns; PGlite (one owner): the guard trigger refuses it.
+    await expect(
+      t.ward.db.query("UPDATE ward_session SET step_up_at = $1, step_up_method = 'totp' WHERE handle = $2", [clock, handle]),
+    ).rejects.toThrow(/permission denied|replaced, not changed in place/);
+    expect((await breakGlass(user.session)).status).toBe(401);
+  });
+
   it('164.312(a)(2)(ii) · 170.315(d)(6): an operator token from `ward token create` cannot prove a second factor: break-glass answers 403 WARD_STEP_UP_UNAVAILABLE, audited, and the token cannot step up', async () => {
     const token = await t.token({ role: 'physician', sub: 'Practitioner/su-operator', scope: 'user/*.cruds' });
     const client = fhirClient(t, token);
