@@ -1,4 +1,5 @@
 import { isAbsolute, join, resolve } from 'node:path';
+import { DEFAULT_STEP_UP_SECONDS, MAX_STEP_UP_SECONDS } from '../policy/index.js';
 
 export interface WardConfig {
   readonly mode: 'development' | 'production';
@@ -37,6 +38,8 @@ export interface WardConfig {
   readonly sessionIdleMinutes: number;
   /** Web sessions end this many hours after login whatever the activity; at most 24 (AAL2). */
   readonly sessionMaxHours: number;
+  /** A step-up (`POST /auth/step-up`) counts this many minutes for sensitive operations such as break-glass (ADR 0014); 1–15. */
+  readonly stepUpMinutes: number;
 }
 
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
@@ -102,6 +105,7 @@ export function loadConfig(env: NodeJS.ProcessEnv, cwd: string = process.cwd()):
     accessTokenMinutes: intFrom(env.WARD_ACCESS_TOKEN_MINUTES, 15, 'WARD_ACCESS_TOKEN_MINUTES', 1, 60),
     sessionIdleMinutes,
     sessionMaxHours,
+    stepUpMinutes: intFrom(env.WARD_STEP_UP_MINUTES, DEFAULT_STEP_UP_SECONDS / 60, 'WARD_STEP_UP_MINUTES', 1, MAX_STEP_UP_SECONDS / 60),
   };
 }
 

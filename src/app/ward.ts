@@ -84,7 +84,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
     }
     const keyring = await Keyring.open(keyStore(db), provider);
     const audit = new AuditLog(db, { maxBatch: config.auditMaxBatch });
-    const vault = new Vault({ db, audit, keyring, now, newId: randomUUID });
+    const vault = new Vault({ db, audit, keyring, now, newId: randomUUID, stepUpSeconds: config.stepUpMinutes * 60 });
     const fhir = new FhirInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
     const bundles = new BundleInteractions(vault, `${config.baseUrl}/fhir`, { maxResourceBytes: config.bodyLimitBytes });
     const witnesses: Witness[] = [

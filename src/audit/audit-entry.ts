@@ -77,6 +77,8 @@ export const AUDIT_ACTIONS = [
   'mfa-failed',
   /** A one-time recovery code was spent as the second factor (how many remain is in the detail). */
   'recovery-code-used',
+  /** A signed-in user proved a second factor again for sensitive operations (ADR 0014), or the try was refused. */
+  'step-up',
   /** A web session was ended by its user. */
   'logout',
   /** A user revoked one of their own sessions. */

@@ -93,6 +93,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'mfa-enroll': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'mfa-failed': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'recovery-code-used': { type: dcm('110114', 'User Authentication'), code: 'E' },
+  'step-up': { type: dcm('110114', 'User Authentication'), code: 'E' },
   logout: { type: dcm('110114', 'User Authentication'), code: 'E' },
   'session-revoke': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'role-grant': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },

@@ -82,6 +82,17 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
     if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
     return issue(reply, result.session);
   });
+  // Step-up (ADR 0014): a signed-in user proves the second factor again before a sensitive
+  // operation; the session is replaced by one stamped with the time and method.
+  authRoute('POST', '/auth/step-up/webauthn/options', async (_ctx, request) =>
+    identity.webauthn.authenticationOptions(await session(request, ['authenticated'])),
+  );
+  authRoute('POST', '/auth/step-up', async (ctx, request, reply) => {
+    const result = await identity.secondFactor.stepUp(ctx, await session(request, ['authenticated']), request.body);
+    if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
+    const stepUp = result.session.stepUp;
+    return issue(reply, result.session, { step_up: stepUp?.method, step_up_at: stepUp?.at.toISOString() });
+  });
   authRoute('POST', '/auth/password', async (ctx, request, reply) => {
     const result = await identity.passwordChange.change(ctx, await session(request, ['authenticated']), request.body);
     if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
@@ -96,6 +107,7 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
       csrf_token: current.csrfToken,
       expires_at: expiresAt.toISOString(),
       idle_expires_at: idleExpiresAt.toISOString(),
+      ...(current.row.stepUp ? { step_up: current.row.stepUp.method, step_up_at: current.row.stepUp.at.toISOString() } : {}),
     };
   });
   authRoute('GET', '/auth/sessions', async (_ctx, request) => {

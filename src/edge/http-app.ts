@@ -228,5 +228,11 @@ async function sendError(fhir: FhirInteractions, request: FastifyRequest, reply:
       'request failed',
     );
   }
+  // RFC 9470: the challenge that tells a client to authenticate again more strongly and retry.
+  if (final.code === 'WARD_STEP_UP_REQUIRED')
+    reply.header(
+      'www-authenticate',
+      'Bearer realm="ward", error="insufficient_user_authentication", error_description="step up with POST /auth/step-up"',
+    );
   reply.code(final.status).type(FHIR_JSON).send(outcomeOf(final));
 }

@@ -31,6 +31,16 @@ export const ERROR_CODES = {
   WARD_LOGIN_FAILED: { status: 401, issue: 'login', text: 'The username or password is not correct.' },
   WARD_LOGIN_THROTTLED: { status: 429, issue: 'throttled', text: 'Too many failed logins; try again after the time in Retry-After.' },
   WARD_MFA_FAILED: { status: 401, issue: 'login', text: 'The verification code is not correct.' },
+  WARD_STEP_UP_REQUIRED: {
+    status: 401,
+    issue: 'login',
+    text: 'This operation needs a recent second factor: step up with POST /auth/step-up, then retry.',
+  },
+  WARD_STEP_UP_UNAVAILABLE: {
+    status: 403,
+    issue: 'forbidden',
+    text: 'This operation needs a second factor, which this credential cannot prove; use a web session.',
+  },
   WARD_CSRF_FAILED: { status: 403, issue: 'forbidden', text: 'The request lacks the anti-forgery token of its session.' },
   WARD_ENROLLMENT_INVALID: { status: 400, issue: 'invalid', text: 'The enrollment code is not valid, was already used, or has expired.' },
   WARD_PASSWORD_REJECTED: { status: 400, issue: 'invalid', text: 'The password does not meet the password policy.' },

@@ -31,6 +31,7 @@ export interface CredentialEvent {
     | 'mfa-enroll'
     | 'mfa-failed'
     | 'recovery-code-used'
+    | 'step-up'
     | 'logout'
     | 'session-revoke'
     | 'role-grant'

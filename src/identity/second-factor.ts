@@ -47,6 +47,8 @@ type Proof =
   | { readonly kind: 'totp'; readonly code: string }
   | { readonly kind: 'recovery-code'; readonly code: string }
   | { readonly kind: 'webauthn'; readonly response: unknown };
+/** Where a proof is presented: the first login's enrollment, a login, or a step-up on a signed-in session (ADR 0014). */
+type Stage = 'enrollment' | 'login' | 'step-up';
 
 /**
  * The second factor of a workforce login (170.315(d)(13); NPRM 164.312 authentication): TOTP
@@ -100,11 +102,37 @@ export class SecondFactor {
     return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'login');
   }
 
-  async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
+  /**
+   * Step-up (ADR 0014): a signed-in user proves the second factor again — a fresh TOTP code
+   * (replay refused as at login) or a WebAuthn assertion on a challenge this session asked for —
+   * and the session is replaced by one stamped with the time and method. Recovery codes are for
+   * getting back in, not for sensitive operations, and are refused. Counted in the account's
+   * throttle like any other try; every outcome is audited as `step-up`.
+   */
+  async stepUp(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
+    const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    if (b.code === undefined && typeof b.id === 'string' && typeof b.response === 'object' && b.response !== null) {
+      return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'step-up');
+    }
+    if (typeof b.code !== 'string' || b.code.length > 64) {
+      throw new WardError('WARD_INVALID_REQUEST', {
+        details: [{ diagnostics: 'The body must be {"code": string} (TOTP) or a WebAuthn credential response' }],
+      });
+    }
+    return this.#attempt(ctx, session, { kind: 'totp', code: b.code }, 'step-up');
+  }
+
+  async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: Stage): Promise<FactorResult> {
     const { db, keyring, audit, sessions, now } = this.#deps;
     const { user } = session;
     const failed = (status: number, code: string, detail: Record<string, string>) =>
-      audit.record(ctx, { action: 'mfa-failed', actor: actorOf(user), status, code, detail: { factor: proof.kind, stage, ...detail } });
+      audit.record(ctx, {
+        action: stage === 'step-up' ? 'step-up' : 'mfa-failed',
+        actor: actorOf(user),
+        status,
+        code,
+        detail: { factor: proof.kind, stage, ...detail },
+      });
 
     const state = await readThrottle(db, user.usernameIndex);
     const decision = accountThrottle(state, now());
@@ -130,6 +158,23 @@ export class SecondFactor {
             : ({ kind: 'refused', reason: 'webauthn-not-verified' } as const)
           : await this.#check(tx, user, proof, stage);
       if (accepted.kind === 'refused') return accepted;
+      if (stage === 'step-up') {
+        // stepUp() never builds a recovery-code proof; should one arrive, it is refused, never taken for a login.
+        if (proof.kind === 'recovery-code') return { kind: 'refused', reason: 'recovery-code-not-for-step-up' } as const;
+        await clearThrottle(tx, user.usernameIndex);
+        const issued = await sessions.stepUp(tx, session, proof.kind, ctx.address);
+        await audit.record(
+          ctx,
+          {
+            action: 'step-up',
+            actor: actorOf(user),
+            status: 200,
+            detail: { factor: proof.kind, stage, session: issued.handle, replaced: session.row.handle, at: now().toISOString() },
+          },
+          tx,
+        );
+        return { kind: 'ok' as const, session: issued };
+      }
       let recoveryCodes: string[] | undefined;
       if (stage === 'enrollment') {
         recoveryCodes = newRecoveryCodes();
@@ -192,7 +237,7 @@ export class SecondFactor {
     tx: Parameters<Parameters<Database['transaction']>[0]>[0],
     user: UserRow,
     proof: Exclude<Proof, { kind: 'webauthn' }>,
-    stage: 'enrollment' | 'login',
+    stage: Stage,
   ): Promise<{ kind: 'accepted' } | { kind: 'refused'; reason: string }> {
     const { keyring, now } = this.#deps;
     if (proof.kind === 'recovery-code') {

@@ -14,6 +14,7 @@ import {
   revokeUserSessions,
   type SessionRow,
   type SessionState,
+  type StepUpMethod,
   touchSession,
   type UserRow,
 } from '../store/index.js';
@@ -42,6 +43,8 @@ export interface IssuedSession {
   readonly expiresAt: Date;
   /** The cookie's Max-Age: the session's absolute lifetime. */
   readonly lifetimeSeconds: number;
+  /** Set on a session issued by a step-up (ADR 0014). */
+  readonly stepUp?: { readonly at: Date; readonly method: StepUpMethod };
 }
 
 /** What a presented cookie resolved to. */
@@ -149,7 +152,35 @@ export class Sessions {
       clientId: WEB_CLIENT_ID,
       tokenId: `session:${row.handle}`,
       purposeOfUse: 'TREAT',
+      session: { handle: row.handle, ...(row.stepUp ? { stepUp: row.stepUp } : {}) },
     };
+  }
+
+  /**
+   * Replaces an authenticated session by one stamped with a step-up (ADR 0014): new id, new CSRF
+   * token, the same absolute end (a step-up never lengthens a session). Raising what a session
+   * may do rotates its id like every other step, so a copy of the old cookie gains nothing. If a
+   * concurrent request already replaced the session, this one fails rather than fork it.
+   */
+  async stepUp(tx: Queryable, current: CurrentSession, method: StepUpMethod, address: string | undefined): Promise<IssuedSession> {
+    const at = this.#now();
+    if (current.row.state !== 'authenticated' || !(await revokeSession(tx, current.idHash, at, 'stepped-up')))
+      throw new WardError('WARD_UNAUTHENTICATED');
+    const id = randomBytes(32).toString('base64url');
+    const handle = randomUUID();
+    const expiresAt = current.row.expiresAt;
+    await insertSession(tx, {
+      idHash: sha256(id),
+      handle,
+      userId: current.user.id,
+      state: 'authenticated',
+      at,
+      expiresAt,
+      address: address ?? null,
+      stepUp: { at, method },
+    });
+    const lifetimeSeconds = Math.max(0, Math.floor((expiresAt.getTime() - at.getTime()) / 1000));
+    return { id, handle, state: 'authenticated', csrfToken: this.#csrfOf(id), expiresAt, lifetimeSeconds, stepUp: { at, method } };
   }
 
   /** When the session ends if nothing happens, and when it ends regardless. */

@@ -43,3 +43,4 @@ export {
   securityCodings,
 } from './security-labels.js';
 export { ADMINISTRATIVE_ROLES, CLINICAL_ROLES, SEPARATION_TEXT, type SeparationRefusal, separationRefusal } from './separation.js';
+export { checkStepUp, DEFAULT_STEP_UP_SECONDS, MAX_STEP_UP_SECONDS, type StepUpCheck } from './step-up.js';

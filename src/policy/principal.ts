@@ -46,6 +46,15 @@ export interface Principal {
    * --organization`). They give unit relationships and match Consent actors naming an organization.
    */
   readonly organizations?: readonly string[];
+  /**
+   * Present only for a principal of a web session (ADR 0010): its handle, and when and how its
+   * holder last proved a second factor again with `POST /auth/step-up` (ADR 0014). Bearer tokens
+   * (operator, login and SMART app tokens) carry none: nobody can be re-prompted through them.
+   */
+  readonly session?: {
+    readonly handle: string;
+    readonly stepUp?: { readonly at: Date; readonly method: 'totp' | 'webauthn' };
+  };
 }
 
 /** Derives the principal kind from a token subject. */

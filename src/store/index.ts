@@ -131,6 +131,7 @@ export {
   revokeUserSessions,
   type SessionRow,
   type SessionState,
+  type StepUpMethod,
   touchSession,
 } from './session-store.js';
 export {

@@ -3,6 +3,8 @@ import { asDate, type Queryable } from './database.js';
 /** SQL for web sessions (ward_session, migration 8): rows keyed by the SHA-256 of the session id. */
 
 export type SessionState = 'mfa-enrollment' | 'mfa-pending' | 'authenticated';
+/** How a session's holder last stepped up (migration 14): a fresh TOTP code or a WebAuthn assertion. */
+export type StepUpMethod = 'totp' | 'webauthn';
 
 export interface SessionRow {
   readonly handle: string;
@@ -13,9 +15,11 @@ export interface SessionRow {
   readonly expiresAt: Date;
   readonly createdAddress: string | null;
   readonly revokedAt: Date | null;
+  /** The step-up this session was created with, if any (ADR 0014); never changed in place. */
+  readonly stepUp: { readonly at: Date; readonly method: StepUpMethod } | null;
 }
 
-const COLUMNS = 'handle, user_id, state, created_at, last_seen_at, expires_at, created_address, revoked_at';
+const COLUMNS = 'handle, user_id, state, created_at, last_seen_at, expires_at, created_address, revoked_at, step_up_at, step_up_method';
 
 function sessionOf(r: Record<string, unknown>): SessionRow {
   return {
@@ -27,17 +31,27 @@ function sessionOf(r: Record<string, unknown>): SessionRow {
     expiresAt: asDate(r.expires_at),
     createdAddress: (r.created_address as string | null) ?? null,
     revokedAt: r.revoked_at ? asDate(r.revoked_at) : null,
+    stepUp: r.step_up_at ? { at: asDate(r.step_up_at), method: r.step_up_method as StepUpMethod } : null,
   };
 }
 
 export async function insertSession(
   q: Queryable,
-  s: { idHash: Buffer; handle: string; userId: string; state: SessionState; at: Date; expiresAt: Date; address: string | null },
+  s: {
+    idHash: Buffer;
+    handle: string;
+    userId: string;
+    state: SessionState;
+    at: Date;
+    expiresAt: Date;
+    address: string | null;
+    stepUp?: { at: Date; method: StepUpMethod };
+  },
 ): Promise<void> {
   await q.query(
-    `INSERT INTO ward_session (id_hash, handle, user_id, state, created_at, last_seen_at, expires_at, created_address)
-     VALUES ($1, $2, $3, $4, $5, $5, $6, $7)`,
-    [s.idHash, s.handle, s.userId, s.state, s.at, s.expiresAt, s.address],
+    `INSERT INTO ward_session (id_hash, handle, user_id, state, created_at, last_seen_at, expires_at, created_address, step_up_at, step_up_method)
+     VALUES ($1, $2, $3, $4, $5, $5, $6, $7, $8, $9)`,
+    [s.idHash, s.handle, s.userId, s.state, s.at, s.expiresAt, s.address, s.stepUp?.at ?? null, s.stepUp?.method ?? null],
   );
 }
 

@@ -1,7 +1,7 @@
 import type { RequestContext } from '../audit/index.js';
 import { type Keyring, open, seal } from '../crypto/index.js';
 import { isFhirId, WardError } from '../fhir/index.js';
-import { ACCESS_POLICY, type Decision, decide, POLICY_VERSION, type Principal } from '../policy/index.js';
+import { ACCESS_POLICY, checkStepUp, type Decision, decide, POLICY_VERSION, type Principal, type StepUpCheck } from '../policy/index.js';
 import {
   type BreakGlassGrantRow,
   type Database,
@@ -49,6 +49,8 @@ export interface BreakGlassDeps {
   readonly keyring: Keyring;
   readonly now: () => Date;
   readonly newId: () => string;
+  /** How long a step-up counts (ADR 0014; `WARD_STEP_UP_MINUTES`). */
+  readonly stepUpSeconds: number;
   readonly run: AuditedRunner;
   readonly op: (
     principal: Principal,
@@ -60,12 +62,34 @@ export interface BreakGlassDeps {
 }
 
 /**
- * MFA step-up seam for break-glass (issue 6 §5). Ward has no MFA yet (it is being built on the
- * identity branch): until it lands this answers `not-available` and the request's audit entry
- * says so. When it lands, a request without a recent step-up must be refused here.
+ * MFA step-up for break-glass (issue 6 §5, ADR 0014): the clinician must have proved a second
+ * factor on this web session within the window. A session without one gets 401
+ * `WARD_STEP_UP_REQUIRED` (step up and retry); a bearer token, which cannot be re-prompted
+ * (operator, login or app tokens), gets 403 `WARD_STEP_UP_UNAVAILABLE`. Either refusal is a
+ * policy denial in the request's audit entry, with the reason.
  */
-export function breakGlassStepUp(_principal: Principal): 'satisfied' | 'not-available' {
-  return 'not-available';
+export function breakGlassStepUp(
+  principal: Principal,
+  now: Date,
+  windowSeconds: number,
+): Extract<StepUpCheck, { kind: 'fresh' }> | { readonly refusal: WardError; readonly decision: Decision; readonly detail: string } {
+  const check = checkStepUp(principal, now, windowSeconds);
+  if (check.kind === 'fresh') return check;
+  const rule = `${POLICY_VERSION}/break-glass/step-up`;
+  if (check.kind === 'unavailable')
+    return {
+      refusal: new WardError('WARD_STEP_UP_UNAVAILABLE'),
+      decision: { effect: 'deny', reasons: [`${rule}: a bearer token cannot prove a second factor; break the glass from a web session`] },
+      detail: 'unavailable',
+    };
+  const why = check.reason === 'never' ? 'no step-up on this session' : `the last step-up is older than ${windowSeconds} s`;
+  return {
+    refusal: new WardError('WARD_STEP_UP_REQUIRED', {
+      details: [{ diagnostics: `Prove a second factor with POST /auth/step-up and retry; a step-up counts for ${windowSeconds} seconds` }],
+    }),
+    decision: { effect: 'deny', reasons: [`${rule}: ${why}`] },
+    detail: check.reason === 'never' ? 'required' : 'stale',
+  };
 }
 
 /** Only a privacy officer whose token reaches the audit log oversees break-glass and explains decisions. */
@@ -103,12 +127,18 @@ export class BreakGlassOperations {
           ? { effect: 'permit', reasons: [`${POLICY_VERSION}/break-glass/request: clinical role ${role}`], obligations: [] }
           : { effect: 'deny', reasons: [`${POLICY_VERSION}/break-glass/request: only a clinical workforce user may break the glass`] };
         if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+        // Before the request is read or the patient looked up: without a step-up, nothing is learnt.
+        const stepUp = breakGlassStepUp(principal, this.#deps.now(), this.#deps.stepUpSeconds);
+        if ('refusal' in stepUp) {
+          op.decision = { ...stepUp.decision, reasons: [...op.decision.reasons, ...stepUp.decision.reasons] };
+          op.detail = { stepUp: stepUp.detail };
+          throw stepUp.refusal;
+        }
         const minutes = checkRequest(input);
         const patient = isFhirId(input.patient) ? await readCurrent(q, 'Patient', input.patient) : undefined;
         if (!patient || patient.deleted) throw new WardError('WARD_NOT_FOUND');
         op.resourceId = patient.id;
         op.patients = [patient.id];
-        const stepUp = breakGlassStepUp(principal);
         const id = this.#deps.newId();
         const start = this.#deps.now();
         const end = new Date(start.getTime() + minutes * 60_000);
@@ -126,7 +156,14 @@ export class BreakGlassOperations {
           endsAt: end,
           createdAt: start,
         });
-        op.detail = { grant: id, reasonCode: input.reasonCode, ends: end.toISOString(), stepUp, alert: 'privacy-officer-review' };
+        op.detail = {
+          grant: id,
+          reasonCode: input.reasonCode,
+          ends: end.toISOString(),
+          stepUp: stepUp.method,
+          stepUpAt: stepUp.at.toISOString(),
+          alert: 'privacy-officer-review',
+        };
         return {
           id,
           principal: principal.id,

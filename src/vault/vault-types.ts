@@ -9,6 +9,8 @@ export interface VaultDeps {
   readonly keyring: Keyring;
   readonly now: () => Date;
   readonly newId: () => string;
+  /** How long a step-up counts for sensitive operations such as break-glass (ADR 0014). */
+  readonly stepUpSeconds: number;
 }
 
 export interface VersionedResource {

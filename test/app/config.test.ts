@@ -22,6 +22,14 @@ describe('loadConfig refuses unsafe configuration at start-up', () => {
     expect(c.rootKeyFile).toBe('/srv/app/.ward/keys/root.key');
   });
 
+  it('[NPRM] 164.312 authentication · 170.315(d)(13): a step-up counts for 5 minutes by default, and start-up refuses a window outside 1–15 minutes', () => {
+    expect(loadConfig({}, '/srv').stepUpMinutes).toBe(5);
+    expect(loadConfig({ WARD_STEP_UP_MINUTES: '15' }, '/srv').stepUpMinutes).toBe(15);
+    for (const value of ['0', '16', '5m', '2.5']) {
+      expect(() => loadConfig({ WARD_STEP_UP_MINUTES: value }, '/srv'), value).toThrow(/WARD_STEP_UP_MINUTES/);
+    }
+  });
+
   it('[NIST] 800-63B-4 §2.2.3 / §2.3.3 · 164.312(a)(2)(iii): sessions default to 15 minutes idle and 12 hours overall, and start-up refuses limits past AAL2 (1 h idle, 24 h overall)', () => {
     expect(loadConfig({}, '/srv')).toMatchObject({ sessionIdleMinutes: 15, sessionMaxHours: 12 });
     expect(loadConfig({ WARD_SESSION_IDLE_MINUTES: '60', WARD_SESSION_MAX_HOURS: '24' }, '/srv')).toMatchObject({

@@ -45,6 +45,8 @@ const SESSION_AUTH_URLS = [
   '/auth/session',
   '/auth/sessions',
   '/auth/sessions/:handle',
+  '/auth/step-up',
+  '/auth/step-up/webauthn/options',
 ];
 
 /** A URL for a route pattern, with its parameters filled in. */

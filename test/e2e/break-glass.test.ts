@@ -3,6 +3,7 @@ import type { Ward } from '../../src/app/ward.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { sessionClient, stepUp, workforceUser } from '../support/web-session.js';
 
 const JUSTIFICATION = 'Unresponsive in the emergency department, no chart access through the care team';
 
@@ -45,7 +46,12 @@ describe.each(engines())('break-glass on %s', (engine) => {
         code: { coding: [{ system: 'http://hl7.org/fhir/sid/icd-10-cm', code: 'F10.20' }] },
       })
     ).body.id;
-    doctor = await tokenAt('physician', 'Practitioner/bg-doc');
+    // Break-glass needs a recent MFA step-up (ADR 0014): the clinician works in a web session,
+    // signed in a minute before `start`, and steps up at `start` with a TOTP code.
+    t.setNow(new Date(start.getTime() - 60_000));
+    const clinician = await workforceUser(t, 'bg.doc', { roles: ['physician'], practitioner: 'Practitioner/bg-doc' });
+    t.setNow(start);
+    doctor = sessionClient(t, await stepUp(t, clinician, clinician.session));
     officer = await tokenAt('privacy-officer', 'Practitioner/bg-po', 'user/*.rs');
   }, 120_000);
   afterAll(async () => t?.close());
@@ -76,7 +82,7 @@ describe.each(engines())('break-glass on %s', (engine) => {
       patientId: patient,
       decision: { effect: 'permit' },
       outcome: { status: 201 },
-      detail: { grant: grant.id, reasonCode: 'ETREAT', stepUp: 'not-available', alert: 'privacy-officer-review' },
+      detail: { grant: grant.id, reasonCode: 'ETREAT', stepUp: 'totp', stepUpAt: start.toISOString(), alert: 'privacy-officer-review' },
     });
     // The justification may hold PHI: it is in neither the audit entry nor the database in the clear.
     expect(JSON.stringify(granted.entries[0])).not.toContain('emergency department');
