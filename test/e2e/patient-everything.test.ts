@@ -79,7 +79,7 @@ describe.each(engines())('Patient/$everything over the Synthea fixtures on %s', 
     return pages;
   }
 
-  it('164.524 · 164.312(a)(1) (compartment): returns the Patient first, its whole record and what the record references, nothing of other patients', async () => {
+  it('returns the Patient first, its whole record and what the record references, nothing of other patients', async () => {
     for (const e of expected) {
       const res = await fhir.get(`${e.patient}/$everything?_count=500`);
       expect(res.status).toBe(200);
@@ -93,6 +93,17 @@ describe.each(engines())('Patient/$everything over the Synthea fixtures on %s', 
       for (const k of e.supporting) expect(modes.get(k), k).toBe('include');
       expect(nextOf(res)).toBeUndefined();
     }
+  });
+
+  it("164.524 (incl. (a)(1) exclusions) · 164.312(a)(1) (compartment): the patient's own token gets their whole fixture record, and nothing of another patient", async () => {
+    const [e, other] = expected as [Expected, Expected];
+    const own = fhirClient(t, await t.token({ role: 'patient', sub: e.patient, scope: 'patient/*.rs' }));
+    const pages = await allPages(own, `/fhir/${e.patient}/$everything?_count=100`);
+    // The directory entries the record names lie outside every compartment, where the policy keeps a patient (ADR 0017).
+    expect(sorted(pages.flatMap(keys))).toEqual(sorted(e.record));
+    const refused = await own.get(`${other.patient}/$everything`);
+    expect(refused.status).toBe(404);
+    expect(JSON.stringify(refused.body)).not.toContain(other.patient.split('/')[1]);
   });
 
   it('pages by next links: every page holds at most _count entries and all pages give every id exactly once', async () => {
