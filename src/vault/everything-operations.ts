@@ -146,7 +146,7 @@ export class EverythingOperations {
         const decision = this.#deps.permits(principal, 'search', row, facts);
         return decision.effect === 'permit' ? [{ row, decision, phase: 2 as const }] : [];
       });
-      const reached = await this.#reachedThroughVisible(principal, patient, permitted, referrers);
+      const reached = permitted.length > 0 ? await this.#reachedThroughVisible(principal, patient, permitted, referrers) : new Set();
       for (const v of permitted) if (reached.has(keyOf(v.row)) && take(v)) return;
       const last = rows[rows.length - 1];
       if (rows.length < BATCH || !last) return;
@@ -172,8 +172,10 @@ export class EverythingOperations {
       for (let offset = 0; ids.some((id) => !reached.has(`${type}/${id}`)); offset += REFERRER_BATCH) {
         const found = await compartmentReferrers(this.#deps.db, patient, type, ids, { limit: REFERRER_BATCH, offset });
         const undecided = found.filter(({ row }) => !decided.has(keyOf(row))).map(({ row }) => row);
-        const facts = await this.#deps.facts(principal, undecided);
-        for (const row of undecided) decided.set(keyOf(row), this.#deps.permits(principal, 'search', row, facts).effect === 'permit');
+        if (undecided.length > 0) {
+          const facts = await this.#deps.facts(principal, undecided);
+          for (const row of undecided) decided.set(keyOf(row), this.#deps.permits(principal, 'search', row, facts).effect === 'permit');
+        }
         for (const { row, targetId } of found) if (decided.get(keyOf(row))) reached.add(`${type}/${targetId}`);
         if (found.length < REFERRER_BATCH) break;
       }
