@@ -61,6 +61,9 @@ export function registerFhirRoutes(
   bind('DELETE', '/:type/:id', 'delete', 'delete');
   bind('GET', '/:type/:id/_history', 'history-instance', 'history');
   bind('GET', '/:type/:id/_history/:vid', 'vread', 'vread');
+  // Each resource the operation returns is decided as a search match would be (ADR 0017).
+  bind('GET', '/:type/:id/$everything', 'search', 'everything');
+  bind('POST', '/:type/:id/$everything', 'search', 'everything');
   bind('GET', '/:type/:id/:compartmentType', 'search', 'search');
 }
 

@@ -11,10 +11,18 @@ export {
   referencesIn,
   replaceReferences,
 } from './bundle-request.js';
+export { careDateParameters } from './care-dates.js';
 export { categoriesOf } from './categories.js';
 export { type ConditionalCriteria, parseConditional } from './conditional-criteria.js';
 export { isResourceType, RESOURCE_TYPES } from './definitions.js';
 export { ERROR_CODES, type ErrorCode, type ErrorDetail, isWardError, WardError } from './errors.js';
+export {
+  EVERYTHING_CURSOR,
+  type EverythingCursor,
+  type EverythingRequest,
+  formatEverythingCursor,
+  parseEverything,
+} from './everything-request.js';
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';

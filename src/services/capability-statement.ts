@@ -73,6 +73,7 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
                 searchInclude: ['*', ...referenceParamsOf(type).map((code) => `${type}:${code}`)],
                 searchRevInclude: ['*'],
                 searchParam: searchParamsOf(type),
+                ...(type === 'Patient' ? { operation: [EVERYTHING_OPERATION] } : {}),
               },
         ),
         interaction: [
@@ -88,6 +89,14 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
     ],
   };
 }
+
+/** `Patient/{id}/$everything` (ADR 0017); the instance-level form only. */
+const EVERYTHING_OPERATION = {
+  name: 'everything',
+  definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
+  documentation:
+    'GET or POST on Patient/[id]/$everything: the Patient, its compartment, and the resources in no patient compartment that those reference, each decided by policy like a search match; start/end (care dates), _since, _type, _count; paged by next links.',
+};
 
 /** What each parameter type supports beyond plain values (ADR 0007, ADR 0011); chaining and `_has` go through reference parameters. */
 const MODIFIERS: Partial<Record<string, string>> = {

@@ -11,6 +11,7 @@ import {
 } from '../fhir/index.js';
 import type { Principal } from '../policy/index.js';
 import type { DeleteResult, HistoryPage, RequestContext, Vault, VersionedResource, WriteResult } from '../vault/index.js';
+import { patientEverything } from './everything-interaction.js';
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 import { etag, parseIfMatch, parsePositiveInt, parsePrefer, versionHeaders } from './http-semantics.js';
 import { type Shaper, shaperFor } from './response-shaping.js';
@@ -152,6 +153,11 @@ export class FhirInteractions {
     });
     const path = compartment ? `${this.#baseUrl}/Patient/${req.id}/${resourceType}` : `${this.#baseUrl}/${resourceType}`;
     return { status: 200, headers: {}, body: searchBundle({ path, baseUrl: this.#baseUrl, request, page, pageSize, shape }) };
+  }
+
+  /** `Patient/{id}/$everything` (GET or POST); see everything-interaction.ts. */
+  everything(req: FhirRequest): Promise<FhirResponse> {
+    return patientEverything(this.#vault, this.#baseUrl, req);
   }
 
   /** Instance, type or system history (R4 §3.1.0.4), newest first, paged by an opaque cursor. */

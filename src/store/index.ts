@@ -78,6 +78,13 @@ export {
 export { readDatabaseTimeMs } from './clock.js';
 export { consumeArtifactOnce, deleteAppArtifactsOfPatient, type GrantRow, listGrantsOfPatient } from './connected-app-store.js';
 export { asBuffer, asDate, asNumber, type Database, type Engine, type Queryable, type QueryResult } from './database.js';
+export {
+  compartmentReferrers,
+  compartmentRows,
+  type EverythingFilter,
+  type EverythingKey,
+  supportingRows,
+} from './everything-store.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
 export {

@@ -1,5 +1,13 @@
 import type { AuditEntry, RequestContext } from '../audit/index.js';
-import { type ConditionalCriteria, type FhirResource, isFhirId, isResourceType, type SearchRequest, WardError } from '../fhir/index.js';
+import {
+  type ConditionalCriteria,
+  type EverythingRequest,
+  type FhirResource,
+  isFhirId,
+  isResourceType,
+  type SearchRequest,
+  WardError,
+} from '../fhir/index.js';
 import {
   type Decision,
   decide,
@@ -25,10 +33,11 @@ import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { type BatchUpdate, updateBatch } from './batch-update.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
+import { EverythingOperations, type EverythingPage } from './everything-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
-import { SearchOperations } from './search-operations.js';
+import { type SearchDeps, SearchOperations } from './search-operations.js';
 import { asWardError, checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
   type DeleteResult,
@@ -73,6 +82,7 @@ export class Vault {
   /** Emergency access: grants, and the privacy officers' review of them. */
   readonly breakGlass: BreakGlassOperations;
   readonly #search: SearchOperations;
+  readonly #everything: EverythingOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
 
@@ -97,7 +107,7 @@ export class Vault {
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
-    this.#search = new SearchOperations({
+    const searchDeps: SearchDeps = {
       ...deps,
       run: this.#run,
       op: (...args) => this.#op(...args),
@@ -105,7 +115,9 @@ export class Vault {
       facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow)),
       open: (row) => this.#open(row),
       reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
-    });
+    };
+    this.#search = new SearchOperations(searchDeps);
+    this.#everything = new EverythingOperations(searchDeps);
   }
 
   /** A create or update, answered 201 when it created and 200 otherwise. */
@@ -441,6 +453,17 @@ export class Vault {
     options: { pageSize: number; compartment?: string },
   ): Promise<SearchPage> {
     return this.#search.search(principal, ctx, resourceType, request, options);
+  }
+
+  /** `Patient/{id}/$everything`, a page at a time; see EverythingOperations. */
+  everything(
+    principal: Principal,
+    ctx: RequestContext,
+    patientId: string,
+    request: EverythingRequest,
+    options: { pageSize: number },
+  ): Promise<EverythingPage> {
+    return this.#everything.everything(principal, ctx, patientId, request, options);
   }
 
   /**
