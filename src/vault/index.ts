@@ -32,8 +32,8 @@ export {
   type BreakGlassOperations,
   type BreakGlassRequest,
 } from './break-glass-operations.js';
-export { POLICY_FACT_TYPES } from './policy-facts.js';
 export type { EverythingPage } from './everything-operations.js';
+export { POLICY_FACT_TYPES } from './policy-facts.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';
