@@ -13,7 +13,7 @@ import {
   replaceReferences,
   WardError,
 } from '../fhir/index.js';
-import { POLICY_FACT_TYPES, type Vault } from '../vault/index.js';
+import { policyFactTypesFor, type Vault } from '../vault/index.js';
 import { FhirInteractions } from './fhir-interactions.js';
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 
@@ -141,6 +141,7 @@ export class BundleInteractions {
     // Updates by id that cannot change policy facts are committed together (batchable), in runs.
     const order = orderEntries(entries, conditionalCreates);
     const responses: ResponseEntry[] = new Array(entries.length);
+    const factTypes = policyFactTypesFor(req.principal);
     const run: BundleEntryRequest[] = [];
     const flush = async () => {
       const group = run.splice(0);
@@ -176,7 +177,7 @@ export class BundleInteractions {
       } catch (error) {
         fail(e, error);
       }
-      if (batchable(e)) {
+      if (batchable(e, factTypes)) {
         const key = `${e.target.resourceType}/${e.target.id}`;
         if (run.some((q) => `${q.target.resourceType}/${q.target.id}` === key)) await flush();
         run.push(e);
@@ -292,16 +293,17 @@ const UPDATE_RUN_MAX = 200;
 
 /**
  * An entry that can share a commit with its neighbours (Vault.updateMany): an update by id
- * without If-Match, of a type whose writes never change what policy decides on other writes.
+ * without If-Match, of a type whose writes do not change what policy decides on the principal's
+ * other writes (`factTypes`, policyFactTypesFor).
  */
-function batchable(e: BundleEntryRequest): boolean {
+function batchable(e: BundleEntryRequest, factTypes: ReadonlySet<string>): boolean {
   return (
     e.method === 'PUT' &&
     e.target.id !== undefined &&
     e.ifMatch === undefined &&
     e.resource !== undefined &&
     [...e.target.query].length === 0 &&
-    !POLICY_FACT_TYPES.has(e.target.resourceType)
+    !factTypes.has(e.target.resourceType)
   );
 }
 

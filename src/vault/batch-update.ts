@@ -33,7 +33,7 @@ export interface BatchUpdateDeps {
  * patients loaded once, each write decided and sealed on its own, and all versions with their
  * audit entries (one per update) committed together. `at(k)` names the update being worked on,
  * so that a failure is attributed to it. Facts are loaded before any of the batch is written, so
- * the caller keeps writes that change facts (POLICY_FACT_TYPES) out of a batch.
+ * the caller keeps writes that change the principal's facts (policyFactTypesFor) out of a batch.
  */
 export async function updateBatch(
   deps: BatchUpdateDeps,

@@ -33,7 +33,7 @@ export {
   type BreakGlassRequest,
 } from './break-glass-operations.js';
 export type { EverythingPage } from './everything-operations.js';
-export { POLICY_FACT_TYPES } from './policy-facts.js';
+export { policyFactTypesFor } from './policy-facts.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

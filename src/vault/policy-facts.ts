@@ -8,10 +8,21 @@ export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
 const FACT_PAGE = 500;
 
 /**
- * The resource types whose stored content loadPolicyFacts reads. A write of one of them can change
- * the next decision, so batched writes (updateMany) never share one load of facts with them.
+ * The resource types whose stored content loadPolicyFacts reads for this principal (its branches
+ * below): a write of one of them can change the principal's next decision, so batched writes
+ * (updateMany) never share one load of facts with them. Keep the two in step.
  */
-export const POLICY_FACT_TYPES: ReadonlySet<string> = new Set(['CareTeam', 'Encounter', 'Patient', 'Consent', 'RelatedPerson']);
+export function policyFactTypesFor(principal: Principal): ReadonlySet<string> {
+  if (principal.kind === 'patient' || principal.kind === 'operator') return NO_FACT_TYPES;
+  if (principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical)) return CLINICAL_FACT_TYPES;
+  if (principal.kind === 'user' && principal.roles.includes('proxy')) return PROXY_FACT_TYPES;
+  return CONSENT_FACT_TYPES;
+}
+
+const NO_FACT_TYPES: ReadonlySet<string> = new Set();
+const CONSENT_FACT_TYPES: ReadonlySet<string> = new Set(['Consent']);
+const PROXY_FACT_TYPES: ReadonlySet<string> = new Set(['Consent', 'RelatedPerson']);
+const CLINICAL_FACT_TYPES: ReadonlySet<string> = new Set(['CareTeam', 'Encounter', 'Patient', 'Consent', 'RelatedPerson']);
 
 /** Opens a stored row with the vault's own key ring (fact resources, like CareTeam and Consent, are PHI). */
 export type OpenRow = (row: StoredVersion) => FhirResource;
