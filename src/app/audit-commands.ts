@@ -10,6 +10,8 @@ export interface AuditVerifyArgs {
   readonly witnessFile?: string | null;
   /** A public key to check signatures with, instead of the one in the data directory. */
   readonly publicKeyPem?: string;
+  /** Where the archive files are kept, to check them too (`--archives`). */
+  readonly archivesDir?: string;
 }
 
 /**
@@ -27,6 +29,7 @@ export async function auditVerify(
   const report = await verifyAuditLog(ward.db, {
     publicKey: publicKeyFrom(ward, args.publicKeyPem),
     ...(witnessPath ? { witnessPath } : {}),
+    ...(args.archivesDir !== undefined ? { archivesDir: args.archivesDir } : {}),
     ...(onProgress ? { onProgress } : {}),
   });
   await ward.vault.recordAdministrative(operator, ctx, 'audit-verify', {
@@ -37,6 +40,7 @@ export async function auditVerify(
       treeSize: String(report.treeSize),
       entries: String(report.entries),
       witness: witnessPath ? 'compared' : 'none (operator said so)',
+      archives: args.archivesDir !== undefined ? 'checked' : 'not checked',
     },
   });
   return report;

@@ -14,6 +14,7 @@ import {
   type StoredHead,
 } from '../store/index.js';
 import type { AuditEntry } from './audit-entry.js';
+import { type ArchiveFault, checkArchiveFiles } from './archive-partition.js';
 import { auditRowOf } from './audit-log.js';
 import { entryLeafHash } from './entry-leaf.js';
 import { CompactRange, consistencyProofFrom, type Hash, verifyConsistency } from './merkle.js';
@@ -41,7 +42,8 @@ export type AuditFault =
       readonly witnessedTreeSize: number;
       readonly witnessedAt: string;
       readonly databaseTreeSize: number;
-    };
+    }
+  | ArchiveFault;
 
 /** An archived partition as the report names it: which entries left the database, and where to. */
 export interface ArchivedRange {
@@ -77,6 +79,8 @@ export interface VerifyOptions {
   readonly publicKey: KeyObject;
   /** The witness file to compare with; absent only when the operator says there is none. */
   readonly witnessPath?: string;
+  /** Where the archive files are kept: each archive the database records is then checked too. */
+  readonly archivesDir?: string;
   readonly onProgress?: (done: number, total: number) => void;
   readonly pageSize?: number;
 }
@@ -148,12 +152,14 @@ export async function verifyAuditLog(db: Queryable, options: VerifyOptions): Pro
     progress(rows.length);
   }
   const witnessedTreeSize = await witness?.finish(previous, options.publicKey);
+  const archives = await readArchives(db);
+  if (options.archivesDir !== undefined) faults.push(...(await checkArchiveFiles(archives, options.archivesDir, options.publicKey)));
 
   return {
     ok: faults.length === 0,
     entries: total - archivedEntries,
     archivedEntries,
-    archives: (await readArchives(db)).map(archivedRange),
+    archives: archives.map(archivedRange),
     heads,
     treeSize: previous?.treeSize ?? 0,
     unsealedEntries,
@@ -374,5 +380,9 @@ export function describeFault(f: AuditFault): string {
       return `witness line ${f.line}: head of tree size ${f.treeSize} differs from the database's head of that size`;
     case 'database-behind-witness':
       return `the witness holds a head of tree size ${f.witnessedTreeSize} (${f.witnessedAt}) but the database's newest head has tree size ${f.databaseTreeSize}: entries were truncated or an older database was restored`;
+    case 'archive-missing':
+      return `archive of ${f.partition}: ${f.path} is missing (the partition's entries now exist only there)`;
+    case 'archive-invalid':
+      return `archive of ${f.partition}: ${f.reason}`;
   }
 }

@@ -37,9 +37,10 @@ const USAGE = `usage: ward <command>
   token create --role <role> --sub <principal> --scope "<SMART v2 scopes>" [--patient <id>] [--ttl 15m]
                 [--purpose-of-use <HL7 v3 PurposeOfUse code; TREAT when absent>] [--organization Organization/<id>]
                                 mint an access token (printed alone on stdout; the minting is audited)
-  audit verify [--witness <file> | --no-witness] [--public-key <pem>] [--json]
-                                check every audit entry, the Merkle tree, each signed head and the
-                                witness; exits 0 when all holds, 1 naming each fault
+  audit verify [--witness <file> | --no-witness] [--public-key <pem>] [--archives <dir>] [--json]
+                                check every audit entry, the Merkle tree, each signed head, the
+                                witness and (with --archives) every archive; exits 0 when all holds,
+                                1 naming each fault
   audit prove <entry number>    print an inclusion proof of one entry against the newest signed head
   audit archive --before <YYYY-MM-DD> --out <dir>
                                 export each month partition older than the date and the retention
@@ -199,6 +200,7 @@ async function audit(config: WardConfig, sub: string | undefined, argv: string[]
         witness: { type: 'string' },
         'no-witness': { type: 'boolean' },
         'public-key': { type: 'string' },
+        archives: { type: 'string' },
         json: { type: 'boolean' },
       },
       strict: true,
@@ -210,6 +212,7 @@ async function audit(config: WardConfig, sub: string | undefined, argv: string[]
     const args: AuditVerifyArgs = {
       ...(values['no-witness'] ? { witnessFile: null } : values.witness ? { witnessFile: resolve(values.witness) } : {}),
       ...(values['public-key'] ? { publicKeyPem: readFileSync(values['public-key'], 'utf8') } : {}),
+      ...(values.archives ? { archivesDir: resolve(values.archives) } : {}),
     };
     const bar = process.stderr.isTTY
       ? new SingleBar({ format: 'verifying {bar} {value}/{total} entries', hideCursor: true }, Presets.shades_classic)

@@ -178,6 +178,53 @@ describe.each(engines())('164.316(b)(2)(i): archiving audit partitions older tha
     }
   });
 
+  it('ward audit verify --archives checks every recorded archive on disk: a missing, altered or swapped archive is a named fault', async () => {
+    const check = () => auditVerify(t.ward, operator(), operatorContext('cli'), { archivesDir: out });
+    expect((await check()).faults).toEqual([]);
+    const ndjson = join(out, `${PARTITION}.ndjson`);
+    const original = readFileSync(ndjson);
+    try {
+      // An entry's text changed in the archive (its digest file left as it was).
+      writeFileSync(ndjson, original.toString('utf8').replace('"action', '"actio\\u006e'));
+      const altered = await check();
+      expect(altered.ok).toBe(false);
+      expect(altered.faults).toEqual([expect.objectContaining({ kind: 'archive-invalid', partition: PARTITION })]);
+      // The archive removed: the partition's entries now exist nowhere.
+      rmSync(ndjson);
+      expect((await check()).faults).toEqual([{ kind: 'archive-missing', partition: PARTITION, path: ndjson }]);
+      // Swapped for a self-consistent archive that is not the one recorded: the recorded digest tells.
+      writeFileSync(ndjson, original);
+      const digests = join(out, `${PARTITION}.sha256`);
+      const digestText = readFileSync(digests, 'utf8');
+      const extra = `${original.toString('utf8')}`;
+      writeFileSync(ndjson, `${extra}\n`);
+      writeFileSync(
+        digests,
+        digestText.replace(/^[0-9a-f]{64}(?= {2}.*\.ndjson$)/m, createHash('sha256').update(`${extra}\n`).digest('hex')),
+      );
+      const swapped = await check();
+      expect(swapped.faults).toEqual([
+        {
+          kind: 'archive-invalid',
+          partition: PARTITION,
+          reason: `${PARTITION}.ndjson is not the file recorded when the partition was archived`,
+        },
+      ]);
+      writeFileSync(digests, digestText);
+    } finally {
+      writeFileSync(ndjson, original);
+    }
+    expect((await check()).ok).toBe(true);
+    if (engine === 'postgres') {
+      expect(cli(['audit', 'verify', '--archives', out]).status).toBe(0);
+      rmSync(ndjson);
+      const r = cli(['audit', 'verify', '--archives', out]);
+      expect(r.status).toBe(1);
+      expect(r.stdout + r.stderr).toContain(`archive of ${PARTITION}: ${ndjson} is missing`);
+      writeFileSync(ndjson, original);
+    }
+  });
+
   it('a kept leaf hash changed past the triggers is caught by the signed root of its head', async () => {
     const target = oldSeqs[1] as number;
     const original = (
