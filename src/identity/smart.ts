@@ -6,6 +6,7 @@ import type { AccessTokens } from './access-tokens.js';
 import { ClientRegistry } from './clients.js';
 import { ConnectedApps } from './connected-apps.js';
 import { CredentialAudit } from './credential-audit.js';
+import { LoginTokenAccounts } from './login-token-accounts.js';
 import { OAuthAudit } from './oauth-audit.js';
 import type { PasswordLogin } from './password-login.js';
 import { smartConfiguration } from './smart-configuration.js';
@@ -50,7 +51,7 @@ export async function createSmart(deps: SmartDeps): Promise<Smart> {
   return {
     clients,
     server,
-    bearer: bearerVerifier(deps.tokens, opaque),
+    bearer: bearerVerifier(deps.tokens, opaque, new LoginTokenAccounts(deps.db)),
     configuration: smartConfiguration(deps.baseUrl),
     launches,
     connectedApps,

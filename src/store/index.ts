@@ -137,6 +137,7 @@ export {
   changeUserPassword,
   deactivateUser,
   type EnrollmentRow,
+  findAccountStanding,
   findEnrollment,
   findUserById,
   findUserByUsernameIndex,

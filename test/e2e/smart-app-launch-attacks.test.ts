@@ -9,6 +9,7 @@ import {
   authorizationRequest,
   enrolledUser,
   exchange,
+  PASSWORD,
   REDIRECT_URI,
   registerApp,
   signInAndConsent,
@@ -164,6 +165,39 @@ describe.each(engines())('SMART App Launch attacks on %s', (engine) => {
     await t.ward.identity.accounts.deactivate(operatorPrincipal('test').id, operatorContext('cli'), 'soon.gone');
     expect((await fhirClient(t, tokens.access_token).get(`Patient/${patientA}`)).status).toBe(401);
     await expect(client.refreshTokenGrant(app.config, tokens.refresh_token ?? '')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it("[NPRM] 164.308 workforce termination · 164.312(d): a deactivated user's Ward login token (JWT) is refused at once (401, audited), and reactivating the account does not bring it back", async () => {
+    await enrolledUser(t, 'jwt.leaver', { roles: ['patient'], patient: patientA });
+    const login = await t.http.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'jwt.leaver', password: PASSWORD } });
+    const token = login.json().access_token as string;
+    expect(token.split('.')).toHaveLength(3);
+    const api = fhirClient(t, token);
+    expect((await api.get(`Patient/${patientA}`)).status).toBe(200);
+    await t.ward.identity.accounts.deactivate(operatorPrincipal('test').id, operatorContext('cli'), 'jwt.leaver');
+    const before = await lastAuditSeq(t.ward);
+    const refused = await api.get(`Patient/${patientA}`);
+    expect(refused.status).toBe(401);
+    expect(refused.raw.body).not.toContain('Attack-Alpha');
+    const rows = (await auditRowsAfter(t.ward, before)).map((r) => r.parsed);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ outcome: { status: 401, code: 'WARD_UNAUTHENTICATED' } });
+    // Reactivated later (the privilege ledger records when): the token issued before stays dead.
+    try {
+      t.setNow(new Date(Date.now() + 2_000));
+      await t.ward.identity.accounts.reactivate(operatorPrincipal('test').id, operatorContext('cli'), 'jwt.leaver');
+      expect((await api.get(`Patient/${patientA}`)).status).toBe(401);
+      const fresh = await t.http.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'jwt.leaver', password: PASSWORD },
+      });
+      expect((await fhirClient(t, fresh.json().access_token).get(`Patient/${patientA}`)).status).toBe(200);
+    } finally {
+      t.setNow(null);
+    }
+    // Operator tokens name no account and are not affected.
+    expect((await fhirClient(t, await t.token(SERVICE)).get(`Patient/${patientA}`)).status).toBe(200);
   });
 
   it('164.312(a)(1) (compartment): a patient app token gets nothing of another patient, and the refusal is audited', async () => {
