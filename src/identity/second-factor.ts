@@ -8,6 +8,7 @@ import {
   findTotp,
   insertRecoveryCodes,
   putPendingTotp,
+  type Queryable,
   readThrottle,
   reserveAttempt,
   type UserRow,
@@ -43,10 +44,19 @@ export type FactorResult =
   | { readonly kind: 'ok'; readonly session: IssuedSession; readonly recoveryCodes?: readonly string[] }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
+/** A sign-in to an app on the authorization server's login page: which methods proved it (RFC 8176 `amr`). */
+export type AppSignInResult =
+  | { readonly kind: 'ok'; readonly amr: readonly ['pwd', 'otp'] | readonly ['pwd', 'hwk'] }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
 type Proof =
   | { readonly kind: 'totp'; readonly code: string }
   | { readonly kind: 'recovery-code'; readonly code: string }
   | { readonly kind: 'webauthn'; readonly response: unknown };
+
+type Attempt<T> =
+  | { readonly kind: 'done'; readonly value: T; readonly recoveryCodes?: readonly string[] }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
 /**
  * The second factor of a workforce login (170.315(d)(13); NPRM 164.312 authentication): TOTP
@@ -82,7 +92,7 @@ export class SecondFactor {
   /** Confirms the new secret with a code from the app: the factor is on, ten recovery codes are shown once, the login completes. */
   async confirmTotpEnrollment(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
     const code = codeField(body, 'code');
-    return this.#attempt(ctx, session, { kind: 'totp', code }, 'enrollment');
+    return this.#webLogin(ctx, session, { kind: 'totp', code }, 'enrollment');
   }
 
   /** A TOTP code or a recovery code for an account with TOTP on; success completes the login. */
@@ -92,16 +102,80 @@ export class SecondFactor {
       typeof b.recovery_code === 'string' && b.code === undefined
         ? { kind: 'recovery-code', code: codeField(body, 'recovery_code') }
         : { kind: 'totp', code: codeField(body, 'code') };
-    return this.#attempt(ctx, session, proof, 'login');
+    return this.#webLogin(ctx, session, proof, 'login');
   }
 
   /** A WebAuthn assertion (passkey or security key) as the second factor of a login. */
   async verifyWebauthn(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
-    return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'login');
+    return this.#webLogin(ctx, session, { kind: 'webauthn', response: body }, 'login');
   }
 
-  async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
-    const { db, keyring, audit, sessions, now } = this.#deps;
+  /**
+   * The second factor of a sign-in to an app on the authorization server's login page
+   * (170.315(d)(13)): a TOTP code or a WebAuthn assertion, with the same throttle, replay
+   * refusal and audit as a web login. `session` is the pending session the page's password step
+   * started (never sent to the browser); success ends it instead of starting a web session, so
+   * signing in to an app does not also sign the browser in to Ward.
+   */
+  async signInToApp(
+    ctx: CredentialContext,
+    session: CurrentSession,
+    proof: { readonly code: string } | { readonly webauthn: unknown },
+    detail: Record<string, string>,
+  ): Promise<AppSignInResult> {
+    const { audit, sessions } = this.#deps;
+    const p: Proof = 'code' in proof ? { kind: 'totp', code: proof.code.slice(0, 64) } : { kind: 'webauthn', response: proof.webauthn };
+    const amr = p.kind === 'totp' ? (['pwd', 'otp'] as const) : (['pwd', 'hwk'] as const);
+    const result = await this.#attempt(ctx, session, p, 'login', async (tx) => {
+      await sessions.revoke(session.idHash, 'signed-in-to-app', tx);
+      await audit.record(
+        ctx,
+        {
+          action: 'login',
+          actor: actorOf(session.user),
+          status: 200,
+          detail: { method: `password+${p.kind}`, amr: amr.join(' '), ...detail },
+        },
+        tx,
+      );
+    });
+    return result.kind === 'throttled' ? result : { kind: 'ok', amr };
+  }
+
+  /** A web login's second factor: success replaces the pending session by an authenticated one. */
+  async #webLogin(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
+    const { audit, sessions } = this.#deps;
+    const { user } = session;
+    const result = await this.#attempt(ctx, session, proof, stage, async (tx) => {
+      const issued = await sessions.start(tx, user, 'authenticated', ctx.address, session);
+      await audit.record(
+        ctx,
+        {
+          action: 'login',
+          actor: actorOf(user),
+          status: 200,
+          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
+        },
+        tx,
+      );
+      return issued;
+    });
+    if (result.kind === 'throttled') return result;
+    return { kind: 'ok', session: result.value, ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}) };
+  }
+
+  /**
+   * Throttle → reserve the try → check and spend the proof → `complete` the login, all but the
+   * throttle in one transaction; a refusal is audited and counted, and throws WARD_MFA_FAILED.
+   */
+  async #attempt<T>(
+    ctx: CredentialContext,
+    session: CurrentSession,
+    proof: Proof,
+    stage: 'enrollment' | 'login',
+    complete: (tx: Queryable) => Promise<T>,
+  ): Promise<Attempt<T>> {
+    const { db, keyring, audit, now } = this.#deps;
     const { user } = session;
     const failed = (status: number, code: string, detail: Record<string, string>) =>
       audit.record(ctx, { action: 'mfa-failed', actor: actorOf(user), status, code, detail: { factor: proof.kind, stage, ...detail } });
@@ -159,20 +233,10 @@ export class SecondFactor {
         );
       }
       await clearThrottle(tx, user.usernameIndex);
-      const issued = await sessions.start(tx, user, 'authenticated', ctx.address, session);
-      await audit.record(
-        ctx,
-        {
-          action: 'login',
-          actor: actorOf(user),
-          status: 200,
-          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
-        },
-        tx,
-      );
-      return { kind: 'ok' as const, session: issued, ...(recoveryCodes ? { recoveryCodes } : {}) };
+      const value = await complete(tx);
+      return { kind: 'done' as const, value, ...(recoveryCodes ? { recoveryCodes } : {}) };
     });
-    if (outcome.kind === 'ok') return outcome;
+    if (outcome.kind === 'done') return outcome;
     const failures = prior + 1;
     await failed(401, 'WARD_MFA_FAILED', { reason: outcome.reason, failures: String(failures) });
     if (failures === LOCK_AFTER_FAILURES) {

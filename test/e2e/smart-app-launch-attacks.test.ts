@@ -13,6 +13,7 @@ import {
   REDIRECT_URI,
   registerApp,
   signInAndConsent,
+  workforceWithTotp,
 } from '../support/smart-app.js';
 import { Browser } from '../support/smart-browser.js';
 
@@ -198,6 +199,30 @@ describe.each(engines())('SMART App Launch attacks on %s', (engine) => {
     }
     // Operator tokens name no account and are not affected.
     expect((await fhirClient(t, await t.token(SERVICE)).get(`Patient/${patientA}`)).status).toBe(200);
+  });
+
+  it("170.315(g)(10)(v)(A): an EHR launch id issued to one clinician, carried to another clinician's sign-in, is refused (access_denied) and audited", async () => {
+    const owner = await workforceWithTotp(t, 'dr.launcher', { practitioner: 'Practitioner/pr-launcher' });
+    const thief = await workforceWithTotp(t, 'dr.borrower', { practitioner: 'Practitioner/pr-borrower' });
+    const launched = await t.http.app.inject({
+      method: 'POST',
+      url: '/auth/launch',
+      headers: { cookie: owner.web.cookie, 'x-csrf-token': owner.web.csrf },
+      payload: { client_id: app.clientId, patient: patientB },
+    });
+    expect(launched.statusCode).toBe(201);
+    const auth = await authorizationRequest(t, app.config, 'launch openid patient/Patient.rs', { launch: launched.json().launch });
+    const before = await lastAuditSeq(t.ward);
+    const { final } = await signInAndConsent(t, auth, 'dr.borrower', { factor: () => ({ code: thief.totp.code() }) });
+    const back = new URL(final.location ?? 'https://x.invalid');
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('code')).toBeNull();
+    expect(await deniedRow(before, 'consent')).toMatchObject({
+      who: { id: 'Practitioner/pr-borrower', clientId: app.clientId },
+      outcome: { status: 403 },
+      detail: { decision: 'denied', reason: 'launch-other-user' },
+    });
+    expect(await deniedRow(before, 'token-grant')).toBeUndefined();
   });
 
   it('164.312(a)(1) (compartment): a patient app token gets nothing of another patient, and the refusal is audited', async () => {
