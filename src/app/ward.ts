@@ -12,7 +12,7 @@ import {
   type PasswordHasher,
   type Smart,
 } from '../identity/index.js';
-import { AuditorInteractions, BundleInteractions, FhirInteractions } from '../services/index.js';
+import { AuditorInteractions, BundleInteractions, FhirInteractions, PatientChoices } from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import { type ClockStatus, checkClock } from './clock-check.js';
@@ -124,6 +124,10 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       signingKey: tokenKeys.privateKey,
       accessTokenSeconds: config.accessTokenMinutes * 60,
       passwordLogin: identity.login,
+      secondFactor: identity.secondFactor,
+      sessions: identity.sessions,
+      webauthn: identity.webauthn,
+      patientPicker: new PatientChoices(fhir),
       ...(options.onOAuthError ? { onError: options.onOAuthError } : {}),
     });
     // Key operations are audited like any other (invariant 2): the first start creates the keys.

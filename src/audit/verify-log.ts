@@ -13,8 +13,8 @@ import {
   type StoredAuditRow,
   type StoredHead,
 } from '../store/index.js';
-import type { AuditEntry } from './audit-entry.js';
 import { type ArchiveFault, checkArchiveFiles } from './archive-partition.js';
+import type { AuditEntry } from './audit-entry.js';
 import { auditRowOf } from './audit-log.js';
 import { entryLeafHash } from './entry-leaf.js';
 import { CompactRange, consistencyProofFrom, type Hash, verifyConsistency } from './merkle.js';

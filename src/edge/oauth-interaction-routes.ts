@@ -10,11 +10,11 @@ import { rawSecurityHeaders } from './security-headers.js';
 const FORM_LIMIT_BYTES = 16 * 1024;
 
 /**
- * The authorization server's login and consent pages (oidc-provider interactions), served by
- * Ward. PUBLIC to the bearer check: the browser holds the interaction's signed cookie, and the
+ * The authorization server's login, second-factor and consent pages (oidc-provider
+ * interactions), served by Ward. PUBLIC to the bearer check: the browser holds the interaction's signed cookie, and the
  * user proves who they are on the login page itself. A form posted from another origin is
  * refused (besides the SameSite cookie). Only these pages relax the API's CSP: styles with this
- * response's nonce, nothing else (no script).
+ * response's nonce, and on the second-factor page the WebAuthn script with the same nonce.
  */
 export function registerOAuthInteractionRoutes(
   app: FastifyInstance,
@@ -30,12 +30,15 @@ export function registerOAuthInteractionRoutes(
     url: base,
     action: PUBLIC,
     handler: async (request, reply) => {
+      const ctx = request.wardCtx;
+      if (!ctx) throw new WardError('WARD_INTERNAL');
       rawSecurityHeaders(reply.raw, options.https);
-      const view = await interactions.view(request.raw, reply.raw, uidOf(request));
+      const q = (request.query as { q?: unknown }).q;
+      const view = await interactions.view(request.raw, reply.raw, uidOf(request), ctx, typeof q === 'string' ? q : undefined);
       return page(reply, view.kind === 'expired' ? 400 : 200, { kind: 'page', status: 200, view });
     },
   });
-  for (const step of ['login', 'consent'] as const) {
+  for (const step of ['login', 'factor', 'consent'] as const) {
     route(app, {
       method: 'POST',
       url: `${base}/${step}`,
@@ -69,7 +72,11 @@ function uidOf(request: FastifyRequest): string {
 
 function page(reply: FastifyReply, status: number, outcome: Extract<InteractionOutcome, { kind: 'page' }>) {
   const nonce = randomBytes(16).toString('base64');
-  const { html } = renderInteraction(outcome.view, nonce);
-  reply.header('content-security-policy', `default-src 'none'; style-src 'nonce-${nonce}'; base-uri 'none'; frame-ancestors 'none'`);
+  const { html, script } = renderInteraction(outcome.view, nonce);
+  const scriptSrc = script ? `; script-src 'nonce-${nonce}'` : '';
+  reply.header(
+    'content-security-policy',
+    `default-src 'none'; style-src 'nonce-${nonce}'${scriptSrc}; base-uri 'none'; frame-ancestors 'none'`,
+  );
   return reply.code(status).type('text/html; charset=utf-8').send(html);
 }

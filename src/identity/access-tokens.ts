@@ -20,6 +20,8 @@ export interface MintRequest {
   readonly purposeOfUse?: string;
   /** Organization units the user belongs to (`Organization/<id>`), for unit relationships (ADR 0009). */
   readonly organizations?: readonly string[];
+  /** The account a login token acts for (`ward_uid`): the bearer check ends it when the account is deactivated. */
+  readonly accountId?: string;
 }
 
 export interface MintedToken {
@@ -96,6 +98,7 @@ export class AccessTokens {
       ...(patient ? { patient } : {}),
       ...(request.purposeOfUse ? { purpose_of_use: request.purposeOfUse } : {}),
       ...(request.organizations?.length ? { ward_organizations: request.organizations } : {}),
+      ...(request.accountId ? { ward_uid: request.accountId } : {}),
     };
     const token = await new SignJWT(claims)
       .setProtectedHeader({ alg: ACCESS_TOKEN_ALG, typ: 'at+jwt', kid: await this.#keyId() })

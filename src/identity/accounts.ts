@@ -129,10 +129,10 @@ export class Accounts {
   }
 
   /**
-   * Deactivates an account at once: from this commit on its logins are refused and its web
-   * sessions are revoked ([NPRM] 164.308 termination).
-   * TODO(issue 5, SMART): also revoke the account's access and refresh tokens here (AccessTokens'
-   * verified cache included); login-issued bearer tokens (patients only) live at most 15 minutes.
+   * Deactivates an account at once: from this commit on its logins are refused, its web
+   * sessions are revoked, and its tokens stop on their next use — the authorization server's
+   * (their look-up joins the account's status) and Ward's own login tokens (LoginTokenAccounts)
+   * ([NPRM] 164.308 termination).
    */
   async deactivate(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
     return this.#onAccount(operatorId, ctx, username, 'user-deactivate', async (tx, user) => {

@@ -33,7 +33,7 @@ export {
   type PasswordRefusal,
   REFUSAL_TEXT,
 } from './password-policy.js';
-export { type FactorResult, SecondFactor } from './second-factor.js';
+export { type AppSignInResult, type FactorResult, SecondFactor } from './second-factor.js';
 export {
   type CurrentSession,
   DEFAULT_SESSION_POLICY,
@@ -51,6 +51,8 @@ export {
 } from './smart-authorization-code.js';
 export type { InteractionOutcome, InteractionView } from './smart-interactions.js';
 export { LAUNCH_SECONDS, type SmartLaunches } from './smart-launch.js';
+export { type EnrolledFactors, type FactorPlan, factorPlan } from './smart-login-factor.js';
+export { type PatientChoice, type PatientPicker, PICKER_CLIENT_ID } from './smart-patient-picker.js';
 export { MAX_ASSERTION_LIFETIME_SECONDS, OAUTH_MOUNT, SMART_STYLE_PATH, type SmartServer } from './smart-provider.js';
 export { type ScopeLine, scopeLines } from './smart-scope-words.js';
 export type { BearerVerifier } from './smart-tokens.js';

@@ -178,6 +178,8 @@ export class PasswordLogin {
       scope,
       ttlSeconds: LOGIN_TOKEN_TTL_SECONDS,
       clientId: LOGIN_CLIENT_ID,
+      // The bearer check looks the account up on every use, so deactivation stops this token at once.
+      accountId: user.id,
       // The account's unit travels in the token: the policy's unit relationships read it (ADR 0009).
       ...(user.organization ? { organizations: [user.organization] } : {}),
     });

@@ -8,6 +8,7 @@ import {
   findTotp,
   insertRecoveryCodes,
   putPendingTotp,
+  type Queryable,
   readThrottle,
   reserveAttempt,
   type UserRow,
@@ -43,12 +44,22 @@ export type FactorResult =
   | { readonly kind: 'ok'; readonly session: IssuedSession; readonly recoveryCodes?: readonly string[] }
   | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
+/** A sign-in to an app on the authorization server's login page: which methods proved it (RFC 8176 `amr`). */
+export type AppSignInResult =
+  | { readonly kind: 'ok'; readonly amr: readonly ['pwd', 'otp'] | readonly ['pwd', 'hwk'] }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
+
 type Proof =
   | { readonly kind: 'totp'; readonly code: string }
   | { readonly kind: 'recovery-code'; readonly code: string }
   | { readonly kind: 'webauthn'; readonly response: unknown };
+
 /** Where a proof is presented: the first login's enrollment, a login, or a step-up on a signed-in session (ADR 0014). */
 type Stage = 'enrollment' | 'login' | 'step-up';
+
+type Attempt<T> =
+  | { readonly kind: 'done'; readonly value: T; readonly recoveryCodes?: readonly string[] }
+  | { readonly kind: 'throttled'; readonly retryAfterSeconds: number };
 
 /**
  * The second factor of a workforce login (170.315(d)(13); NPRM 164.312 authentication): TOTP
@@ -84,7 +95,7 @@ export class SecondFactor {
   /** Confirms the new secret with a code from the app: the factor is on, ten recovery codes are shown once, the login completes. */
   async confirmTotpEnrollment(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
     const code = codeField(body, 'code');
-    return this.#attempt(ctx, session, { kind: 'totp', code }, 'enrollment');
+    return this.#webLogin(ctx, session, { kind: 'totp', code }, 'enrollment');
   }
 
   /** A TOTP code or a recovery code for an account with TOTP on; success completes the login. */
@@ -94,12 +105,44 @@ export class SecondFactor {
       typeof b.recovery_code === 'string' && b.code === undefined
         ? { kind: 'recovery-code', code: codeField(body, 'recovery_code') }
         : { kind: 'totp', code: codeField(body, 'code') };
-    return this.#attempt(ctx, session, proof, 'login');
+    return this.#webLogin(ctx, session, proof, 'login');
   }
 
   /** A WebAuthn assertion (passkey or security key) as the second factor of a login. */
   async verifyWebauthn(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
-    return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'login');
+    return this.#webLogin(ctx, session, { kind: 'webauthn', response: body }, 'login');
+  }
+
+  /**
+   * The second factor of a sign-in to an app on the authorization server's login page
+   * (170.315(d)(13)): a TOTP code or a WebAuthn assertion, with the same throttle, replay
+   * refusal and audit as a web login. `session` is the pending session the page's password step
+   * started (never sent to the browser); success ends it instead of starting a web session, so
+   * signing in to an app does not also sign the browser in to Ward.
+   */
+  async signInToApp(
+    ctx: CredentialContext,
+    session: CurrentSession,
+    proof: { readonly code: string } | { readonly webauthn: unknown },
+    detail: Record<string, string>,
+  ): Promise<AppSignInResult> {
+    const { audit, sessions } = this.#deps;
+    const p: Proof = 'code' in proof ? { kind: 'totp', code: proof.code.slice(0, 64) } : { kind: 'webauthn', response: proof.webauthn };
+    const amr = p.kind === 'totp' ? (['pwd', 'otp'] as const) : (['pwd', 'hwk'] as const);
+    const result = await this.#attempt(ctx, session, p, 'login', async (tx) => {
+      await sessions.revoke(session.idHash, 'signed-in-to-app', tx);
+      await audit.record(
+        ctx,
+        {
+          action: 'login',
+          actor: actorOf(session.user),
+          status: 200,
+          detail: { method: `password+${p.kind}`, amr: amr.join(' '), ...detail },
+        },
+        tx,
+      );
+    });
+    return result.kind === 'throttled' ? result : { kind: 'ok', amr };
   }
 
   /**
@@ -111,19 +154,68 @@ export class SecondFactor {
    */
   async stepUp(ctx: CredentialContext, session: CurrentSession, body: unknown): Promise<FactorResult> {
     const b = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    let proof: Proof;
     if (b.code === undefined && typeof b.id === 'string' && typeof b.response === 'object' && b.response !== null) {
-      return this.#attempt(ctx, session, { kind: 'webauthn', response: body }, 'step-up');
-    }
-    if (typeof b.code !== 'string' || b.code.length > 64) {
+      proof = { kind: 'webauthn', response: body };
+    } else if (typeof b.code === 'string' && b.code.length <= 64) {
+      proof = { kind: 'totp', code: b.code };
+    } else {
       throw new WardError('WARD_INVALID_REQUEST', {
         details: [{ diagnostics: 'The body must be {"code": string} (TOTP) or a WebAuthn credential response' }],
       });
     }
-    return this.#attempt(ctx, session, { kind: 'totp', code: b.code }, 'step-up');
+    const { audit, sessions, now } = this.#deps;
+    const result = await this.#attempt(ctx, session, proof, 'step-up', async (tx) => {
+      const issued = await sessions.stepUp(tx, session, proof.kind === 'webauthn' ? 'webauthn' : 'totp', ctx.address);
+      await audit.record(
+        ctx,
+        {
+          action: 'step-up',
+          actor: actorOf(session.user),
+          status: 200,
+          detail: { factor: proof.kind, stage: 'step-up', session: issued.handle, replaced: session.row.handle, at: now().toISOString() },
+        },
+        tx,
+      );
+      return issued;
+    });
+    return result.kind === 'throttled' ? result : { kind: 'ok', session: result.value };
   }
 
-  async #attempt(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: Stage): Promise<FactorResult> {
-    const { db, keyring, audit, sessions, now } = this.#deps;
+  /** A web login's second factor: success replaces the pending session by an authenticated one. */
+  async #webLogin(ctx: CredentialContext, session: CurrentSession, proof: Proof, stage: 'enrollment' | 'login'): Promise<FactorResult> {
+    const { audit, sessions } = this.#deps;
+    const { user } = session;
+    const result = await this.#attempt(ctx, session, proof, stage, async (tx) => {
+      const issued = await sessions.start(tx, user, 'authenticated', ctx.address, session);
+      await audit.record(
+        ctx,
+        {
+          action: 'login',
+          actor: actorOf(user),
+          status: 200,
+          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
+        },
+        tx,
+      );
+      return issued;
+    });
+    if (result.kind === 'throttled') return result;
+    return { kind: 'ok', session: result.value, ...(result.recoveryCodes ? { recoveryCodes: result.recoveryCodes } : {}) };
+  }
+
+  /**
+   * Throttle → reserve the try → check and spend the proof → `complete` the login, all but the
+   * throttle in one transaction; a refusal is audited and counted, and throws WARD_MFA_FAILED.
+   */
+  async #attempt<T>(
+    ctx: CredentialContext,
+    session: CurrentSession,
+    proof: Proof,
+    stage: Stage,
+    complete: (tx: Queryable) => Promise<T>,
+  ): Promise<Attempt<T>> {
+    const { db, keyring, audit, now } = this.#deps;
     const { user } = session;
     const failed = (status: number, code: string, detail: Record<string, string>) =>
       audit.record(ctx, {
@@ -151,6 +243,9 @@ export class SecondFactor {
     }
 
     const outcome = await db.transaction(async (tx) => {
+      // stepUp() never builds a recovery-code proof; should one arrive, it is refused unspent, never taken for a login.
+      if (stage === 'step-up' && proof.kind === 'recovery-code')
+        return { kind: 'refused', reason: 'recovery-code-not-for-step-up' } as const;
       const accepted =
         proof.kind === 'webauthn'
           ? (await this.#deps.webauthn.check(tx, session, user, proof.response))
@@ -158,23 +253,6 @@ export class SecondFactor {
             : ({ kind: 'refused', reason: 'webauthn-not-verified' } as const)
           : await this.#check(tx, user, proof, stage);
       if (accepted.kind === 'refused') return accepted;
-      if (stage === 'step-up') {
-        // stepUp() never builds a recovery-code proof; should one arrive, it is refused, never taken for a login.
-        if (proof.kind === 'recovery-code') return { kind: 'refused', reason: 'recovery-code-not-for-step-up' } as const;
-        await clearThrottle(tx, user.usernameIndex);
-        const issued = await sessions.stepUp(tx, session, proof.kind, ctx.address);
-        await audit.record(
-          ctx,
-          {
-            action: 'step-up',
-            actor: actorOf(user),
-            status: 200,
-            detail: { factor: proof.kind, stage, session: issued.handle, replaced: session.row.handle, at: now().toISOString() },
-          },
-          tx,
-        );
-        return { kind: 'ok' as const, session: issued };
-      }
       let recoveryCodes: string[] | undefined;
       if (stage === 'enrollment') {
         recoveryCodes = newRecoveryCodes();
@@ -204,20 +282,10 @@ export class SecondFactor {
         );
       }
       await clearThrottle(tx, user.usernameIndex);
-      const issued = await sessions.start(tx, user, 'authenticated', ctx.address, session);
-      await audit.record(
-        ctx,
-        {
-          action: 'login',
-          actor: actorOf(user),
-          status: 200,
-          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
-        },
-        tx,
-      );
-      return { kind: 'ok' as const, session: issued, ...(recoveryCodes ? { recoveryCodes } : {}) };
+      const value = await complete(tx);
+      return { kind: 'done' as const, value, ...(recoveryCodes ? { recoveryCodes } : {}) };
     });
-    if (outcome.kind === 'ok') return outcome;
+    if (outcome.kind === 'done') return outcome;
     const failures = prior + 1;
     await failed(401, 'WARD_MFA_FAILED', { reason: outcome.reason, failures: String(failures) });
     if (failures === LOCK_AFTER_FAILURES) {

@@ -6,13 +6,30 @@ import type { CredentialAudit, CredentialContext } from './credential-audit.js';
 import { actorOf } from './enrollment.js';
 import type { OAuthAudit } from './oauth-audit.js';
 import type { PasswordLogin } from './password-login.js';
-import type { LaunchContext, SmartLaunches } from './smart-launch.js';
-import { secondFactorAfterPassword } from './smart-login-factor.js';
+import type { SmartLaunches } from './smart-launch.js';
+import { launchContextFor } from './smart-launch-context.js';
+import type { PendingSignIn, SmartLoginFactor } from './smart-login-factor.js';
+import { type PatientChoice, type PatientPicker, PICKER_LIMIT, pickerPrincipal, pickerQuery } from './smart-patient-picker.js';
 import { type ScopeLine, scopeLines } from './smart-scope-words.js';
 
 /** What the edge renders for an interaction: a login page, a consent page, or "this request has expired". */
 export type InteractionView =
-  | { readonly kind: 'login'; readonly uid: string; readonly appName: string; readonly problem?: 'failed' | 'throttled' }
+  | {
+      readonly kind: 'login';
+      readonly uid: string;
+      readonly appName: string;
+      readonly problem?: 'failed' | 'throttled' | 'enroll-first' | 'start-again';
+    }
+  | {
+      readonly kind: 'factor';
+      readonly uid: string;
+      readonly appName: string;
+      /** Offer a TOTP code field. */
+      readonly totp: boolean;
+      /** WebAuthn request options (JSON) when the account has a security key or passkey. */
+      readonly webauthn?: unknown;
+      readonly problem?: 'failed' | 'throttled';
+    }
   | {
       readonly kind: 'consent';
       readonly uid: string;
@@ -20,6 +37,8 @@ export type InteractionView =
       readonly userKind: 'patient' | 'workforce';
       readonly scopes: readonly ScopeLine[];
       readonly patient?: string;
+      /** A workforce user's standalone `launch/patient`: choose the patient (search text, and the patients offered). */
+      readonly picker?: { readonly query: string; readonly choices: readonly PatientChoice[] };
     }
   | { readonly kind: 'expired' };
 
@@ -33,9 +52,12 @@ export interface SmartInteractionsDeps {
   readonly db: Database;
   readonly passwordLogin: PasswordLogin;
   readonly launches: SmartLaunches;
+  readonly loginFactor: SmartLoginFactor;
+  readonly patientPicker: PatientPicker;
   readonly credentialAudit: CredentialAudit;
   readonly oauthAudit: OAuthAudit;
   readonly fhirBase: string;
+  readonly now: () => Date;
   /** Applies the same request fixes as the protocol handler (base URL, not the Host header). */
   readonly prepare: (req: IncomingMessage) => void;
 }
@@ -44,10 +66,11 @@ const NAMED_OIDC_SCOPES = new Set(['openid', 'fhirUser', 'launch', 'launch/patie
 
 /**
  * The user's part of an authorization code flow (oidc-provider "interactions"): Ward's login
- * page, then the consent page. The login runs Ward's password login (its throttling, refusals
- * and their audit entries), then the second-factor seam; the consent records exactly the scopes
- * the user approved (a user may leave resource scopes out) and the launch context, and is
- * audited either way.
+ * page, a second factor for workforce accounts, then the consent page (with a patient picker
+ * for a workforce user's standalone launch). The login runs Ward's password login (its
+ * throttling, refusals and their audit entries) and SecondFactor (the same throttle, replay
+ * refusal and audit as a web login); the consent records exactly the scopes the user approved
+ * (a user may leave resource scopes out) and the launch context, and is audited either way.
  */
 export class SmartInteractions {
   readonly #deps: SmartInteractionsDeps;
@@ -56,10 +79,28 @@ export class SmartInteractions {
     this.#deps = deps;
   }
 
-  async view(req: IncomingMessage, res: ServerResponse, uid: string): Promise<InteractionView> {
+  /** The page for this interaction; `search` is the picker's search text, run through the vault as the user. */
+  async view(req: IncomingMessage, res: ServerResponse, uid: string, ctx: CredentialContext, search?: string): Promise<InteractionView> {
     const details = await this.#details(req, res, uid);
     if (!details) return { kind: 'expired' };
-    return this.#viewOf(details);
+    const appName = await this.#appName(details);
+    if (details.prompt.name === 'login') {
+      const pending = await this.#deps.loginFactor.pending(uid);
+      return pending ? this.#factorView(uid, appName, pending) : { kind: 'login', uid, appName };
+    }
+    const user = details.session ? await findUserById(this.#deps.db, details.session.accountId) : undefined;
+    if (details.prompt.name !== 'consent' || !user) return { kind: 'expired' };
+    const scope = String(details.params.scope ?? '');
+    const picker = needsPicker(user, scope.split(' ')) ? await this.#picker(user, ctx, search) : undefined;
+    return {
+      kind: 'consent',
+      uid,
+      appName,
+      userKind: user.kind,
+      scopes: scopeLines(scope),
+      ...(user.kind === 'patient' ? { patient: user.fhirUser } : {}),
+      ...(picker ? { picker } : {}),
+    };
   }
 
   async login(
@@ -91,30 +132,74 @@ export class SmartInteractions {
       };
     const user = verified.user;
     const clientId = String(details.params.client_id);
-    const second = await secondFactorAfterPassword(user);
-    if (second.kind === 'refused') {
+    const plan = await this.#deps.loginFactor.plan(user);
+    if (plan.kind === 'refused') {
+      // Only someone who knows the password learns that the account has no second factor yet.
       await this.#deps.credentialAudit.record(ctx, {
         action: 'login-failed',
         actor: actorOf(user),
         status: 401,
         code: 'WARD_LOGIN_FAILED',
-        detail: { reason: second.reason, via: 'authorization-server', clientId },
+        detail: { reason: plan.reason, via: 'authorization-server', clientId },
       });
-      return { kind: 'page', status: 401, view: { kind: 'login', uid, appName, problem: 'failed' } };
+      return { kind: 'page', status: 401, view: { kind: 'login', uid, appName, problem: 'enroll-first' } };
+    }
+    if (plan.kind === 'ask') {
+      await this.#deps.loginFactor.begin(ctx, user, uid, plan.factors, clientId);
+      const pending = await this.#deps.loginFactor.pending(uid);
+      if (!pending) return { kind: 'page', status: 401, view: { kind: 'login', uid, appName, problem: 'start-again' } };
+      return { kind: 'page', status: 200, view: await this.#factorView(uid, appName, pending) };
     }
     await this.#deps.credentialAudit.record(ctx, {
       action: 'login',
       actor: actorOf(user),
       status: 200,
-      detail: { method: 'password', amr: second.amr.join(' '), via: 'authorization-server', clientId },
+      detail: { method: 'password', amr: plan.amr.join(' '), via: 'authorization-server', clientId },
     });
-    await this.#deps.provider.interactionFinished(
-      req,
-      res,
-      { login: { accountId: user.id, amr: [...second.amr] } },
-      { mergeWithLastSubmission: false },
-    );
-    return { kind: 'redirected' };
+    return this.#signedIn(req, res, user.id, plan.amr);
+  }
+
+  /** The second factor of a workforce sign-in: a TOTP code (`code`) or a WebAuthn assertion (`webauthn`, JSON). */
+  async factor(
+    req: IncomingMessage,
+    res: ServerResponse,
+    ctx: CredentialContext,
+    uid: string,
+    form: URLSearchParams,
+  ): Promise<InteractionOutcome> {
+    const details = await this.#details(req, res, uid);
+    if (details?.prompt.name !== 'login') return this.#expired(ctx, 'factor');
+    const appName = await this.#appName(details);
+    const pending = await this.#deps.loginFactor.pending(uid);
+    if (!pending) return { kind: 'page', status: 401, view: { kind: 'login', uid, appName, problem: 'start-again' } };
+    const clientId = String(details.params.client_id);
+    const again = async (status: number, problem: 'failed' | 'throttled', retryAfterSeconds?: number): Promise<InteractionOutcome> => ({
+      kind: 'page',
+      status,
+      view: await this.#factorView(uid, appName, pending, problem),
+      ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}),
+    });
+    const proof = proofOf(form);
+    if (!proof) {
+      await this.#deps.credentialAudit.record(ctx, {
+        action: 'mfa-failed',
+        actor: actorOf(pending.session.user),
+        status: 400,
+        code: 'WARD_INVALID_REQUEST',
+        detail: { reason: 'malformed-proof', via: 'authorization-server', clientId },
+      });
+      return again(400, 'failed');
+    }
+    let result: Awaited<ReturnType<SmartLoginFactor['prove']>>;
+    try {
+      result = await this.#deps.loginFactor.prove(ctx, uid, pending, proof, clientId);
+    } catch (e) {
+      // Refused, audited and counted by SecondFactor, with the same answer whatever the reason.
+      if (isWardError(e) && e.status < 500) return again(401, 'failed');
+      throw e;
+    }
+    if (result.kind === 'throttled') return again(429, 'throttled', result.retryAfterSeconds);
+    return this.#signedIn(req, res, pending.session.user.id, result.amr);
   }
 
   async consent(
@@ -144,7 +229,10 @@ export class SmartInteractions {
     const requested = String(details.params.scope ?? '')
       .split(' ')
       .filter(Boolean);
-    const context = await this.#launchContext(details, user, requested);
+    const context = await launchContextFor(
+      { launches, picker: this.#deps.patientPicker, ctx },
+      { launch: details.params.launch, user, requested, chosenPatient: form.get('patient') },
+    );
     if (context.kind === 'refused') return denied(context.reason, context.description);
     // Down-scoping: of the resource scopes asked for, only those the user left ticked are granted.
     const chosen = new Set(form.getAll('scope'));
@@ -166,52 +254,45 @@ export class SmartInteractions {
         ...(declined.length > 0 ? { declined: declined.join(' ') } : {}),
         ...(context.context.patient ? { patient: context.context.patient } : {}),
         ...(context.context.encounter ? { encounter: context.context.encounter } : {}),
+        ...(context.picked ? { patientChosenBy: 'picker' } : {}),
       },
       { consent: { grantId } },
     );
   }
 
-  /**
-   * The patient (and encounter) the app will work with. Standalone `launch/patient`: a patient
-   * user's own record. EHR `launch`: the context of the launch id, which only the user who
-   * launched the app may authorize.
-   */
-  async #launchContext(
-    details: InteractionDetails,
-    user: UserRow,
-    requested: readonly string[],
-  ): Promise<{ kind: 'ok'; context: LaunchContext } | { kind: 'refused'; reason: string; description: string }> {
-    if (requested.includes('launch')) {
-      const launch = typeof details.params.launch === 'string' ? await this.#deps.launches.find(details.params.launch) : undefined;
-      if (!launch) return { kind: 'refused', reason: 'launch-expired', description: 'the launch has expired' };
-      if (launch.launchedBy !== user.fhirUser)
-        return { kind: 'refused', reason: 'launch-other-user', description: 'the launch belongs to another user' };
-      return {
-        kind: 'ok',
-        context: { ...(launch.patient ? { patient: launch.patient } : {}), ...(launch.encounter ? { encounter: launch.encounter } : {}) },
-      };
-    }
-    if (requested.includes('launch/patient')) {
-      if (user.kind === 'patient') return { kind: 'ok', context: { patient: user.fhirUser.slice('Patient/'.length) } };
-      // TODO(issue 5 item 5): a patient picker for workforce users, listing only patients policy lets them see.
-      return { kind: 'refused', reason: 'no-patient-picker', description: 'choose the patient by launching the app from Ward' };
-    }
-    return { kind: 'ok', context: user.kind === 'patient' ? { patient: user.fhirUser.slice('Patient/'.length) } : {} };
+  /** The login is done: oidc-provider records the account, the methods (RFC 8176 `amr`) and auth_time by Ward's clock. */
+  async #signedIn(req: IncomingMessage, res: ServerResponse, accountId: string, amr: readonly string[]): Promise<InteractionOutcome> {
+    const ts = Math.floor(this.#deps.now().getTime() / 1000);
+    await this.#deps.provider.interactionFinished(
+      req,
+      res,
+      { login: { accountId, amr: [...amr], ts } },
+      { mergeWithLastSubmission: false },
+    );
+    return { kind: 'redirected' };
   }
 
-  async #viewOf(details: InteractionDetails): Promise<InteractionView> {
-    const appName = await this.#appName(details);
-    if (details.prompt.name === 'login') return { kind: 'login', uid: details.uid, appName };
-    const user = details.session ? await findUserById(this.#deps.db, details.session.accountId) : undefined;
-    if (details.prompt.name !== 'consent' || !user) return { kind: 'expired' };
+  async #factorView(
+    uid: string,
+    appName: string,
+    pending: PendingSignIn,
+    problem?: 'failed' | 'throttled',
+  ): Promise<Extract<InteractionView, { kind: 'factor' }>> {
+    const webauthn = pending.factors.webauthn ? await this.#deps.loginFactor.webauthnOptions(pending) : undefined;
     return {
-      kind: 'consent',
-      uid: details.uid,
+      kind: 'factor',
+      uid,
       appName,
-      userKind: user.kind,
-      scopes: scopeLines(String(details.params.scope ?? '')),
-      ...(user.kind === 'patient' ? { patient: user.fhirUser } : {}),
+      totp: pending.factors.totp,
+      ...(webauthn ? { webauthn } : {}),
+      ...(problem ? { problem } : {}),
     };
+  }
+
+  async #picker(user: UserRow, ctx: CredentialContext, search: string | undefined) {
+    const query = pickerQuery(search);
+    const choices = query ? await this.#deps.patientPicker.search(pickerPrincipal(user), ctx, query, PICKER_LIMIT) : [];
+    return { query: query ?? '', choices };
   }
 
   async #appName(details: InteractionDetails): Promise<string> {
@@ -241,4 +322,25 @@ export class SmartInteractions {
     });
     return { kind: 'page', status: 400, view: { kind: 'expired' } };
   }
+}
+
+/** A workforce user's standalone launch asks for a patient: they choose one on the consent page. */
+export function needsPicker(user: Pick<UserRow, 'kind'>, requested: readonly string[]): boolean {
+  return user.kind === 'workforce' && requested.includes('launch/patient') && !requested.includes('launch');
+}
+
+function proofOf(form: URLSearchParams): { code: string } | { webauthn: unknown } | undefined {
+  const assertion = form.get('webauthn');
+  if (assertion) {
+    try {
+      const parsed = JSON.parse(assertion) as Record<string, unknown> | null;
+      const wellFormed =
+        typeof parsed === 'object' && parsed !== null && typeof parsed.id === 'string' && typeof parsed.response === 'object';
+      return wellFormed ? { webauthn: parsed } : undefined;
+    } catch {
+      return undefined;
+    }
+  }
+  const code = form.get('code')?.replace(/\s/g, '');
+  return code && code.length <= 64 ? { code } : undefined;
 }

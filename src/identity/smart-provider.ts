@@ -24,6 +24,8 @@ import {
 } from './smart-authorization-code.js';
 import { SmartInteractions } from './smart-interactions.js';
 import type { SmartLaunches } from './smart-launch.js';
+import type { SmartLoginFactor } from './smart-login-factor.js';
+import type { PatientPicker } from './smart-patient-picker.js';
 import { checkScopeCeiling } from './smart-scope-ceiling.js';
 
 /** Where the authorization server is mounted; its issuer is `${baseUrl}${OAUTH_MOUNT}`. */
@@ -82,6 +84,10 @@ export interface SmartServerDeps {
   readonly passwordLogin: PasswordLogin;
   readonly credentialAudit: CredentialAudit;
   readonly launches: SmartLaunches;
+  /** The login page's second factor for workforce accounts. */
+  readonly loginFactor: SmartLoginFactor;
+  /** The patient picker's searches and reads, through the vault. */
+  readonly patientPicker: PatientPicker;
 }
 
 /** The SMART authorization server as the edge sees it: a Node request handler under OAUTH_MOUNT, and its login and consent steps. */
@@ -134,7 +140,8 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
     enabledJWA: { clientAuthSigningAlgValues: [...CLIENT_ASSERTION_ALGS], idTokenSigningAlgValues: ['ES256'] },
     scopes: [...NAMED_SCOPES],
     pkce: { required: () => true },
-    claims: { openid: ['sub'], fhirUser: ['fhirUser'] },
+    // The ID token says how and when the user signed in (RFC 8176 amr: pwd, otp, hwk; auth_time).
+    claims: { openid: ['sub', 'amr', 'auth_time'], fhirUser: ['fhirUser'] },
     extraParams: smartAuthorizationParams(fhirBase, launches),
     interactions: { url: async (_ctx: unknown, interaction: { uid: string }) => `${OAUTH_MOUNT}${INTERACTION_PATH}/${interaction.uid}` },
     // Every refresh hands out a new refresh token; a used one presented again revokes the whole grant.
@@ -250,9 +257,12 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
     db: deps.db,
     passwordLogin: deps.passwordLogin,
     launches,
+    loginFactor: deps.loginFactor,
+    patientPicker: deps.patientPicker,
     credentialAudit: deps.credentialAudit,
     oauthAudit: deps.audit,
     fhirBase,
+    now: deps.now,
     prepare,
   });
   return {

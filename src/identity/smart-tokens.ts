@@ -4,6 +4,7 @@ import { WardError } from '../fhir/index.js';
 import { isRole, kindOfSubject, type Principal, parseScopes, type Role, ScopeSyntaxError } from '../policy/index.js';
 import { type Database, findLiveAccessToken, touchClient } from '../store/index.js';
 import type { AccessTokens } from './access-tokens.js';
+import type { LoginTokenAccounts } from './login-token-accounts.js';
 import { artifactKey, openArtifact } from './oauth-sealing.js';
 
 /** oidc-provider's opaque tokens: 256 random bits, base64url, no dots (a JWT always has two). */
@@ -73,10 +74,15 @@ export class SmartAccessTokens {
   }
 }
 
-/** The edge's one bearer check: JWTs (operator and login tokens) and opaque SMART tokens. */
-export function bearerVerifier(jwt: AccessTokens, opaque: SmartAccessTokens): BearerVerifier {
+/** The edge's one bearer check: JWTs (operator and login tokens, the latter only while their account stands) and opaque SMART tokens. */
+export function bearerVerifier(jwt: AccessTokens, opaque: SmartAccessTokens, accounts: LoginTokenAccounts): BearerVerifier {
   return {
-    verify: (token) => (token.includes('.') ? jwt.verify(token) : opaque.verify(token)),
+    async verify(token) {
+      if (!token.includes('.')) return opaque.verify(token);
+      const principal = await jwt.verify(token);
+      await accounts.check(token, principal);
+      return principal;
+    },
     jwks: () => jwt.jwks(),
   };
 }

@@ -6,12 +6,18 @@ import type { AccessTokens } from './access-tokens.js';
 import { ClientRegistry } from './clients.js';
 import { ConnectedApps } from './connected-apps.js';
 import { CredentialAudit } from './credential-audit.js';
+import { LoginTokenAccounts } from './login-token-accounts.js';
 import { OAuthAudit } from './oauth-audit.js';
 import type { PasswordLogin } from './password-login.js';
+import type { SecondFactor } from './second-factor.js';
+import type { Sessions } from './sessions.js';
 import { smartConfiguration } from './smart-configuration.js';
 import { SmartLaunches } from './smart-launch.js';
+import { SmartLoginFactor } from './smart-login-factor.js';
+import type { PatientPicker } from './smart-patient-picker.js';
 import { createSmartServer, type SmartServer } from './smart-provider.js';
 import { type BearerVerifier, bearerVerifier, SmartAccessTokens } from './smart-tokens.js';
+import type { Webauthn } from './webauthn.js';
 
 export interface SmartDeps {
   readonly db: Database;
@@ -25,6 +31,12 @@ export interface SmartDeps {
   readonly onError?: (error: { name: string; message: string }) => void;
   /** Ward's password login, which the authorization server's login page runs. */
   readonly passwordLogin: PasswordLogin;
+  /** Ward's second factor, sessions and WebAuthn, which the login page's second step reuses. */
+  readonly secondFactor: SecondFactor;
+  readonly sessions: Sessions;
+  readonly webauthn: Webauthn;
+  /** Patient searches and reads for the patient picker, through the vault (supplied by the composition root). */
+  readonly patientPicker: PatientPicker;
 }
 
 /** The SMART authorization server, the client registry and the edge's bearer check, built once by the composition root. */
@@ -44,13 +56,14 @@ export async function createSmart(deps: SmartDeps): Promise<Smart> {
   const clients = new ClientRegistry({ db: deps.db, audit, now: deps.now });
   const launches = new SmartLaunches({ db: deps.db, keyring: deps.keyring, audit, now: deps.now });
   const credentialAudit = new CredentialAudit(deps.audit, deps.now);
-  const server = await createSmartServer({ ...deps, clients, audit, launches, credentialAudit });
+  const loginFactor = new SmartLoginFactor({ ...deps, audit: credentialAudit });
+  const server = await createSmartServer({ ...deps, clients, audit, launches, credentialAudit, loginFactor });
   const opaque = new SmartAccessTokens(deps);
   const connectedApps = new ConnectedApps({ db: deps.db, keyring: deps.keyring, audit, now: deps.now, fhirBase: `${deps.baseUrl}/fhir` });
   return {
     clients,
     server,
-    bearer: bearerVerifier(deps.tokens, opaque),
+    bearer: bearerVerifier(deps.tokens, opaque, new LoginTokenAccounts(deps.db)),
     configuration: smartConfiguration(deps.baseUrl),
     launches,
     connectedApps,

@@ -146,6 +146,7 @@ export {
   changeUserPassword,
   deactivateUser,
   type EnrollmentRow,
+  findAccountStanding,
   findEnrollment,
   findUserById,
   findUserByUsernameIndex,

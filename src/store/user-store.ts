@@ -84,6 +84,18 @@ export async function findUserById(q: Queryable, id: string, lock = false): Prom
   return rows[0] ? userOf(rows[0]) : undefined;
 }
 
+/** What a login token's bearer check needs: the account's status, and when its roles or status last changed (privilege ledger). */
+export async function findAccountStanding(q: Queryable, id: string): Promise<{ status: UserStatus; changedAt: Date | null } | undefined> {
+  const { rows } = await q.query(
+    `SELECT u.status, (SELECT max(c.at) FROM ward_privilege_change c WHERE c.user_id = u.id) AS changed_at
+       FROM ward_user u WHERE u.id = $1`,
+    [id],
+    'ward-account-standing',
+  );
+  const r = rows[0];
+  return r ? { status: r.status as UserStatus, changedAt: r.changed_at ? asDate(r.changed_at) : null } : undefined;
+}
+
 export async function deactivateUser(q: Queryable, id: string, at: Date): Promise<void> {
   await q.query(`UPDATE ward_user SET status = 'deactivated', deactivated_at = $2 WHERE id = $1`, [id, at]);
 }

@@ -25,9 +25,10 @@ const EXPECTED_PUBLIC_AUTH_URLS = ['/auth/enroll', '/auth/login'];
 const EXPECTED_PUBLIC_OAUTH_URLS = [
   '/oauth',
   '/oauth/*',
-  // The authorization server's login and consent pages: the user signs in on them.
+  // The authorization server's login, second-factor and consent pages: the user signs in on them.
   '/oauth/interaction/:uid',
   '/oauth/interaction/:uid/login',
+  '/oauth/interaction/:uid/factor',
   '/oauth/interaction/:uid/consent',
   '/oauth/smart-style.json',
 ];

@@ -9,9 +9,11 @@ import {
   authorizationRequest,
   enrolledUser,
   exchange,
+  PASSWORD,
   REDIRECT_URI,
   registerApp,
   signInAndConsent,
+  workforceWithTotp,
 } from '../support/smart-app.js';
 import { Browser } from '../support/smart-browser.js';
 
@@ -164,6 +166,63 @@ describe.each(engines())('SMART App Launch attacks on %s', (engine) => {
     await t.ward.identity.accounts.deactivate(operatorPrincipal('test').id, operatorContext('cli'), 'soon.gone');
     expect((await fhirClient(t, tokens.access_token).get(`Patient/${patientA}`)).status).toBe(401);
     await expect(client.refreshTokenGrant(app.config, tokens.refresh_token ?? '')).rejects.toMatchObject({ error: 'invalid_grant' });
+  });
+
+  it("[NPRM] 164.308 workforce termination · 164.312(d): a deactivated user's Ward login token (JWT) is refused at once (401, audited), and reactivating the account does not bring it back", async () => {
+    await enrolledUser(t, 'jwt.leaver', { roles: ['patient'], patient: patientA });
+    const login = await t.http.app.inject({ method: 'POST', url: '/auth/login', payload: { username: 'jwt.leaver', password: PASSWORD } });
+    const token = login.json().access_token as string;
+    expect(token.split('.')).toHaveLength(3);
+    const api = fhirClient(t, token);
+    expect((await api.get(`Patient/${patientA}`)).status).toBe(200);
+    await t.ward.identity.accounts.deactivate(operatorPrincipal('test').id, operatorContext('cli'), 'jwt.leaver');
+    const before = await lastAuditSeq(t.ward);
+    const refused = await api.get(`Patient/${patientA}`);
+    expect(refused.status).toBe(401);
+    expect(refused.raw.body).not.toContain('Attack-Alpha');
+    const rows = (await auditRowsAfter(t.ward, before)).map((r) => r.parsed);
+    expect(rows).toHaveLength(1);
+    expect(rows[0]).toMatchObject({ outcome: { status: 401, code: 'WARD_UNAUTHENTICATED' } });
+    // Reactivated later (the privilege ledger records when): the token issued before stays dead.
+    try {
+      t.setNow(new Date(Date.now() + 2_000));
+      await t.ward.identity.accounts.reactivate(operatorPrincipal('test').id, operatorContext('cli'), 'jwt.leaver');
+      expect((await api.get(`Patient/${patientA}`)).status).toBe(401);
+      const fresh = await t.http.app.inject({
+        method: 'POST',
+        url: '/auth/login',
+        payload: { username: 'jwt.leaver', password: PASSWORD },
+      });
+      expect((await fhirClient(t, fresh.json().access_token).get(`Patient/${patientA}`)).status).toBe(200);
+    } finally {
+      t.setNow(null);
+    }
+    // Operator tokens name no account and are not affected.
+    expect((await fhirClient(t, await t.token(SERVICE)).get(`Patient/${patientA}`)).status).toBe(200);
+  });
+
+  it("170.315(g)(10)(v)(A): an EHR launch id issued to one clinician, carried to another clinician's sign-in, is refused (access_denied) and audited", async () => {
+    const owner = await workforceWithTotp(t, 'dr.launcher', { practitioner: 'Practitioner/pr-launcher' });
+    const thief = await workforceWithTotp(t, 'dr.borrower', { practitioner: 'Practitioner/pr-borrower' });
+    const launched = await t.http.app.inject({
+      method: 'POST',
+      url: '/auth/launch',
+      headers: { cookie: owner.web.cookie, 'x-csrf-token': owner.web.csrf },
+      payload: { client_id: app.clientId, patient: patientB },
+    });
+    expect(launched.statusCode).toBe(201);
+    const auth = await authorizationRequest(t, app.config, 'launch openid patient/Patient.rs', { launch: launched.json().launch });
+    const before = await lastAuditSeq(t.ward);
+    const { final } = await signInAndConsent(t, auth, 'dr.borrower', { factor: () => ({ code: thief.totp.code() }) });
+    const back = new URL(final.location ?? 'https://x.invalid');
+    expect(back.searchParams.get('error')).toBe('access_denied');
+    expect(back.searchParams.get('code')).toBeNull();
+    expect(await deniedRow(before, 'consent')).toMatchObject({
+      who: { id: 'Practitioner/pr-borrower', clientId: app.clientId },
+      outcome: { status: 403 },
+      detail: { decision: 'denied', reason: 'launch-other-user' },
+    });
+    expect(await deniedRow(before, 'token-grant')).toBeUndefined();
   });
 
   it('164.312(a)(1) (compartment): a patient app token gets nothing of another patient, and the refusal is audited', async () => {

@@ -3,7 +3,16 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { fhirClient } from '../support/fhir-client.js';
-import { authorizationRequest, enrolledUser, exchange, PASSWORD, registerApp, signInAndConsent } from '../support/smart-app.js';
+import { careTeam } from '../support/relationships.js';
+import {
+  authorizationRequest,
+  enrolledUser,
+  exchange,
+  PASSWORD,
+  registerApp,
+  signInAndConsent,
+  workforceWithTotp,
+} from '../support/smart-app.js';
 
 const CEILING =
   'openid fhirUser launch launch/patient offline_access online_access patient/*.rs patient/*.read patient/Observation.rs patient/Patient.rs user/Patient.rs user/Observation.rs';
@@ -13,6 +22,8 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
   let patientA: string;
   let patientB: string;
   let obsA: string;
+  let obsB: string;
+  let doctor: Awaited<ReturnType<typeof workforceWithTotp>>;
 
   beforeAll(async () => {
     t = await openTestWard(engine);
@@ -27,9 +38,11 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
       subject: { reference: `Patient/${patient}` },
     });
     obsA = (await writer.post('Observation', obs(patientA, 'vital-signs'))).body.id;
-    await writer.post('Observation', obs(patientB, 'vital-signs'));
+    obsB = (await writer.post('Observation', obs(patientB, 'vital-signs'))).body.id;
+    // The clinician is on patient B's care team: the vault lets them (and their apps) see B only.
+    await writer.post('CareTeam', careTeam(patientB, 'Practitioner/pr-smart'));
     await enrolledUser(t, 'alpha.patient', { roles: ['patient'], patient: patientA });
-    await enrolledUser(t, 'dr.launch', { roles: ['physician'], practitioner: 'Practitioner/pr-smart' });
+    doctor = await workforceWithTotp(t, 'dr.launch', { practitioner: 'Practitioner/pr-smart' });
   });
   afterAll(async () => t?.close());
 
@@ -68,19 +81,46 @@ describe.each(engines())('SMART App Launch (authorization code) on %s', (engine)
     return res.json().access_token;
   }
 
-  it("170.315(d)(13): a clinician's password alone does not sign in to an app on the authorization server's login page; the refusal is audited", async () => {
-    // The login page does not ask for a second factor yet, so a workforce account is refused there
-    // rather than signed in on its password (EHR launch end to end returns with that step).
+  it('170.315(g)(10)(v)(A) · 170.215(c)(2) · 170.315(d)(13): an EHR launch — a clinician opens the app from Ward for a patient and encounter, signs in on the login page with password and TOTP, and the single-use launch id brings that context into the token; the app reads Patient and Observation', async () => {
     const app = await registerApp(t, CEILING, 'Ward Charting Aid');
-    const auth = await authorizationRequest(t, app.config, 'openid fhirUser user/Patient.rs user/Observation.rs');
     const before = await lastAuditSeq(t.ward);
-    const { final } = await signInAndConsent(t, auth, 'dr.launch');
-    expect(final.status).toBe(401);
-    expect(final.body).toContain('name="password"');
-    expect(final.location).toBeUndefined();
+    const launched = await t.http.app.inject({
+      method: 'POST',
+      url: '/auth/launch',
+      headers: { cookie: doctor.web.cookie, 'x-csrf-token': doctor.web.csrf },
+      payload: { client_id: app.clientId, patient: patientB, encounter: 'enc-launch-1' },
+    });
+    expect(launched.statusCode, launched.body).toBe(201);
+    const { launch } = launched.json();
+    const auth = await authorizationRequest(t, app.config, 'launch openid fhirUser user/Patient.rs user/Observation.rs', { launch });
+    const { final, factorPage } = await signInAndConsent(t, auth, 'dr.launch', { factor: () => ({ code: doctor.totp.code() }) });
+    expect(factorPage?.body).toContain('name="code"');
+    const tokens = await exchange(app.config, auth, final);
+    expect(tokens).toMatchObject({ patient: patientB, encounter: 'enc-launch-1', need_patient_banner: true });
+    const claims = tokens.claims();
+    expect(claims?.fhirUser).toBe(`${t.config.baseUrl}/fhir/Practitioner/pr-smart`);
+    expect(claims?.amr).toEqual(['pwd', 'otp']);
+    expect(Math.abs(Number(claims?.auth_time) - t.ward.now().getTime() / 1000)).toBeLessThan(120);
+    const api = fhirClient(t, tokens.access_token);
+    expect((await api.get(`Patient/${patientB}`)).body.name[0].family).toBe('Launch-Bravo');
+    expect((await api.get(`Observation/${obsB}`)).status).toBe(200);
     const rows = (await auditRowsAfter(t.ward, before)).map((r) => r.parsed);
-    expect(rows.find((e) => e.action === 'login-failed')).toMatchObject({ detail: { reason: 'second-factor-required' } });
-    expect(rows.some((e) => e.action === 'login' || e.action === 'consent' || e.action === 'token-grant')).toBe(false);
+    const actions = rows.map((e) => e.action);
+    for (const a of ['launch-create', 'authorize', 'mfa-challenge', 'login', 'consent', 'token-grant', 'read'])
+      expect(actions).toContain(a);
+    expect(rows.find((e) => e.action === 'launch-create')).toMatchObject({
+      who: { clientId: app.clientId },
+      detail: { patient: patientB },
+    });
+    expect(rows.find((e) => e.action === 'login')).toMatchObject({
+      detail: { method: 'password+totp', amr: 'pwd otp', via: 'authorization-server', clientId: app.clientId },
+    });
+    expect(rows.find((e) => e.action === 'consent')).toMatchObject({ detail: { decision: 'approved', patient: patientB } });
+    expect(JSON.stringify(rows)).not.toContain(launch);
+    // Single use: the same launch id cannot start a second authorization.
+    const again = await authorizationRequest(t, app.config, 'launch openid user/Patient.rs', { launch });
+    const { final: refused } = await signInAndConsent(t, again, 'dr.launch', { factor: () => ({ code: doctor.totp.code() }) });
+    expect(new URL(refused.location ?? 'https://x.invalid').searchParams.get('error')).toBe('invalid_request');
   });
 
   it('170.315(g)(10)(v)(A) · 170.215(c)(2): granular scopes — a user who unticks Observation on the consent page gets a token without it', async () => {
