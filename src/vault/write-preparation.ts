@@ -1,6 +1,6 @@
 import type { Keyring } from '../crypto/index.js';
 import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
+import { authorsOf, type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
 import type { Queryable, StoredVersion, WriteMethod } from '../store/index.js';
 import { markBreakGlass, type OperationRecord } from './audit-trail.js';
 import { patientsOfRow, withNewPatientUnit } from './policy-facts.js';
@@ -51,7 +51,14 @@ export async function prepareVersion(
     decide(
       principal,
       effective,
-      { resourceType: resource.resourceType, id, patients, categories: categoriesOf(resource), security: securityOf(stored) },
+      {
+        resourceType: resource.resourceType,
+        id,
+        patients,
+        categories: categoriesOf(resource),
+        security: securityOf(stored),
+        authors: authorsOf(stored),
+      },
       current ? facts : withNewPatientUnit(facts, stored),
     ),
   ];
