@@ -24,6 +24,7 @@ import { auditEntry, markBreakGlass, type OperationRecord, statusOf } from './au
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
+import { discloseFromPart2 } from './part2-disclosure.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
@@ -582,6 +583,8 @@ export class Vault {
     const full = opened ?? this.#open(row);
     let resource = full.resource;
     for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
+    // Part 2 records leave with the redisclosure notice, and their entry records on what ground (ADR 0016).
+    resource = discloseFromPart2(op, row, decision, resource) as typeof resource;
     return resource === full.resource ? full : { ...full, resource };
   }
 
