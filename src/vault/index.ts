@@ -33,6 +33,7 @@ export {
 } from './break-glass-operations.js';
 export { PART2_CONSENT_EXTENSION, PART2_NOTICE_EXTENSION, PART2_NOTICE_LABEL } from './part2-disclosure.js';
 export type { Part2EmergencyRecord } from './part2-emergency-records.js';
+export type { Part2Accounting, Part2Operations } from './part2-operations.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

@@ -25,6 +25,7 @@ import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { discloseFromPart2 } from './part2-disclosure.js';
+import { Part2Operations } from './part2-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
@@ -72,6 +73,8 @@ export class Vault {
   readonly auditor: AuditorOperations;
   /** Emergency access: grants, and the privacy officers' review of them. */
   readonly breakGlass: BreakGlassOperations;
+  /** 42 CFR Part 2 reports: the accounting of consented disclosures (§2.25, §2.24). */
+  readonly part2: Part2Operations;
   readonly #search: SearchOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
@@ -97,6 +100,7 @@ export class Vault {
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
+    this.part2 = new Part2Operations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
       ...deps,
       run: this.#run,
