@@ -305,4 +305,14 @@ describe.each(engines())('42 CFR Part 2 on %s', (engine) => {
       expect(entries[0], who).toMatchObject({ action: 'audit-report', decision: { effect: 'deny' }, outcome: { status: 403 } });
     }
   });
+
+  it('42 CFR Part 2 §2.32: a disclosed copy written back does not store the notice or the Consent reference (they describe one disclosure)', async () => {
+    const copy = structuredClone(res.get('x read')?.body);
+    const other = { url: 'https://example.org/fhir/StructureDefinition/kept', valueString: 'kept' };
+    copy.meta.extension.push(other);
+    const svc = await service();
+    expect((await svc.put(`Condition/${id.sud}`, copy)).status).toBe(200);
+    const stored = (await svc.get(`Condition/${id.sud}`)).body;
+    expect(stored.meta.extension).toEqual([other]);
+  });
 });
