@@ -69,6 +69,15 @@ export {
   verifyConsistency,
   verifyInclusion,
 } from './merkle.js';
+export {
+  type IntermediaryRecipients,
+  PART2_ACCOUNTING_YEARS,
+  PART2_DISCLOSING_ACTIONS,
+  type Part2Disclosure,
+  part2AccountingOf,
+  part2AccountingWindowStart,
+  part2DisclosureOf,
+} from './part2-accounting.js';
 export { AuditProofError, type InclusionProofDocument, proveEntry } from './prove-entry.js';
 export {
   isPatientDirectedPurpose,

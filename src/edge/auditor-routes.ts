@@ -62,6 +62,7 @@ export function registerAuditorRoutes(app: FastifyInstance, auditor: AuditorInte
   });
   admin('GET', '/disclosures', 'search', (a, req) => a.disclosures(req));
   admin('POST', '/disclosures', 'create', (a, req) => a.recordDisclosure(req));
+  admin('GET', '/part2-disclosures', 'search', (a, req) => a.part2.accounting(req));
   admin('GET', '/access-report', 'search', (a, req) => a.accessReport(req));
   admin('GET', '/failures', 'search', (a, req) => a.failures(req));
   admin('GET', '/status', 'search', (a, req) => a.status(req));

@@ -1,5 +1,6 @@
 import type { FhirResource } from '../fhir/index.js';
 import type { AccessAction } from './access-policy.js';
+import { isNotesOnlyConsent, NOTES_CODE } from './part2.js';
 import {
   ACT_CODE_SYSTEM,
   CONFIDENTIALITY_SYSTEM,
@@ -37,6 +38,17 @@ export interface ConsentVerdict {
   readonly namesActor: boolean;
   /** Sensitivity classes a permit naming this actor lists in its securityLabel (what Part 2 needs). */
   readonly unlocks: readonly SensitivityCode[];
+  /** Which Consent unlocked which class, and the organization it names when it named this actor through one (§2.24). */
+  readonly unlockedBy: readonly ConsentUnlock[];
+  /** Consents for notes alone whose permit names this actor and PSYTHPN (§2.31(b), 164.508(b)(3)(ii)). */
+  readonly notesConsents: readonly string[];
+}
+
+export interface ConsentUnlock {
+  readonly consent: string;
+  readonly label: SensitivityCode;
+  /** The organization (an intermediary's general designation) the actor was named through. */
+  readonly designation?: string;
 }
 
 interface Outcome {
@@ -44,6 +56,7 @@ interface Outcome {
   readonly path: string;
   readonly namesActor: boolean;
   readonly labels: readonly SensitivityCode[];
+  readonly designation?: string;
 }
 
 /**
@@ -55,11 +68,11 @@ interface Outcome {
  * resource-types) never narrow a deny (it applies more widely) and never satisfy a permit.
  */
 export function evaluateConsents(consents: readonly FhirResource[], request: ConsentRequest): ConsentVerdict {
-  const outcomes: { id: string; outcome: Outcome }[] = [];
+  const outcomes: { id: string; outcome: Outcome; notesOnly: boolean }[] = [];
   for (const consent of consents) {
     if (!inForce(consent, request)) continue;
     const outcome = evaluateProvision(consent.provision, request, 'provision');
-    if (outcome) outcomes.push({ id: String(consent.id ?? '?'), outcome });
+    if (outcome) outcomes.push({ id: String(consent.id ?? '?'), outcome, notesOnly: isNotesOnlyConsent(consent) });
   }
   const reasons = outcomes.map(({ id, outcome }) => `consent/${id}#${outcome.path}: ${outcome.effect}`);
   const denies = outcomes.filter((o) => o.outcome.effect === 'deny');
@@ -69,15 +82,21 @@ export function evaluateConsents(consents: readonly FhirResource[], request: Con
       reasons: denies.map(({ id, outcome }) => `consent/${id}#${outcome.path}: deny`),
       namesActor: false,
       unlocks: [],
+      unlockedBy: [],
+      notesConsents: [],
     };
   }
-  if (outcomes.length === 0) return { effect: 'none', reasons: [], namesActor: false, unlocks: [] };
+  if (outcomes.length === 0) return { effect: 'none', reasons: [], namesActor: false, unlocks: [], unlockedBy: [], notesConsents: [] };
   const named = outcomes.filter((o) => o.outcome.namesActor);
   return {
     effect: 'permit',
     reasons,
     namesActor: named.length > 0,
     unlocks: [...new Set(named.flatMap((o) => o.outcome.labels))].sort(),
+    unlockedBy: named.flatMap(({ id, outcome }) =>
+      outcome.labels.map((label) => ({ consent: id, label, ...(outcome.designation ? { designation: outcome.designation } : {}) })),
+    ),
+    notesConsents: named.filter((o) => o.notesOnly && o.outcome.labels.includes(NOTES_CODE)).map((o) => o.id),
   };
 }
 
@@ -114,7 +133,13 @@ function evaluateProvision(
   if (childOutcomes[0]) return childOutcomes[0];
   if (value.type === 'deny' && lenient) return { effect: 'deny', path, namesActor: false, labels: [] };
   if (value.type === 'permit' && strictMatch.applies)
-    return { effect: 'permit', path, namesActor: strictMatch.namesActor, labels: strictMatch.labels };
+    return {
+      effect: 'permit',
+      path,
+      namesActor: strictMatch.namesActor,
+      labels: strictMatch.labels,
+      ...(strictMatch.designation ? { designation: strictMatch.designation } : {}),
+    };
   return undefined;
 }
 
@@ -122,6 +147,7 @@ interface Match {
   readonly applies: boolean;
   readonly namesActor: boolean;
   readonly labels: readonly SensitivityCode[];
+  readonly designation?: string;
 }
 
 const NO: Match = { applies: false, namesActor: false, labels: [] };
@@ -135,12 +161,15 @@ function matches(p: Record<string, unknown>, r: ConsentRequest, type: 'permit' |
     if (holds === false || (holds === undefined && type === 'permit')) return NO;
   }
   let namesActor = false;
+  let designation: string | undefined;
   if (Array.isArray(p.actor) && p.actor.length > 0) {
     const refs = p.actor.flatMap((a) =>
       isObject(a) && isObject(a.reference) && typeof a.reference.reference === 'string' ? [a.reference.reference] : [],
     );
     if (!refs.some((ref) => ref === r.actor || r.organizations.includes(ref))) return NO;
     namesActor = true;
+    // Named through an organization, not in person: the organization is a general designation (§2.24 intermediaries).
+    if (!refs.includes(r.actor)) designation = refs.find((ref) => r.organizations.includes(ref));
   }
   if (Array.isArray(p.action) && p.action.length > 0) {
     const codes = p.action
@@ -183,7 +212,7 @@ function matches(p: Record<string, unknown>, r: ConsentRequest, type: 'permit' |
     if (refs.length === 0 ? unevaluated() : r.resource === undefined || !refs.includes(r.resource)) return NO;
   }
   if ((p.code !== undefined || p.dataPeriod !== undefined) && unevaluated()) return NO;
-  return { applies: true, namesActor, labels };
+  return { applies: true, namesActor, labels, ...(designation ? { designation } : {}) };
 }
 
 /** The consent actions a request performs: reading is access (and use); export discloses; writing collects or corrects. */

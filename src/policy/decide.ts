@@ -2,6 +2,7 @@ import { ACCESS_POLICY, type AccessAction, grantFor, maskFor, POLICY_VERSION, ty
 import { type ConsentVerdict, evaluateConsents } from './consent.js';
 import { activeBreakGlass, type PolicyFacts } from './facts.js';
 import type { MaskObligation } from './mask.js';
+import { noteKindOf } from './part2.js';
 import type { Principal, Role } from './principal.js';
 import type { Permission, ResourceScope } from './scopes.js';
 import { type Labels, labelsOf, type SecurityLabel, type SensitivityCode, sensitivityClass } from './security-labels.js';
@@ -65,6 +66,8 @@ export interface PolicyTarget {
   readonly categories?: readonly string[];
   /** The resource's `meta.security` codings. Absent: labels not known, and not checked. */
   readonly security?: readonly SecurityLabel[];
+  /** Who the resource names as its writer (part2.ts authorsOf); read on notes only, to let their originator use them. */
+  readonly authors?: readonly string[];
 }
 
 /** Something the vault must do before a permit takes effect. */
@@ -80,6 +83,16 @@ export interface BreakGlassMarker {
   readonly grants: readonly string[];
   /** Rule ids of the denials the grants overrode. */
   readonly overrides: readonly string[];
+  /** The grants' reason codes (v3 PurposeOfUse), the nature of the emergency for 42 CFR §2.51. */
+  readonly reasonCodes: readonly string[];
+}
+
+/** A Consent under which Part 2 (ETH) data of a patient is disclosed to this principal (§2.25, §2.32). */
+export interface Part2ConsentUse {
+  readonly patient: string;
+  readonly consent: string;
+  /** The organization the consent named the recipient through (an intermediary, §2.24). */
+  readonly designation?: string;
 }
 
 export type Decision =
@@ -88,6 +101,8 @@ export type Decision =
       readonly reasons: readonly string[];
       readonly obligations: readonly Obligation[];
       readonly breakGlass?: BreakGlassMarker;
+      /** The Consents that unlocked Part 2 data of the target for this principal. */
+      readonly part2Consents?: readonly Part2ConsentUse[];
     }
   | { readonly effect: 'deny'; readonly reasons: readonly string[] };
 
@@ -155,6 +170,7 @@ export function evaluate(principal: Principal, action: PolicyAction, target: Pol
       reasons: render(reasons),
       obligations,
       ...(best.breakGlass ? { breakGlass: best.breakGlass } : {}),
+      ...(best.part2Consents?.length ? { part2Consents: best.part2Consents } : {}),
     },
     reasons,
   };
@@ -166,6 +182,7 @@ type RoleOutcome =
       readonly reasons: readonly Reason[];
       readonly mask?: MaskObligation;
       readonly breakGlass?: BreakGlassMarker;
+      readonly part2Consents?: readonly Part2ConsentUse[];
     }
   | { readonly effect: 'deny'; readonly reasons: readonly Reason[] };
 
@@ -210,6 +227,7 @@ function evaluateRole(
 
   // Consent: the patient's privacy Consents, deny winning; a permit naming this actor may unlock labels.
   const verdicts: ConsentVerdict[] = [];
+  const verdictPatients: string[] = [];
   if (patients.length > 0 && facts?.consents !== undefined && (principal.kind === 'user' || principal.kind === 'system')) {
     for (const patient of patients) {
       const verdict = evaluateConsents(facts.consents, {
@@ -224,6 +242,7 @@ function evaluateRole(
         now: facts.now,
       });
       verdicts.push(verdict);
+      verdictPatients.push(patient);
       const consentReasons = verdict.reasons.map((r) => ({ rule: r.slice(0, r.lastIndexOf(':')), text: r.slice(r.lastIndexOf(':') + 2) }));
       if (verdict.effect === 'deny')
         refusals.push(...consentReasons.map((r) => ({ ...r, text: `${r.text} (patient consent)`, overridable: true })));
@@ -244,17 +263,42 @@ function evaluateRole(
   }
 
   // Labels: each restricted class needs the role's grant, or a consent permit naming this actor and the class.
+  const part2Consents: Part2ConsentUse[] = [];
   if (labels) {
     const classes = [...new Set(labels.sensitivity.map(sensitivityClass))];
+    // A note (PSYTHPN; with ETH an SUD counseling note) is unlocked, as a whole, only by a consent for notes alone.
+    const note = noteKindOf(labels);
+    const originator = note !== undefined && principal.kind === 'user' && (target.authors ?? []).includes(principal.id);
+    const byNotesConsent = note !== undefined && verdicts.length > 0 && verdicts.every((v) => v.notesConsents.length > 0);
     for (const c of classes) {
-      if (roleSees(policy, c)) reasons.push({ rule: `label/${c}`, text: `role ${role} may see ${c}` });
+      if (originator) reasons.push({ rule: `label/${c}`, text: `${c} of a ${note} this principal wrote (its originator)` });
+      else if (byNotesConsent) reasons.push({ rule: `label/${c}`, text: `${c} of a ${note} unlocked by a separate consent for notes` });
+      // Psychotherapy notes need their own authorization (164.508(a)(2), (b)(3)(ii)), SUD counseling notes their own consent
+      // (42 CFR §2.31(b)): no role, no combined consent and no emergency lifts that.
+      else if (c === 'PSYTHPN')
+        refusals.push({
+          rule: note === 'sud-counseling-note' ? 'label/sud-counseling-note' : 'label/PSYTHPN',
+          text: `a ${note} needs a separate consent for notes only`,
+          overridable: false,
+        });
+      else if (roleSees(policy, c)) reasons.push({ rule: `label/${c}`, text: `role ${role} may see ${c}` });
       else if (verdicts.length > 0 && verdicts.every((v) => v.unlocks.includes(c)))
         reasons.push({ rule: `label/${c}`, text: `${c} unlocked by patient consent` });
-      // Psychotherapy notes need the patient's authorization (164.508(a)(2)); emergencies do not lift that.
-      else refusals.push({ rule: `label/${c}`, text: `role ${role} may not see ${c}`, overridable: c !== 'PSYTHPN' });
+      else refusals.push({ rule: `label/${c}`, text: `role ${role} may not see ${c}`, overridable: true });
     }
-    if (labels.confidentiality === 'V' && policy.sensitive !== '*')
+    if (labels.confidentiality === 'V' && policy.sensitive !== '*' && !byNotesConsent && !originator)
       refusals.push({ rule: 'label/V', text: `role ${role} may not see very restricted data`, overridable: true });
+    // Which Consents disclose Part 2 data here, when a consent (not the role) is what lets it out.
+    if (classes.includes('ETH') && !originator && (byNotesConsent || !roleSees(policy, 'ETH')))
+      verdicts.forEach((v, i) => {
+        const patient = verdictPatients[i] as string;
+        const uses = byNotesConsent
+          ? v.notesConsents.map((consent) => ({ consent }))
+          : v.unlockedBy
+              .filter((u) => u.label === 'ETH')
+              .map(({ consent, designation }) => ({ consent, ...(designation ? { designation } : {}) }));
+        for (const u of uses) part2Consents.push({ patient, ...u });
+      });
   }
 
   if (refusals.length > 0) {
@@ -266,11 +310,17 @@ function evaluateRole(
     return {
       effect: 'permit',
       reasons,
-      breakGlass: { grants: ids, overrides: refusals.map((r) => r.rule) },
+      breakGlass: {
+        grants: ids,
+        overrides: refusals.map((r) => r.rule),
+        // The loader gives the grant's v3 code as its reason; anything else may be free text and stays out.
+        reasonCodes: [...new Set(grants.map((g) => g?.reason as string))].filter((r) => /^[A-Z]{2,12}$/.test(r)),
+      },
+      ...(part2Consents.length ? { part2Consents } : {}),
       ...maskOf(role, target, action, reasons),
     };
   }
-  return { effect: 'permit', reasons, ...maskOf(role, target, action, reasons) };
+  return { effect: 'permit', reasons, ...(part2Consents.length ? { part2Consents } : {}), ...maskOf(role, target, action, reasons) };
 }
 
 function maskOf(role: Role, target: PolicyTarget, action: AccessAction, reasons: Reason[]): { mask?: MaskObligation } {

@@ -8,7 +8,7 @@ export {
   type RolePolicy,
   type TypeGrant,
 } from './access-policy.js';
-export { type ConsentRequest, type ConsentVerdict, evaluateConsents } from './consent.js';
+export { type ConsentRequest, type ConsentUnlock, type ConsentVerdict, evaluateConsents } from './consent.js';
 export {
   ACCESS_ACTION_OF,
   type BreakGlassMarker,
@@ -17,6 +17,7 @@ export {
   type Evaluation,
   evaluate,
   type Obligation,
+  type Part2ConsentUse,
   PERMISSION_OF,
   type PolicyAction,
   type PolicyTarget,
@@ -27,6 +28,16 @@ export { activeBreakGlass, type BreakGlassGrant, type PolicyFacts, type Relation
 export { LABEL_RULES, type LabelRule } from './label-rules.js';
 export { type LabelAssignment, labelsFor, withLabels } from './labels-for.js';
 export { type MaskObligation, mask } from './mask.js';
+export {
+  authorsOf,
+  isNotesOnlyConsent,
+  isPart2,
+  NO_REDISCLOSURE_CODE,
+  NOTES_CODE,
+  type NoteKind,
+  noteKindOf,
+  REDISCLOSURE_NOTICE,
+} from './part2.js';
 export { isRole, kindOfSubject, type Principal, type PrincipalKind, ROLES, type Role } from './principal.js';
 export { ACTION_OF_PERMISSION, roleAllows } from './role-allow-list.js';
 export { type Permission, parseScopes, type ResourceScope, type ScopeContext, type ScopeSet, ScopeSyntaxError } from './scopes.js';

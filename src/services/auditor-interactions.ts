@@ -16,6 +16,7 @@ import {
 } from '../vault/index.js';
 import { BreakGlassInteractions } from './break-glass-interactions.js';
 import type { FhirResponse } from './fhir-request.js';
+import { Part2Interactions } from './part2-interactions.js';
 import { EXPLAIN_PARAMETERS, parseExplainRequest } from './policy-explain-request.js';
 
 /** A request to the auditor API, without HTTP types. */
@@ -54,10 +55,13 @@ export class AuditorInteractions {
   readonly #reviewIntervalDays: number;
   /** Break-glass requests and their review queue (the privacy officers' other oversight duty). */
   readonly breakGlass: BreakGlassInteractions;
+  /** The 42 CFR Part 2 accounting of consented disclosures, beside the 164.528 one. */
+  readonly part2: Part2Interactions;
 
   constructor(vault: Vault, fhirBase: string, sealer: () => SealerView, options: { readonly reviewIntervalDays: number }) {
     this.#vault = vault;
     this.breakGlass = new BreakGlassInteractions(vault);
+    this.part2 = new Part2Interactions(vault);
     this.#fhirBase = fhirBase.replace(/\/$/, '');
     this.#sealer = sealer;
     this.#reviewIntervalDays = options.reviewIntervalDays;

@@ -14,6 +14,7 @@ import type { DeleteResult, HistoryPage, RequestContext, Vault, VersionedResourc
 import { patientEverything } from './everything-interaction.js';
 import type { FhirRequest, FhirResponse } from './fhir-request.js';
 import { etag, parseIfMatch, parsePositiveInt, parsePrefer, versionHeaders } from './http-semantics.js';
+import { withRedisclosureNotice } from './part2-notice.js';
 import { type Shaper, shaperFor } from './response-shaping.js';
 import { isLenient, searchBundle } from './search-bundle.js';
 
@@ -183,10 +184,10 @@ export class FhirInteractions {
       ...(beforeSeq !== undefined ? { beforeSeq } : {}),
       ...(since ? { since } : {}),
     });
-    return { status: 200, headers: {}, body: this.#historyBundle(req, page, count, sinceRaw) };
+    return { status: 200, headers: {}, body: withRedisclosureNotice(this.#historyBundle(req, page, count, sinceRaw)) };
   }
 
-  #historyBundle(req: FhirRequest, page: HistoryPage, count: number, since: string | null): unknown {
+  #historyBundle(req: FhirRequest, page: HistoryPage, count: number, since: string | null): Record<string, unknown> {
     const path = [this.#baseUrl, req.resourceType, req.id, '_history'].filter(Boolean).join('/');
     const params = (cursor?: number) => {
       const q = new URLSearchParams({ _count: String(count) });

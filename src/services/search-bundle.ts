@@ -1,5 +1,6 @@
 import type { SearchRequest } from '../fhir/index.js';
 import type { SearchPage } from '../vault/index.js';
+import { withRedisclosureNotice } from './part2-notice.js';
 import type { Shaper } from './response-shaping.js';
 
 /**
@@ -24,7 +25,7 @@ export function searchBundle(options: {
     const text = q.toString();
     return `${path}${text ? `?${text}` : ''}`;
   };
-  return {
+  return withRedisclosureNotice({
     resourceType: 'Bundle',
     type: 'searchset',
     ...(page.total !== undefined ? { total: page.total } : {}),
@@ -51,7 +52,7 @@ export function searchBundle(options: {
       })),
       ...(warnings.length > 0 ? [{ resource: { resourceType: 'OperationOutcome', issue: warnings }, search: { mode: 'outcome' } }] : []),
     ],
-  };
+  });
 }
 
 function warningsOf(request: SearchRequest, page: SearchPage): Record<string, string>[] {

@@ -2,6 +2,7 @@ import type { AuditAction, AuditEntry, RequestContext } from '../audit/index.js'
 import { isWardError } from '../fhir/index.js';
 import type { Decision, Principal } from '../policy/index.js';
 import type { PendingWrite } from '../store/index.js';
+import { type Part2Use, part2Detail } from './part2-disclosure.js';
 
 /** What an operation learnt while it ran, enough to write its one audit entry. */
 export interface OperationRecord {
@@ -22,6 +23,8 @@ export interface OperationRecord {
   purposeOfUse?: string;
   /** Break-glass grants whose use permitted something this operation returned or wrote (ids only). */
   breakGlass?: string[];
+  /** Part 2 (ETH-labelled) resources this operation let out, and on what ground (42 CFR §2.25, §2.51). */
+  part2?: Part2Use[];
   /** The version a write will commit together with this operation's audit entry. */
   pending?: PendingWrite | undefined;
 }
@@ -36,6 +39,7 @@ export function auditEntry(op: OperationRecord, time: Date, status: number, code
   const p = op.principal;
   markBreakGlass(op, op.decision);
   const detail = {
+    ...part2Detail(op.part2, p, time.toISOString()),
     ...op.detail,
     ...(op.patients && op.patients.length > 1 ? { patients: op.patients.join(' ') } : {}),
     ...(op.breakGlass?.length ? { breakGlass: op.breakGlass.join(' ') } : {}),

@@ -14,6 +14,7 @@ import {
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
+import { type Part2EmergencyRecord, part2EmergencyRecords } from './part2-emergency-records.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
 /** HL7 v3 PurposeOfUse codes a break-glass request may give: emergency treatment, break the glass. */
@@ -42,6 +43,8 @@ export interface BreakGlassGrantView {
   readonly justification?: string;
   readonly reviewedBy?: string;
   readonly reviewedAt?: string;
+  /** In the review queue: each use of the grant that disclosed Part 2 records, with its §2.51 fields. */
+  readonly part2Emergency?: readonly Part2EmergencyRecord[];
 }
 
 export interface BreakGlassDeps {
@@ -188,7 +191,8 @@ export class BreakGlassOperations {
       const grants = await listGrants(this.#deps.db, status, REVIEW_PAGE);
       op.patients = [...new Set(grants.map((g) => g.patient))];
       op.returned = grants.map((g) => `break-glass/${g.id}`);
-      return grants.map((g) => this.#view(g, true));
+      const part2 = await part2EmergencyRecords(this.#deps.db, grants);
+      return grants.map((g) => ({ ...this.#view(g, true), part2Emergency: part2.get(g.id) ?? [] }));
     });
   }
 

@@ -1,6 +1,6 @@
 import { AuditUnavailableError } from '../audit/index.js';
 import { categoriesOf, type FhirResource, isPlainObject, isWardError, validateResource, WardError } from '../fhir/index.js';
-import { decide, type PolicyAction, type PolicyTarget, type Principal, type SecurityLabel } from '../policy/index.js';
+import { authorsOf, decide, type PolicyAction, type PolicyTarget, type Principal, type SecurityLabel } from '../policy/index.js';
 import { type StoredVersion, WriteConflictError } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 
@@ -30,7 +30,7 @@ export function targetOf(row: StoredVersion, content?: FhirResource | 'tombstone
   const target = { resourceType: row.resourceType, id: row.id, patients: row.patients };
   if (content === undefined) return target;
   if (content === 'tombstone') return { ...target, security: [], categories: [] };
-  return { ...target, security: securityOf(content), categories: categoriesOf(content) };
+  return { ...target, security: securityOf(content), categories: categoriesOf(content), authors: authorsOf(content) };
 }
 
 /** The well-formed `meta.security` codings of a resource. */

@@ -34,6 +34,8 @@ import { AuditorOperations } from './auditor-operations.js';
 import { type BatchUpdate, updateBatch } from './batch-update.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { EverythingOperations, type EverythingPage } from './everything-operations.js';
+import { discloseFromPart2 } from './part2-disclosure.js';
+import { Part2Operations } from './part2-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
@@ -81,6 +83,8 @@ export class Vault {
   readonly auditor: AuditorOperations;
   /** Emergency access: grants, and the privacy officers' review of them. */
   readonly breakGlass: BreakGlassOperations;
+  /** 42 CFR Part 2 reports: the accounting of consented disclosures (§2.25, §2.24). */
+  readonly part2: Part2Operations;
   readonly #search: SearchOperations;
   readonly #everything: EverythingOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
@@ -107,6 +111,7 @@ export class Vault {
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
+    this.part2 = new Part2Operations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     const searchDeps: SearchDeps = {
       ...deps,
       run: this.#run,
@@ -614,6 +619,8 @@ export class Vault {
     const full = opened ?? this.#open(row);
     let resource = full.resource;
     for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
+    // Part 2 records leave with the redisclosure notice, and their entry records on what ground (ADR 0016).
+    resource = discloseFromPart2(op, row, decision, resource) as typeof resource;
     return resource === full.resource ? full : { ...full, resource };
   }
 

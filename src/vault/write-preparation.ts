@@ -1,8 +1,9 @@
 import type { Keyring } from '../crypto/index.js';
-import { categoriesOf, type FhirResource, patientCompartmentOf, WardError } from '../fhir/index.js';
-import { type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
+import { categoriesOf, type FhirResource, isPlainObject, patientCompartmentOf, WardError } from '../fhir/index.js';
+import { authorsOf, type Decision, decide, type PolicyAction, type PolicyFacts, type Principal, withLabels } from '../policy/index.js';
 import type { Queryable, StoredVersion, WriteMethod } from '../store/index.js';
 import { markBreakGlass, type OperationRecord } from './audit-trail.js';
+import { withoutPart2Extensions } from './part2-disclosure.js';
 import { patientsOfRow, withNewPatientUnit } from './policy-facts.js';
 import { sealResource } from './sealing.js';
 import { searchRowsOf } from './search-index.js';
@@ -38,12 +39,19 @@ export async function prepareVersion(
   const principal = op.principal as Principal;
   const versionId = (current?.versionId ?? 0) + 1;
   const lastUpdated = deps.now();
+  // The Part 2 notice and Consent references describe one disclosure (ADR 0016): a copy written back does not store them.
+  const meta: Record<string, unknown> = isPlainObject(resource.meta) ? { ...resource.meta } : {};
+  if (Array.isArray(meta.extension)) {
+    const kept = withoutPart2Extensions(meta.extension);
+    if (kept.length > 0) meta.extension = kept;
+    else delete meta.extension;
+  }
   // Sensitivity labels are assigned from codes at every write (ADR 0009), so stored resources
   // carry them, and policy decides on the labels the version will be stored with.
   const stored = withLabels({
     ...resource,
     id,
-    meta: { ...resource.meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
+    meta: { ...meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
   }) as FhirResource & { id: string };
   const facts = await deps.facts(q, principal, [...patients, ...(current ? patientsOfRow(current) : [])]);
   // The principal must be allowed both where the resource is now and where it would be after the write.
@@ -51,7 +59,14 @@ export async function prepareVersion(
     decide(
       principal,
       effective,
-      { resourceType: resource.resourceType, id, patients, categories: categoriesOf(resource), security: securityOf(stored) },
+      {
+        resourceType: resource.resourceType,
+        id,
+        patients,
+        categories: categoriesOf(resource),
+        security: securityOf(stored),
+        authors: authorsOf(stored),
+      },
       current ? facts : withNewPatientUnit(facts, stored),
     ),
   ];

@@ -82,6 +82,10 @@ describe('164.312(a)(2)(ii) · 170.315(d)(6) break-glass', () => {
     expect(d.breakGlass).toEqual({
       grants: ['bg-1'],
       overrides: ['relationship/required', 'consent/c1#provision.provision[0]', 'label/ETH'],
+      reasonCodes: [],
+    });
+    expect(decide(doctor, 'read', obs(), { ...denied, breakGlass: [breakGlass(DOC, 'P', { reason: 'ETREAT' })] })).toMatchObject({
+      breakGlass: { reasonCodes: ['ETREAT'] },
     });
     expect(d.reasons.join(' ')).not.toContain('unconscious');
   });
