@@ -4,6 +4,7 @@ import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { careTeam } from '../support/relationships.js';
+import { sessionClient, stepUp, workforceUser } from '../support/web-session.js';
 
 /**
  * A scripted 42 CFR Part 2 scenario over a fake clock: one patient with an SUD diagnosis and an
@@ -147,7 +148,13 @@ describe.each(engines())('42 CFR Part 2 on %s', (engine) => {
     await at('2023-04-02T10:00:00Z', 'x note under a separate consent', async () => (await x()).get(`Observation/${id.note}`));
     await at('2023-04-03T10:00:00Z', 'y note', async () => (await as(Y, ['physician'])).get(`Observation/${id.note}`));
 
-    const z = () => as(Z, ['physician'], 'user/*.rs', ['Organization/er-unit']);
+    // Break-glass needs a recent MFA step-up in a web session (ADR 0014): the emergency physician
+    // signs in a minute before and steps up with a TOTP code at the moment of the request.
+    t.setNow(new Date('2024-01-01T09:59:00Z'));
+    const erDoc = await workforceUser(t, 'er.doc', { roles: ['physician'], practitioner: Z, organization: 'Organization/er-unit' });
+    t.setNow(new Date('2024-01-01T10:00:00Z'));
+    const zSession = sessionClient(t, await stepUp(t, erDoc, erDoc.session));
+    const z = async () => zSession;
     await at('2024-01-01T10:00:00Z', 'z break-glass', async () =>
       (await z()).post('/admin/break-glass', { patient: id.P, reasonCode: 'ETREAT', justification: JUSTIFICATION }),
     );
