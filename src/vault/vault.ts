@@ -204,6 +204,7 @@ export class Vault {
     resourceType: string,
     criteria: ConditionalCriteria,
     body: unknown,
+    options: { assignedId?: string } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
     return this.#write(op, { transactional: true }, async (tx) => {
@@ -215,9 +216,11 @@ export class Vault {
       const match = matches[0];
       if (!match) {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
-        resource.id ??= this.#deps.newId();
+        // An id in the body is the client's choice: decided as update-as-create, like PUT by id.
+        const clientChosen = resource.id !== undefined;
+        resource.id ??= options.assignedId ?? this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return prepareVersion(this.#prep, tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return prepareVersion(this.#prep, tx, op, resource, existing || clientChosen ? 'update' : 'create', existing, 'PUT');
       }
       if (resource.id !== undefined && resource.id !== match.row.id) {
         throw new WardError('WARD_ID_MISMATCH', {
