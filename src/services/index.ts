@@ -4,3 +4,4 @@ export { BundleInteractions } from './bundle-interactions.js';
 export { capabilityStatement } from './capability-statement.js';
 export { FhirInteractions } from './fhir-interactions.js';
 export type { FhirRequest, FhirResponse } from './fhir-request.js';
+export { OrganizationPolicyInteractions, type OrganizationPolicyRequest } from './organization-policy-interactions.js';

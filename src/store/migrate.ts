@@ -11,6 +11,7 @@ import { migration0010 } from './migrations/0010-drop-identifier-index.js';
 import { migration0011 } from './migrations/0011-smart.js';
 import { migration0012 } from './migrations/0012-break-glass.js';
 import { migration0013 } from './migrations/0013-smart-launch.js';
+import { migration0017 } from './migrations/0017-organization-policy.js';
 
 export interface Migration {
   readonly version: number;
@@ -31,6 +32,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0011,
   migration0012,
   migration0013,
+  migration0017,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */

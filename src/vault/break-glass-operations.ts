@@ -14,6 +14,7 @@ import {
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
+import { refuseWhereBreakGlassDisabled } from './break-glass-organization.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
 /** HL7 v3 PurposeOfUse codes a break-glass request may give: emergency treatment, break the glass. */
@@ -103,6 +104,7 @@ export class BreakGlassOperations {
           ? { effect: 'permit', reasons: [`${POLICY_VERSION}/break-glass/request: clinical role ${role}`], obligations: [] }
           : { effect: 'deny', reasons: [`${POLICY_VERSION}/break-glass/request: only a clinical workforce user may break the glass`] };
         if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+        refuseWhereBreakGlassDisabled(op);
         const minutes = checkRequest(input);
         const patient = isFhirId(input.patient) ? await readCurrent(q, 'Patient', input.patient) : undefined;
         if (!patient || patient.deleted) throw new WardError('WARD_NOT_FOUND');

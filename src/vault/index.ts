@@ -31,6 +31,7 @@ export {
   type BreakGlassOperations,
   type BreakGlassRequest,
 } from './break-glass-operations.js';
+export type { OrganizationPolicyOperations, OrganizationPolicyView } from './organization-policy-operations.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

@@ -24,6 +24,8 @@ import { auditEntry, markBreakGlass, type OperationRecord, statusOf } from './au
 import { AuditedRunner, type WriteMode } from './audited-runner.js';
 import { AuditorOperations } from './auditor-operations.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
+import { OrganizationPolicies } from './organization-policies.js';
+import { OrganizationPolicyOperations } from './organization-policy-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
@@ -71,6 +73,9 @@ export class Vault {
   readonly auditor: AuditorOperations;
   /** Emergency access: grants, and the privacy officers' review of them. */
   readonly breakGlass: BreakGlassOperations;
+  /** Organization policy overrides: versioned, audited, managed by the system administrator (ADR 0015). */
+  readonly organizationPolicy: OrganizationPolicyOperations;
+  readonly #policies = new OrganizationPolicies();
   readonly #search: SearchOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
@@ -80,7 +85,12 @@ export class Vault {
   constructor(deps: VaultDeps, options: { enclosed?: boolean } = {}) {
     this.#deps = deps;
     this.#enclosed = options.enclosed ?? false;
-    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed });
+    // Every operation is decided under the policies of the principal's organizations as they are now.
+    const prepare = async (op: OperationRecord, q: Queryable) => {
+      const policies = op.principal ? await this.#policies.of(q, op.principal) : undefined;
+      op.typeFacts = policies ? { now: deps.now(), policies } : undefined;
+    };
+    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare });
     this.#prep = {
       keyring: deps.keyring,
       now: deps.now,
@@ -96,6 +106,7 @@ export class Vault {
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
+    this.organizationPolicy = new OrganizationPolicyOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     this.#search = new SearchOperations({
       ...deps,
       run: this.#run,
@@ -554,9 +565,13 @@ export class Vault {
     return row;
   }
 
-  /** The policy facts (relationships, consents, proxy links) for the principal and these patients, now. */
-  #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
-    return loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now());
+  /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
+  async #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+    const [facts, policies] = await Promise.all([
+      loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now()),
+      this.#policies.of(q, principal),
+    ]);
+    return policies ? { ...facts, policies } : facts;
   }
 
   /**
