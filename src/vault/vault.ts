@@ -3,6 +3,7 @@ import { type ConditionalCriteria, type FhirResource, isFhirId, isResourceType, 
 import {
   type Decision,
   decide,
+  type EffectivePolicy,
   type Explanation,
   explain,
   mask,
@@ -76,6 +77,8 @@ export class Vault {
   /** Organization policy overrides: versioned, audited, managed by the system administrator (ADR 0015). */
   readonly organizationPolicy: OrganizationPolicyOperations;
   readonly #policies = new OrganizationPolicies();
+  /** What the current operation of a principal loaded (null: none apply), so its fact batches need not ask again. */
+  readonly #prepared = new WeakMap<Principal, readonly EffectivePolicy[] | null>();
   readonly #search: SearchOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
@@ -88,6 +91,7 @@ export class Vault {
     // Every operation is decided under the policies of the principal's organizations as they are now.
     const prepare = async (op: OperationRecord, q: Queryable) => {
       const policies = op.principal ? await this.#policies.of(q, op.principal) : undefined;
+      if (op.principal) this.#prepared.set(op.principal, policies ?? null);
       op.typeFacts = policies ? { now: deps.now(), policies } : undefined;
     };
     this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare });
@@ -567,9 +571,11 @@ export class Vault {
 
   /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
   async #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+    // Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here.
+    const prepared = this.#prepared.get(principal);
     const [facts, policies] = await Promise.all([
       loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now()),
-      this.#policies.of(q, principal),
+      prepared !== undefined ? (prepared ?? undefined) : this.#policies.of(q, principal),
     ]);
     return policies ? { ...facts, policies } : facts;
   }
