@@ -12,7 +12,7 @@
  *   BENCH_PROFILE=1           CPU-profile the server thread in each scenario (slower; figures not comparable)
  *   BENCH_AUDIT_ENTRIES=200000 audit entries appended, sealed and verified for the sealing figures (0 skips)
  *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read,
- *                             bare-read-audited, bare-insert, audit-sealing, policy-decisions;
+ *                             bare-read-audited, bare-insert, audit-sealing, policy-decisions, search-filtering;
  *                             a bare scenario runs twice, at the start and at the end)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
  */
@@ -50,6 +50,7 @@ import {
   type ScenarioResult,
   writeResults,
 } from './report.js';
+import { filteringText, measureSearchFiltering, type SearchFilteringFigures } from './search-filtering.js';
 
 const HOST = '127.0.0.1';
 /** Above this, CPU used by processes outside the benchmark during a scenario is reported as a warning. */
@@ -465,6 +466,13 @@ async function main(): Promise<number> {
       );
     }
 
+    // ── Policy filtering on a 1,000-result search (issue 6): its own database, with Ward stopped ──
+    let filtering: SearchFilteringFigures | null = null;
+    if (wanted('search-filtering')) {
+      filtering = await measureSearchFiltering(settings.adminUrl);
+      log(filteringText(filtering));
+    }
+
     // ── Ward over HTTPS (TLS 1.3, dev certificate) ─────────────────────────────────────
     let tlsCheck: { protocol: string | null; authorized: boolean } | null = null;
     if (wanted('ward-read-tls')) {
@@ -527,6 +535,7 @@ async function main(): Promise<number> {
       policy
         ? `policy decisions: ${policy.decisionsPerSecond.toFixed(0)} per second, ${policy.meanMicros.toFixed(2)} µs each (pure decide over ${policy.cases} cases)`
         : '',
+      filtering ? filteringText(filtering) : '',
       drift.length > 0 ? `\n${driftText(drift)}` : '',
       drifting.length > 0
         ? `\nWARNING: the baseline drifted by more than ${DRIFT_LIMIT * 100} % between the start and the end of the run (${drifting.map((d) => d.group).join(', ')}): the machine's speed changed during the run; treat the ratios with care.`
@@ -568,6 +577,7 @@ async function main(): Promise<number> {
       auditShare: share,
       sealing,
       policy,
+      searchFiltering: filtering,
       markdown: markdownTable(results),
       baselineDrift: drift,
       busyElsewhere,

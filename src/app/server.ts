@@ -26,6 +26,7 @@ export function buildWardHttpApp(
     fhir: ward.fhir,
     bundles: ward.bundles,
     auditor: ward.auditor,
+    organizationPolicy: ward.organizationPolicy,
     tokens: ward.smart.bearer,
     identity: ward.identity,
     smart: ward.smart,

@@ -12,7 +12,13 @@ import {
   type PasswordHasher,
   type Smart,
 } from '../identity/index.js';
-import { AuditorInteractions, BundleInteractions, FhirInteractions, PatientChoices } from '../services/index.js';
+import {
+  AuditorInteractions,
+  BundleInteractions,
+  FhirInteractions,
+  OrganizationPolicyInteractions,
+  PatientChoices,
+} from '../services/index.js';
 import { type Database, keyStore } from '../store/index.js';
 import { Vault } from '../vault/index.js';
 import { type ClockStatus, checkClock } from './clock-check.js';
@@ -30,6 +36,8 @@ export interface Ward {
   /** Transaction and batch Bundles (the API's `POST /fhir`, and `ward import`). */
   readonly bundles: BundleInteractions;
   readonly auditor: AuditorInteractions;
+  /** Organization policy overrides, managed by the system administrator (ADR 0015). */
+  readonly organizationPolicy: OrganizationPolicyInteractions;
   readonly tokens: AccessTokens;
   /** Accounts, enrollment and password login (issue 5). */
   readonly identity: Identity;
@@ -145,6 +153,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       fhir,
       bundles,
       auditor,
+      organizationPolicy: new OrganizationPolicyInteractions(vault),
       tokens,
       identity,
       smart,

@@ -109,6 +109,10 @@ export const AUDIT_ACTIONS = [
   'break-glass',
   /** A privacy officer acknowledged or escalated a break-glass grant. */
   'break-glass-review',
+  /** A system administrator changed (or tried to change) an organization's policy override: a configuration change. */
+  'policy-override',
+  /** An organization's policy override (current version or history) was read. */
+  'policy-override-read',
 ] as const;
 
 export type AuditAction = (typeof AUDIT_ACTIONS)[number];

@@ -109,6 +109,8 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'policy-explain': { type: dcm('110100', 'Application Activity'), code: 'E' },
   'break-glass': { type: dcm('110113', 'Security Alert'), code: 'E' },
   'break-glass-review': { type: dcm('110113', 'Security Alert'), code: 'U' },
+  'policy-override': { type: dcm('110100', 'Application Activity'), code: 'U' },
+  'policy-override-read': { type: dcm('110100', 'Application Activity'), code: 'R' },
 };
 
 /** The AuditEvent action code (C, R, U, D, E) of a Ward action. */

@@ -3,13 +3,20 @@ import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, 
 import { WardError } from '../fhir/index.js';
 import type { BearerVerifier, Smart } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
-import type { AuditorInteractions, BundleInteractions, FhirInteractions, RequestContext } from '../services/index.js';
+import type {
+  AuditorInteractions,
+  BundleInteractions,
+  FhirInteractions,
+  OrganizationPolicyInteractions,
+  RequestContext,
+} from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { type AuthIdentity, registerAuthRoutes } from './auth-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
 import { registerOAuthInteractionRoutes } from './oauth-interaction-routes.js';
 import { registerOAuthRoutes } from './oauth-routes.js';
+import { registerOrganizationPolicyRoutes } from './organization-policy-routes.js';
 import { PUBLIC, type RouteAction, requireActionOnEveryRoute, route } from './routes.js';
 import { securityHeaders } from './security-headers.js';
 import { readCsrfHeader, readSessionCookie } from './session-cookie.js';
@@ -26,6 +33,8 @@ export interface HttpAppOptions {
   readonly fhir: FhirInteractions;
   readonly bundles: BundleInteractions;
   readonly auditor: AuditorInteractions;
+  /** Organization policy overrides (`/admin/organizations/:id/policy`). */
+  readonly organizationPolicy: OrganizationPolicyInteractions;
   /** The bearer check: Ward's JWTs and the authorization server's opaque tokens. */
   readonly tokens: BearerVerifier;
   /** The SMART authorization server (`/oauth/*`) and its discovery document. */
@@ -183,6 +192,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   });
   registerFhirRoutes(app, options);
   registerAuditorRoutes(app, options.auditor);
+  registerOrganizationPolicyRoutes(app, options.organizationPolicy);
   registerAuthRoutes(app, options.identity);
   registerOAuthRoutes(app, options.smart, Boolean(options.https));
   registerOAuthInteractionRoutes(app, options.smart, { https: Boolean(options.https), baseUrl: options.baseUrl });

@@ -24,6 +24,12 @@ export const ERROR_CODES = {
   WARD_INVALID_BUNDLE: { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed as a transaction or batch.' },
   WARD_CONFLICT: { status: 409, issue: 'conflict', text: 'The resource was changed concurrently; retry.' },
   WARD_ALREADY_REVIEWED: { status: 409, issue: 'conflict', text: 'This break-glass grant was already reviewed.' },
+  WARD_BREAK_GLASS_DISABLED: { status: 403, issue: 'forbidden', text: 'Break-glass is disabled for your organization.' },
+  WARD_PRECONDITION_REQUIRED: {
+    status: 428,
+    issue: 'required',
+    text: 'This change needs an If-Match header naming the version it replaces.',
+  },
   WARD_BODY_TOO_LARGE: { status: 413, issue: 'too-costly', text: 'The request body is too large.' },
   WARD_UNSUPPORTED_MEDIA_TYPE: { status: 415, issue: 'not-supported', text: 'Unsupported media type; send application/fhir+json.' },
   WARD_UNPROCESSABLE: { status: 422, issue: 'processing', text: 'The request cannot be processed.' },

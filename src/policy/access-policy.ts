@@ -29,6 +29,11 @@ export interface MaskRule {
 
 export interface RolePolicy {
   readonly grants: readonly TypeGrant[];
+  /**
+   * Actions taken back from the grants (an organization override's narrowing): a grant allows an
+   * action on a type only when no withheld entry covers both. Absent in the default policy.
+   */
+  readonly withheld?: readonly TypeGrant[];
   readonly masks: Readonly<Record<string, MaskRule>>;
   /** Sensitivity classes the role may see (ETH stands for ETH and SUD); `*` all but psychotherapy notes. */
   readonly sensitive: '*' | readonly SensitivityCode[];
@@ -114,7 +119,8 @@ const BILLING_PATIENT: MaskRule = {
   keep: ['identifier', 'active', 'name', 'telecom', 'gender', 'birthDate', 'address', 'managingOrganization'],
 };
 
-const CLINICIAN_LABELS: readonly SensitivityCode[] = ['PSY', 'MH', 'BH', 'HIV', 'STD', 'SDV', 'SEX', 'GDIS'];
+/** The most a clinical role may be shown: an override may widen a clinical role up to this, never further. */
+export const CLINICIAN_LABELS: readonly SensitivityCode[] = ['PSY', 'MH', 'BH', 'HIV', 'STD', 'SDV', 'SEX', 'GDIS'];
 
 export const ACCESS_POLICY: Readonly<Record<Role, RolePolicy>> = {
   physician: { grants: [{ id: 'grant/physician/*', types: '*', actions: ALL }], masks: {}, sensitive: CLINICIAN_LABELS, clinical: true },
@@ -195,23 +201,36 @@ export const ACCESS_POLICY: Readonly<Record<Role, RolePolicy>> = {
 
 /** The grant of a role that allows an action on a type (`undefined` type: a system-wide query). */
 export function grantFor(role: Role, resourceType: string | undefined, action: AccessAction): TypeGrant | undefined {
-  return ACCESS_POLICY[role].grants.find(
-    (g) =>
-      g.actions.includes(action) &&
-      (g.types === '*'
-        ? resourceType === undefined || !NAMED_ONLY.has(resourceType)
-        : resourceType !== undefined && g.types.includes(resourceType)),
+  return grantIn(ACCESS_POLICY[role], resourceType, action);
+}
+
+/** The grant of a role's policy (default or overridden) that allows an action on a type, unless withheld. */
+export function grantIn(policy: RolePolicy, resourceType: string | undefined, action: AccessAction): TypeGrant | undefined {
+  const covers = (g: TypeGrant) =>
+    g.actions.includes(action) &&
+    (g.types === '*'
+      ? resourceType === undefined || !NAMED_ONLY.has(resourceType)
+      : resourceType !== undefined && g.types.includes(resourceType));
+  const grant = policy.grants.find(covers);
+  if (!grant || !policy.withheld) return grant;
+  const withheld = policy.withheld.some(
+    (w) => w.actions.includes(action) && (w.types === '*' || (resourceType !== undefined && w.types.includes(resourceType))),
   );
+  return withheld ? undefined : grant;
 }
 
 export function maskFor(role: Role, resourceType: string | undefined): MaskRule | undefined {
-  return resourceType === undefined ? undefined : ACCESS_POLICY[role].masks[resourceType];
+  return maskIn(ACCESS_POLICY[role], resourceType);
+}
+
+export function maskIn(policy: RolePolicy, resourceType: string | undefined): MaskRule | undefined {
+  return resourceType === undefined ? undefined : policy.masks[resourceType];
 }
 
 /**
  * The policy's own invariants, checked when the module loads (a broken policy is a start-up
- * TypeError, not a run-time surprise): a masked type is never writable by the masked role, and
- * no grant names an unknown action.
+ * TypeError, not a run-time surprise) and on every organization override before it is stored: a
+ * masked type is never writable by the masked role, and no grant names an unknown action.
  */
 export function checkPolicy(policy: Readonly<Record<string, RolePolicy>>): void {
   for (const [role, p] of Object.entries(policy)) {
@@ -219,9 +238,7 @@ export function checkPolicy(policy: Readonly<Record<string, RolePolicy>>): void 
       for (const a of grant.actions) if (!ACCESS_ACTIONS.includes(a)) throw new TypeError(`policy: ${grant.id} names an unknown action`);
     }
     for (const type of Object.keys(p.masks)) {
-      const writable = p.grants.some(
-        (g) => (g.types === '*' || g.types.includes(type)) && g.actions.some((a) => a === 'create' || a === 'update' || a === 'delete'),
-      );
+      const writable = (['create', 'update', 'delete'] as const).some((a) => grantIn(p, type, a) !== undefined);
       if (writable) throw new TypeError(`policy: role ${role} may write ${type}, which it sees masked`);
     }
   }

@@ -1,5 +1,6 @@
-import { ACCESS_POLICY, type AccessAction, grantFor, maskFor, POLICY_VERSION, type RolePolicy } from './access-policy.js';
+import { type AccessAction, grantIn, maskIn, type RolePolicy } from './access-policy.js';
 import { type ConsentVerdict, evaluateConsents } from './consent.js';
+import { DEFAULT_POLICY, type EffectivePolicy } from './effective-policy.js';
 import { activeBreakGlass, type PolicyFacts } from './facts.js';
 import type { MaskObligation } from './mask.js';
 import { noteKindOf } from './part2.js';
@@ -117,9 +118,8 @@ export interface Evaluation {
   readonly reasons: readonly Reason[];
 }
 
-const render = (reasons: readonly Reason[]): string[] => reasons.map((r) => `${POLICY_VERSION}/${r.rule}: ${r.text}`);
-
-const denied = (reasons: readonly Reason[]): Evaluation => ({ decision: { effect: 'deny', reasons: render(reasons) }, reasons });
+const render = (policy: EffectivePolicy, reasons: readonly Reason[]): string[] =>
+  reasons.map((r) => `${policy.version}/${r.rule}: ${r.text}`);
 
 /**
  * The policy seam: decide(principal, action, target, facts?) → permit | deny, with reasons. Pure;
@@ -131,13 +131,59 @@ export function decide(principal: Principal, action: PolicyAction, target: Polic
 }
 
 export function evaluate(principal: Principal, action: PolicyAction, target: PolicyTarget, facts?: PolicyFacts): Evaluation {
+  const policies = facts?.policies?.length ? facts.policies : [DEFAULT_POLICY];
+  // A member of several organizations with overrides is held to each of them: deny wins.
+  let permit: Evaluation | undefined;
+  for (const policy of policies) {
+    const e = evaluateUnder(policy, principal, action, target, facts);
+    if (e.decision.effect === 'deny') return e;
+    permit = permit ? both(permit, e) : e;
+  }
+  return permit as Evaluation;
+}
+
+/** Two permits as one: every reason and obligation of each (two masks keep what both keep). */
+function both(a: Evaluation, b: Evaluation): Evaluation {
+  if (a.decision.effect !== 'permit' || b.decision.effect !== 'permit') return a;
+  const grants = [...(a.decision.breakGlass?.grants ?? []), ...(b.decision.breakGlass?.grants ?? [])];
+  const overrides = [...(a.decision.breakGlass?.overrides ?? []), ...(b.decision.breakGlass?.overrides ?? [])];
+  const reasonCodes = [...(a.decision.breakGlass?.reasonCodes ?? []), ...(b.decision.breakGlass?.reasonCodes ?? [])];
+  const part2Consents = [...(a.decision.part2Consents ?? []), ...(b.decision.part2Consents ?? [])];
+  return {
+    decision: {
+      effect: 'permit',
+      reasons: [...a.decision.reasons, ...b.decision.reasons],
+      obligations: [...a.decision.obligations, ...b.decision.obligations],
+      ...(grants.length > 0
+        ? {
+            breakGlass: {
+              grants: [...new Set(grants)],
+              overrides: [...new Set(overrides)],
+              reasonCodes: [...new Set(reasonCodes)],
+            },
+          }
+        : {}),
+      ...(part2Consents.length > 0 ? { part2Consents } : {}),
+    },
+    reasons: [...a.reasons, ...b.reasons],
+  };
+}
+
+function evaluateUnder(
+  policy: EffectivePolicy,
+  principal: Principal,
+  action: PolicyAction,
+  target: PolicyTarget,
+  facts: PolicyFacts | undefined,
+): Evaluation {
+  const denied = (reasons: readonly Reason[]): Evaluation => ({ decision: { effect: 'deny', reasons: render(policy, reasons) }, reasons });
   const accessAction = ACCESS_ACTION_OF[action];
   const permission = PERMISSION_OF[action];
   const type = target.resourceType;
   const label = `${type ?? '*'}.${accessAction}`;
 
   // 1. Role: some role of the principal has a grant for the action on the type.
-  const roles = principal.roles.filter((r) => grantFor(r, type, accessAction) !== undefined);
+  const roles = principal.roles.filter((r) => grantIn(policy.roles[r], type, accessAction) !== undefined);
   if (roles.length === 0) return denied([{ rule: 'default-deny', text: `no role of the principal allows ${label}` }]);
 
   // 2. A patient user only ever reaches their own compartment, whatever scope the token carries.
@@ -157,7 +203,7 @@ export function evaluate(principal: Principal, action: PolicyAction, target: Pol
 
   // 4. Per role: relationship, proxy link, consent, labels, break-glass, masks. Prefer a permit
   // without break-glass, then one without a mask.
-  const outcomes = roles.map((role) => evaluateRole(role, principal, accessAction, target, facts));
+  const outcomes = roles.map((role) => evaluateRole(policy, role, principal, accessAction, target, facts));
   const rank = (o: RoleOutcome): number => (o.effect === 'deny' ? 9 : (o.breakGlass ? 2 : 0) + (o.mask ? 1 : 0));
   const best = [...outcomes].sort((a, b) => rank(a) - rank(b))[0] as RoleOutcome;
   if (best.effect === 'deny') return denied(best.reasons);
@@ -167,7 +213,7 @@ export function evaluate(principal: Principal, action: PolicyAction, target: Pol
   return {
     decision: {
       effect: 'permit',
-      reasons: render(reasons),
+      reasons: render(policy, reasons),
       obligations,
       ...(best.breakGlass ? { breakGlass: best.breakGlass } : {}),
       ...(best.part2Consents?.length ? { part2Consents: best.part2Consents } : {}),
@@ -192,14 +238,15 @@ interface Refusal extends Reason {
 }
 
 function evaluateRole(
+  effective: EffectivePolicy,
   role: Role,
   principal: Principal,
   action: AccessAction,
   target: PolicyTarget,
   facts: PolicyFacts | undefined,
 ): RoleOutcome {
-  const policy = ACCESS_POLICY[role];
-  const grant = grantFor(role, target.resourceType, action);
+  const policy = effective.roles[role];
+  const grant = grantIn(policy, target.resourceType, action);
   const reasons: Reason[] = [{ rule: grant?.id ?? 'grant', text: `role ${role} allows ${target.resourceType ?? '*'}.${action}` }];
   const refusals: Refusal[] = [];
   // Instance rules need the instance: a type-level query is decided again per resource.
@@ -302,9 +349,12 @@ function evaluateRole(
   }
 
   if (refusals.length > 0) {
-    const lifted = refusals.every((r) => r.overridable) && clinicalUser && patients.length > 0;
-    const grants = lifted ? patients.map((p) => activeBreakGlass(facts, principal.id, p)) : [];
-    if (!lifted || grants.some((g) => g === undefined)) return { effect: 'deny', reasons: refusals };
+    const liftable = refusals.every((r) => r.overridable) && clinicalUser && patients.length > 0;
+    // An organization that disabled break-glass (issue 6 §5) lifts nothing, even with a grant in force.
+    if (liftable && !effective.breakGlass)
+      return { effect: 'deny', reasons: [...refusals, { rule: 'break-glass/disabled', text: 'the organization disabled break-glass' }] };
+    const grants = liftable ? patients.map((p) => activeBreakGlass(facts, principal.id, p)) : [];
+    if (!liftable || grants.some((g) => g === undefined)) return { effect: 'deny', reasons: refusals };
     const ids = grants.map((g) => g?.id as string);
     reasons.push(...refusals.map((r) => ({ rule: 'break-glass', text: `grant ${ids.join(', ')} overrides ${r.rule}` })));
     return {
@@ -317,14 +367,19 @@ function evaluateRole(
         reasonCodes: [...new Set(grants.map((g) => g?.reason as string))].filter((r) => /^[A-Z]{2,12}$/.test(r)),
       },
       ...(part2Consents.length ? { part2Consents } : {}),
-      ...maskOf(role, target, action, reasons),
+      ...maskOf(policy, role, target, action, reasons),
     };
   }
-  return { effect: 'permit', reasons, ...(part2Consents.length ? { part2Consents } : {}), ...maskOf(role, target, action, reasons) };
+  return {
+    effect: 'permit',
+    reasons,
+    ...(part2Consents.length ? { part2Consents } : {}),
+    ...maskOf(policy, role, target, action, reasons),
+  };
 }
 
-function maskOf(role: Role, target: PolicyTarget, action: AccessAction, reasons: Reason[]): { mask?: MaskObligation } {
-  const rule = action === 'read' || action === 'search' || action === 'export' ? maskFor(role, target.resourceType) : undefined;
+function maskOf(policy: RolePolicy, role: Role, target: PolicyTarget, action: AccessAction, reasons: Reason[]): { mask?: MaskObligation } {
+  const rule = action === 'read' || action === 'search' || action === 'export' ? maskIn(policy, target.resourceType) : undefined;
   if (!rule) return {};
   reasons.push({ rule: rule.id, text: `role ${role} sees only part of ${target.resourceType}` });
   return { mask: { kind: 'mask', rule: rule.id, keep: rule.keep } };

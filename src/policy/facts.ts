@@ -1,4 +1,5 @@
 import type { FhirResource } from '../fhir/index.js';
+import type { EffectivePolicy } from './effective-policy.js';
 
 /**
  * What the vault knows about the principal and the patient when it asks for a decision. Each
@@ -18,6 +19,11 @@ export interface PolicyFacts {
   readonly memberOf?: readonly string[];
   /** Break-glass grants of the principal. */
   readonly breakGlass?: readonly BreakGlassGrant[];
+  /**
+   * The policies of the principal's organizations that override the default (one per organization
+   * with an override); the decision must be a permit under each. Absent or empty: the default.
+   */
+  readonly policies?: readonly EffectivePolicy[];
 }
 
 /**

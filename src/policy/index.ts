@@ -2,12 +2,14 @@ export {
   ACCESS_ACTIONS,
   ACCESS_POLICY,
   type AccessAction,
+  CLINICIAN_LABELS,
   checkPolicy,
   type MaskRule,
   POLICY_VERSION,
   type RolePolicy,
   type TypeGrant,
 } from './access-policy.js';
+export { type ConfigurationAction, configurationDecision } from './configuration-access.js';
 export { type ConsentRequest, type ConsentUnlock, type ConsentVerdict, evaluateConsents } from './consent.js';
 export {
   ACCESS_ACTION_OF,
@@ -23,11 +25,18 @@ export {
   type PolicyTarget,
   type Reason,
 } from './decide.js';
+export { DEFAULT_POLICY, type EffectivePolicy, effectivePolicy, type StoredOverride, validateOverride } from './effective-policy.js';
 export { type Explanation, explain } from './explain.js';
 export { activeBreakGlass, type BreakGlassGrant, type PolicyFacts, type RelationshipFact, type RelationshipKind } from './facts.js';
 export { LABEL_RULES, type LabelRule } from './label-rules.js';
 export { type LabelAssignment, labelsFor, withLabels } from './labels-for.js';
 export { type MaskObligation, mask } from './mask.js';
+export {
+  FIXED_ROLES,
+  type OrganizationOverride,
+  type OverrideIssue,
+  type RoleOverride,
+} from './organization-override.js';
 export {
   authorsOf,
   isNotesOnlyConsent,

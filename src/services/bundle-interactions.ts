@@ -235,8 +235,10 @@ export class BundleInteractions {
         response = await fhir.create({ ...req, body: e.resource, ...(options.assignedId ? { assignedId: options.assignedId } : {}) });
         break;
       case 'PUT': {
-        const body = options.assignedId && e.resource ? { ...e.resource, id: e.resource.id ?? options.assignedId } : e.resource;
-        response = await (id !== undefined ? fhir.update({ ...req, body }) : fhir.conditionalUpdate({ ...req, body }));
+        // A conditional update another entry refers to gets the id chosen for it here: a server id, not a client's.
+        response = await (id !== undefined
+          ? fhir.update({ ...req, body: e.resource })
+          : fhir.conditionalUpdate({ ...req, body: e.resource, ...(options.assignedId ? { assignedId: options.assignedId } : {}) }));
         break;
       }
       case 'PATCH':

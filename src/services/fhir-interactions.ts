@@ -100,6 +100,7 @@ export class FhirInteractions {
       resourceType,
       conditionFrom(resourceType, req.query),
       req.body,
+      req.assignedId !== undefined ? { assignedId: req.assignedId } : {},
     );
     return this.#writeResponse(result, req.prefer);
   }

@@ -111,6 +111,7 @@ export {
   type StoredArtifact,
   upsertArtifact,
 } from './oauth-artifact-store.js';
+export { currentOrgPolicies, insertOrgPolicy, type OrgPolicyRow, orgPolicyHistory } from './org-policy-store.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
 export {

@@ -1,6 +1,6 @@
 import type { AuditAction, AuditEntry, RequestContext } from '../audit/index.js';
 import { isWardError } from '../fhir/index.js';
-import type { Decision, Principal } from '../policy/index.js';
+import type { Decision, PolicyFacts, Principal } from '../policy/index.js';
 import type { PendingWrite } from '../store/index.js';
 import { type Part2Use, part2Detail } from './part2-disclosure.js';
 
@@ -17,6 +17,11 @@ export interface OperationRecord {
   versionId?: number;
   patients?: readonly string[];
   decision?: Decision;
+  /**
+   * What the type-level decision is made with: the policies of the principal's organizations
+   * (ADR 0015), loaded before the operation's first step. Absent: the default policy.
+   */
+  typeFacts?: PolicyFacts;
   returned?: string[];
   detail?: Record<string, string>;
   /** Why, when it is not the principal's own purpose of use (a recorded disclosure's purpose). */

@@ -29,6 +29,7 @@ export class AuditedRunner {
   readonly #audit: AuditSink;
   readonly #now: () => Date;
   readonly #enclosed: boolean;
+  readonly #prepare: ((op: OperationRecord, q: Queryable) => Promise<void>) | undefined;
   #inflight = 0;
   #whenIdle: (() => void)[] = [];
 
@@ -38,11 +39,19 @@ export class AuditedRunner {
    * statement has aborted the transaction), and failures are not appended here: they would roll
    * back with everything else, so the enclosing transaction audits the failed attempt instead.
    */
-  constructor(deps: { db: Database; audit: AuditSink; now: () => Date }, options: { enclosed?: boolean } = {}) {
+  constructor(
+    deps: { db: Database; audit: AuditSink; now: () => Date },
+    options: {
+      enclosed?: boolean;
+      /** Loads what every decision of the operation needs before its first step (the organization policies). */
+      prepare?: (op: OperationRecord, q: Queryable) => Promise<void>;
+    } = {},
+  ) {
     this.#db = deps.db;
     this.#audit = deps.audit;
     this.#now = deps.now;
     this.#enclosed = options.enclosed ?? false;
+    this.#prepare = options.prepare;
   }
 
   /** Resolves once nothing runs (or after `timeoutMs`): shutdown closes the pool only after in-flight requests finish. */
@@ -59,6 +68,7 @@ export class AuditedRunner {
     return this.#track(async () => {
       let result: T;
       try {
+        await this.#prepare?.(op, this.#db);
         result = await body();
       } catch (e) {
         if (!this.#enclosed) await this.#appendFailure(op, e);
@@ -85,6 +95,8 @@ export class AuditedRunner {
     return this.#track(async () => {
       const attempt = async (q: Queryable, lock: boolean): Promise<T> => {
         op.pending = undefined;
+        // Every try decides afresh, on the policies in force when it runs.
+        await this.#prepare?.(op, q);
         const r = await body(q, lock);
         const entry = auditEntry(op, this.#now(), statusOf_(r));
         try {
@@ -128,6 +140,12 @@ export class AuditedRunner {
     if (!this.#enclosed) throw new TypeError('writeMany runs only inside a transaction');
     return this.#track(async () => {
       for (const op of ops) op.pending = undefined;
+      // One principal for the whole batch: what it needs before deciding is loaded once and shared.
+      const first = ops[0];
+      if (first) {
+        await this.#prepare?.(first, this.#db);
+        for (const op of ops) op.typeFacts = first.typeFacts;
+      }
       const results = await body(this.#db);
       const writes = ops.map((op, k) => {
         if (!op.pending || results[k] === undefined) throw new TypeError('every operation of writeMany prepares one version');

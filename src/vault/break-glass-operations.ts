@@ -14,6 +14,7 @@ import {
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner } from './audited-runner.js';
+import { refuseWhereBreakGlassDisabled } from './break-glass-organization.js';
 import { type Part2EmergencyRecord, part2EmergencyRecords } from './part2-emergency-records.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
@@ -130,6 +131,7 @@ export class BreakGlassOperations {
           ? { effect: 'permit', reasons: [`${POLICY_VERSION}/break-glass/request: clinical role ${role}`], obligations: [] }
           : { effect: 'deny', reasons: [`${POLICY_VERSION}/break-glass/request: only a clinical workforce user may break the glass`] };
         if (op.decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
+        refuseWhereBreakGlassDisabled(op);
         // Before the request is read or the patient looked up: without a step-up, nothing is learnt.
         const stepUp = breakGlassStepUp(principal, this.#deps.now(), this.#deps.stepUpSeconds);
         if ('refusal' in stepUp) {

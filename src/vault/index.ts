@@ -33,6 +33,7 @@ export {
   type BreakGlassRequest,
 } from './break-glass-operations.js';
 export type { EverythingPage } from './everything-operations.js';
+export type { OrganizationPolicyOperations, OrganizationPolicyView } from './organization-policy-operations.js';
 export { PART2_CONSENT_EXTENSION, PART2_NOTICE_EXTENSION, PART2_NOTICE_LABEL } from './part2-disclosure.js';
 export type { Part2EmergencyRecord } from './part2-emergency-records.js';
 export type { Part2Accounting, Part2Operations } from './part2-operations.js';

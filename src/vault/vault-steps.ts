@@ -16,7 +16,7 @@ export function decideOnType(op: OperationRecord, action: PolicyAction): void {
   if (op.resourceType === LOG_VIEW_TYPE) {
     throw new WardError('WARD_METHOD_NOT_ALLOWED', { details: [{ diagnostics: 'AuditEvent is served read-only from the audit log' }] });
   }
-  const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {});
+  const decision = decide(op.principal as Principal, action, op.resourceType ? { resourceType: op.resourceType } : {}, op.typeFacts);
   op.decision = decision;
   if (decision.effect !== 'permit') throw new WardError('WARD_POLICY_DENIED');
 }

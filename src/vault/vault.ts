@@ -11,6 +11,7 @@ import {
 import {
   type Decision,
   decide,
+  type EffectivePolicy,
   type Explanation,
   explain,
   mask,
@@ -34,6 +35,8 @@ import { AuditorOperations } from './auditor-operations.js';
 import { type BatchUpdate, updateBatch } from './batch-update.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { EverythingOperations, type EverythingPage } from './everything-operations.js';
+import { OrganizationPolicies } from './organization-policies.js';
+import { OrganizationPolicyOperations } from './organization-policy-operations.js';
 import { discloseFromPart2 } from './part2-disclosure.js';
 import { Part2Operations } from './part2-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
@@ -85,6 +88,11 @@ export class Vault {
   readonly breakGlass: BreakGlassOperations;
   /** 42 CFR Part 2 reports: the accounting of consented disclosures (§2.25, §2.24). */
   readonly part2: Part2Operations;
+  /** Organization policy overrides: versioned, audited, managed by the system administrator (ADR 0015). */
+  readonly organizationPolicy: OrganizationPolicyOperations;
+  readonly #policies = new OrganizationPolicies();
+  /** What the current operation of a principal loaded (null: none apply), so its fact batches need not ask again. */
+  readonly #prepared = new WeakMap<Principal, readonly EffectivePolicy[] | null>();
   readonly #search: SearchOperations;
   readonly #everything: EverythingOperations;
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
@@ -95,7 +103,13 @@ export class Vault {
   constructor(deps: VaultDeps, options: { enclosed?: boolean } = {}) {
     this.#deps = deps;
     this.#enclosed = options.enclosed ?? false;
-    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed });
+    // Every operation is decided under the policies of the principal's organizations as they are now.
+    const prepare = async (op: OperationRecord, q: Queryable) => {
+      const policies = op.principal ? await this.#policies.of(q, op.principal) : undefined;
+      if (op.principal) this.#prepared.set(op.principal, policies ?? null);
+      op.typeFacts = policies ? { now: deps.now(), policies } : undefined;
+    };
+    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare });
     this.#prep = {
       keyring: deps.keyring,
       now: deps.now,
@@ -112,6 +126,7 @@ export class Vault {
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     this.part2 = new Part2Operations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
+    this.organizationPolicy = new OrganizationPolicyOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     const searchDeps: SearchDeps = {
       ...deps,
       run: this.#run,
@@ -230,6 +245,7 @@ export class Vault {
     resourceType: string,
     criteria: ConditionalCriteria,
     body: unknown,
+    options: { assignedId?: string } = {},
   ): Promise<WriteResult> {
     const op = this.#op(principal, ctx, 'update', resourceType);
     return this.#write(op, { transactional: true }, async (tx) => {
@@ -241,9 +257,11 @@ export class Vault {
       const match = matches[0];
       if (!match) {
         if (resource.id !== undefined && !isFhirId(resource.id)) throw new WardError('WARD_ID_MISMATCH');
-        resource.id ??= this.#deps.newId();
+        // An id in the body is the client's choice: decided as update-as-create, like PUT by id.
+        const clientChosen = resource.id !== undefined;
+        resource.id ??= options.assignedId ?? this.#deps.newId();
         const existing = await readCurrent(tx, resourceType, resource.id, true);
-        return prepareVersion(this.#prep, tx, op, resource, existing ? 'update' : 'create', existing, 'PUT');
+        return prepareVersion(this.#prep, tx, op, resource, existing || clientChosen ? 'update' : 'create', existing, 'PUT');
       }
       if (resource.id !== undefined && resource.id !== match.row.id) {
         throw new WardError('WARD_ID_MISMATCH', {
@@ -588,9 +606,15 @@ export class Vault {
     return row;
   }
 
-  /** The policy facts (relationships, consents, proxy links) for the principal and these patients, now. */
-  #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
-    return loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now());
+  /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
+  async #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+    // Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here.
+    const prepared = this.#prepared.get(principal);
+    const [facts, policies] = await Promise.all([
+      loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now()),
+      prepared !== undefined ? (prepared ?? undefined) : this.#policies.of(q, principal),
+    ]);
+    return policies ? { ...facts, policies } : facts;
   }
 
   /**

@@ -32,11 +32,16 @@ export async function prepareVersion(
 ): Promise<WriteResult> {
   const id = resource.id as string;
   op.resourceId = id;
-  if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch)) throw new WardError('WARD_VERSION_CONFLICT');
   const patients = patientCompartmentOf({ ...resource, id });
   op.patients = patients;
   const effective: PolicyAction = current ? action : 'create';
   const principal = op.principal as Principal;
+  const facts = await deps.facts(q, principal, [...patients, ...(current ? patientsOfRow(current) : [])]);
+  // No existence oracle (164.312(a)(1)): the stored row is decided on first, and a row the caller may
+  // not see answers exactly as a missing id does — before If-Match or the new content can tell them apart.
+  if (current) refuseHiddenRow(deps, op, effective, current, facts);
+  else if (action !== 'create') refuseClientChosenId(op);
+  if (ifMatch !== undefined && (!current || current.deleted || current.versionId !== ifMatch)) throw new WardError('WARD_VERSION_CONFLICT');
   const versionId = (current?.versionId ?? 0) + 1;
   const lastUpdated = deps.now();
   // The Part 2 notice and Consent references describe one disclosure (ADR 0016): a copy written back does not store them.
@@ -53,7 +58,6 @@ export async function prepareVersion(
     id,
     meta: { ...meta, versionId: String(versionId), lastUpdated: lastUpdated.toISOString() },
   }) as FhirResource & { id: string };
-  const facts = await deps.facts(q, principal, [...patients, ...(current ? patientsOfRow(current) : [])]);
   // The principal must be allowed both where the resource is now and where it would be after the write.
   const decisions: Decision[] = [
     decide(
@@ -91,6 +95,34 @@ export async function prepareVersion(
     searchRows: searchRowsOf(deps.keyring.blindIndexer, stored),
   };
   return { resource: stored, versionId, lastUpdated, outcome: current && !current.deleted ? 'updated' : 'created' };
+}
+
+/**
+ * A write over a stored row the caller may not change: 403 when it may at least see the row (it
+ * knows the row exists), otherwise 404 with the body of a missing id.
+ */
+function refuseHiddenRow(deps: PrepareDeps, op: OperationRecord, action: PolicyAction, current: StoredVersion, facts: PolicyFacts): void {
+  const decision = deps.permits(op.principal as Principal, action, current, facts);
+  if (decision.effect === 'permit') return;
+  op.decision = decision;
+  const seen = deps.permits(op.principal as Principal, 'read', current, facts).effect === 'permit';
+  throw new WardError(seen ? 'WARD_POLICY_DENIED' : 'WARD_NOT_FOUND');
+}
+
+/**
+ * Update-as-create with a client-chosen id is for services only (`system` principals: imports,
+ * integrations that bring their ids). For anyone else it would be an existence oracle — an id that
+ * is free creates (201), one taken by a hidden resource cannot — so a missing id answers 404 like a
+ * hidden one; people create with POST and get a server id.
+ */
+function refuseClientChosenId(op: OperationRecord): void {
+  const principal = op.principal as Principal;
+  if (principal.kind === 'system') return;
+  op.decision = {
+    effect: 'deny',
+    reasons: [...(op.decision?.reasons ?? []), 'update-as-create: only a service principal creates with a client-chosen id'],
+  };
+  throw new WardError('WARD_NOT_FOUND');
 }
 
 /** Prepares the tombstone version of a delete in `op.pending`. */

@@ -114,20 +114,31 @@ describe.each(engines())('runs of updates by id in a transaction on %s', (engine
     expect((await fhir.get(`Observation/${run}-10`)).status).toBe(404);
   });
 
-  it('decides policy on every update of a run: a physician may write for the patient on their care team, and one entry for another patient fails the Bundle as a single write would', async () => {
-    const doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/run-doc', scope: 'user/*.cruds' }));
-    const allowed = await doctor.post(
+  it('decides policy on every update of a run: a physician may update the observations of the patient on their care team, and one entry for another patient fails the Bundle as a single update would', async () => {
+    // People create with POST (update-as-create with a client-chosen id is for services), so the service writes first.
+    const seeded = await fhir.post(
       '/fhir',
-      transaction([put(observation(`${run}-20`, patient)), put(observation(`${run}-21`, patient))]),
+      transaction([
+        put(observation(`${run}-20`, patient)),
+        put(observation(`${run}-21`, patient)),
+        put(observation(`${run}-22`, patient)),
+        put(observation(`${run}-23`, other)),
+        put(observation(`${run}-24`, patient)),
+      ]),
     );
+    expect(seeded.status).toBe(200);
+    const doctor = fhirClient(t, await t.token({ role: 'physician', sub: 'Practitioner/run-doc', scope: 'user/*.cruds' }));
+    const amended = (id: string, p: string) => put(observation(id, p, { status: 'amended' }));
+    const allowed = await doctor.post('/fhir', transaction([amended(`${run}-20`, patient), amended(`${run}-21`, patient)]));
     expect(allowed.status).toBe(200);
-    const single = await doctor.put(`Observation/${run}-single`, observation(`${run}-single`, other));
+    expect(allowed.body.entry.map((e: any) => e.response.etag)).toEqual(['W/"2"', 'W/"2"']);
+    const single = await doctor.put(`Observation/${run}-23`, observation(`${run}-23`, other, { status: 'amended' }));
     expect(single.status).toBeGreaterThanOrEqual(400);
     const before = await footprint();
     const seq = await lastAuditSeq(t.ward);
     const refused = await doctor.post(
       '/fhir',
-      transaction([put(observation(`${run}-22`, patient)), put(observation(`${run}-23`, other)), put(observation(`${run}-24`, patient))]),
+      transaction([amended(`${run}-22`, patient), amended(`${run}-23`, other), amended(`${run}-24`, patient)]),
     );
     expect(refused.status).toBe(single.status);
     expect(refused.body.issue.some((i: any) => i.expression?.includes('Bundle.entry[1]'))).toBe(true);
@@ -136,6 +147,7 @@ describe.each(engines())('runs of updates by id in a transaction on %s', (engine
     const rows = await auditRowsAfter(t.ward, seq);
     expect(rows.map((r) => r.parsed.action)).toEqual(['transaction']);
     expect(rows[0]?.parsed.detail).toEqual({ entry: '1' });
+    expect((await fhir.get(`Observation/${run}-22`)).body.meta.versionId).toBe('1');
   });
 
   it('lets two transactions that update the same resources in opposite orders both commit, one after the other, without a deadlock', async () => {

@@ -273,7 +273,16 @@ describe.each(engines())('a deleted resource stays in its compartment on %s', (e
       code: { text: 'a' },
       subject: { reference: `Patient/${a}` },
     });
-    expect(takeover.status).toBe(403);
+    // Refused like a missing id (no existence oracle): the same status and body as a PUT to an id that was never used.
+    expect(takeover.status).toBe(404);
+    const missing = await forA.put(`Observation/never-${obs.id}`, {
+      resourceType: 'Observation',
+      id: `never-${obs.id}`,
+      status: 'final',
+      code: { text: 'a' },
+      subject: { reference: `Patient/${a}` },
+    });
+    expect(takeover.body).toEqual(missing.body);
     const history = await admin.get(`Observation/${obs.id}/_history`);
     expect(history.body.entry).toHaveLength(2);
   });
