@@ -3,6 +3,7 @@ import type { Ward } from '../../src/app/ward.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type Call, type FhirClient, fhirClient } from '../support/fhir-client.js';
+import { sessionClient, stepUp, workforceUser } from '../support/web-session.js';
 
 const UNIT = 'Organization/unit-a';
 const OTHER = 'Organization/unit-b';
@@ -176,7 +177,16 @@ describe.each(engines())('organization policy overrides through the admin API, o
 
   it('164.312(a)(2)(ii) · 170.315(d)(6): break-glass disabled for an organization — its members’ requests are refused with a clear OperationOutcome and audited, a grant already in force stops lifting, and other organizations keep it', async () => {
     const justification = 'Collapsed in the waiting room; no relationship recorded';
-    const docC = await token('physician', 'Practitioner/doc-c', 'user/*.cruds', UNIT);
+    // Break-glass needs a recent step-up in a web session (ADR 0014): each physician signs in a
+    // minute earlier (enrolling TOTP) and steps up now with the code of this moment.
+    const steppedUp = async (username: string, practitioner: string, organization: string): Promise<FhirClient> => {
+      t.setNow(new Date(Date.now() - 60_000));
+      const user = await workforceUser(t, username, { roles: ['physician'], practitioner, organization });
+      t.setNow(null);
+      return sessionClient(t, await stepUp(t, user, user.session));
+    };
+    const docC = await steppedUp('doc.c', 'Practitioner/doc-c', UNIT);
+    const docB = await steppedUp('doc.b', 'Practitioner/doc-b', OTHER);
     expect((await docC.get(`Observation/${id.OC}`)).status).toBe(404);
     const granted = await docC.post('/admin/break-glass', { patient: id.C, reasonCode: 'ETREAT', justification });
     expect(granted.status).toBe(201);
@@ -211,6 +221,6 @@ describe.each(engines())('organization policy overrides through the admin API, o
     );
 
     // A physician of another organization still breaks the glass.
-    expect((await c.docB?.post('/admin/break-glass', { patient: id.C, reasonCode: 'BTG', justification }))?.status).toBe(201);
+    expect((await docB.post('/admin/break-glass', { patient: id.C, reasonCode: 'BTG', justification })).status).toBe(201);
   });
 });
