@@ -415,11 +415,30 @@ function scopeGrants(scope: ResourceScope, principal: Principal, permission: Per
   return restrictionHolds(scope, target);
 }
 
+/**
+ * Directory resources: the people, places, organizations and products a record names, which lie
+ * in no patient's compartment and hold no one's health information. A patient reads them (read
+ * and search only — actions are still the grant's) so that their record and their apps can show
+ * who treated them and where (US Core asks patient apps to resolve these references); a resource
+ * of these types that does belong to some patient's compartment gets no such pass.
+ */
+export const DIRECTORY_TYPES: ReadonlySet<string> = new Set([
+  'Practitioner',
+  'PractitionerRole',
+  'Organization',
+  'Location',
+  'HealthcareService',
+  'Endpoint',
+  'Medication',
+]);
+
 /** Type-level targets pass here; each returned resource is checked with its compartment. */
 function inCompartment(target: PolicyTarget, patientId: string): boolean {
   if (target.id === undefined) return true;
   if (target.resourceType === 'Patient' && target.id === patientId) return true;
-  return (target.patients ?? []).includes(patientId);
+  const patients = target.patients ?? [];
+  if (patients.length === 0 && target.resourceType !== undefined && DIRECTORY_TYPES.has(target.resourceType)) return true;
+  return patients.includes(patientId);
 }
 
 /** Granular scopes: only `category` is understood; any other restriction grants nothing (fail closed). */

@@ -99,8 +99,12 @@ describe.each(engines())('Patient/$everything over the Synthea fixtures on %s', 
     const [e, other] = expected as [Expected, Expected];
     const own = fhirClient(t, await t.token({ role: 'patient', sub: e.patient, scope: 'patient/*.rs' }));
     const pages = await allPages(own, `/fhir/${e.patient}/$everything?_count=100`);
-    // The directory entries the record names lie outside every compartment, where the policy keeps a patient (ADR 0017).
-    expect(sorted(pages.flatMap(keys))).toEqual(sorted(e.record));
+    // The directory entries the record names (Practitioner, Organization, …) come too: a patient reads directory resources (ADR 0009).
+    expect(sorted(pages.flatMap(keys))).toEqual(sorted([...e.record, ...e.supporting]));
+    const practitioner = ofTypes(e.supporting, 'Practitioner')[0] as string;
+    expect((await own.get(practitioner)).status).toBe(200);
+    // Reading them is all: a patient creates none.
+    expect((await own.post('Practitioner', { resourceType: 'Practitioner', name: [{ family: 'Forged' }] })).status).toBe(403);
     const refused = await own.get(`${other.patient}/$everything`);
     expect(refused.status).toBe(404);
     expect(JSON.stringify(refused.body)).not.toContain(other.patient.split('/')[1]);
