@@ -12,6 +12,7 @@ import { migration0011 } from './migrations/0011-smart.js';
 import { migration0012 } from './migrations/0012-break-glass.js';
 import { migration0013 } from './migrations/0013-smart-launch.js';
 import { migration0014 } from './migrations/0014-step-up.js';
+import { migration0019 } from './migrations/0019-password-compromise.js';
 
 export interface Migration {
   readonly version: number;
@@ -33,6 +34,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0012,
   migration0013,
   migration0014,
+  migration0019,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */
