@@ -4,8 +4,18 @@ import { join } from 'node:path';
 import { type AuditArchiveArgs, auditArchive, auditPartitions } from './audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
 import { type ClientCreateArgs, createClient, suspendClient } from './client-commands.js';
+import { complianceReport } from './compliance-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
-import { createUser, deactivateUser, grantRole, reactivateUser, revokeRole, type UserCreateArgs, unlockUser } from './user-commands.js';
+import {
+  createUser,
+  deactivateUser,
+  grantRole,
+  markCompromised,
+  reactivateUser,
+  revokeRole,
+  type UserCreateArgs,
+  unlockUser,
+} from './user-commands.js';
 import type { Ward } from './ward.js';
 
 /**
@@ -25,6 +35,8 @@ export type AdminRequest =
   | { command: 'client-create'; operator: string; args: ClientCreateArgs }
   | { command: 'client-suspend'; operator: string; clientId: string }
   | { command: 'user-reactivate'; operator: string; username: string }
+  | { command: 'user-mark-compromised'; operator: string; username: string }
+  | { command: 'compliance-report'; operator: string }
   | { command: 'user-grant-role' | 'user-revoke-role'; operator: string; username: string; role: string }
   | { command: 'ping' };
 export type AdminResponse = { ok: true; output: string } | { ok: false; error: string };
@@ -123,13 +135,21 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
       }
       case 'user-deactivate':
       case 'user-reactivate':
-      case 'user-unlock': {
-        const run = { 'user-deactivate': deactivateUser, 'user-reactivate': reactivateUser, 'user-unlock': unlockUser }[request.command];
+      case 'user-unlock':
+      case 'user-mark-compromised': {
+        const run = {
+          'user-deactivate': deactivateUser,
+          'user-reactivate': reactivateUser,
+          'user-unlock': unlockUser,
+          'user-mark-compromised': markCompromised,
+        }[request.command];
         return {
           ok: true,
           output: await run(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.username),
         };
       }
+      case 'compliance-report':
+        return { ok: true, output: await complianceReport(ward, operatorPrincipal(request.operator), operatorContext('admin-socket')) };
       case 'client-create':
         return {
           ok: true,

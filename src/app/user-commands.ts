@@ -48,6 +48,15 @@ export async function deactivateUser(ward: Ward, operator: Principal, ctx: Reque
   return `user ${id} deactivated`;
 }
 
+/**
+ * `ward user mark-compromised`: the account's password is treated as known to others (audited,
+ * in the privilege ledger): its sessions and tokens end now, and its next login must change it.
+ */
+export async function markCompromised(ward: Ward, operator: Principal, ctx: RequestContext, username: string): Promise<string> {
+  const { id } = await asOperatorError(ward.identity.accounts.markCompromised(operator.id, ctx, username));
+  return `user ${id}: password marked compromised; its sessions and tokens were ended, and its next login must change the password`;
+}
+
 /** `ward user grant-role`: adds a role (audited with the roles before and after); the account's sessions end. */
 export async function grantRole(ward: Ward, operator: Principal, ctx: RequestContext, username: string, role: string): Promise<string> {
   const { id } = await asOperatorError(ward.identity.accounts.grantRole(operator.id, ctx, username, role));

@@ -119,6 +119,7 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       now,
       relyingParty: { id: new URL(config.baseUrl).hostname, origin: new URL(config.baseUrl).origin },
       sessionPolicy: { idleSeconds: config.sessionIdleMinutes * 60, absoluteSeconds: config.sessionMaxHours * 3600 },
+      stepUpSeconds: config.stepUpMinutes * 60,
       ...(options.passwordHasher ? { hasher: options.passwordHasher } : {}),
       ...(options.addressThrottle ? { addressThrottle: options.addressThrottle } : {}),
     });

@@ -91,6 +91,10 @@ export const AUDIT_ACTIONS = [
   'user-reactivate',
   /** A user changed their password (every session of the account revoked), or the change was refused. */
   'password-change',
+  /** An operator marked an account's password compromised: its sessions and tokens end, its next login must change it. */
+  'password-compromised',
+  /** The compliance report (170.315(d)(13): where MFA is used) was produced, or refused. */
+  'compliance-report',
   /** A request to the authorization endpoint: its outcome (code, interaction or error) with the client id. */
   'authorize',
   /** Another request to the authorization server that was refused (userinfo, end-session, an unknown path). */

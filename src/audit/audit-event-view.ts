@@ -99,6 +99,8 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'role-grant': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'role-revoke': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'password-change': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'password-compromised': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'compliance-report': { type: dcm('110100', 'Application Activity'), code: 'R' },
   'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   authorize: { type: dcm('110114', 'User Authentication'), code: 'E' },
   'oauth-request': { type: dcm('110114', 'User Authentication'), code: 'E' },

@@ -13,6 +13,7 @@ import {
 } from '../app/audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
 import { type ClientCreateArgs, createClient, suspendClient } from '../app/client-commands.js';
+import { complianceReport } from '../app/compliance-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { importContext, importFiles, importFilesOf } from '../app/import-command.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal } from '../app/operator-commands.js';
@@ -22,6 +23,7 @@ import {
   createUser,
   deactivateUser,
   grantRole,
+  markCompromised,
   reactivateUser,
   revokeRole,
   type UserCreateArgs,
@@ -52,9 +54,13 @@ const USAGE = `usage: ward <command>
   user deactivate <username>    refuse the account's logins from now on
   user unlock <username>        lift a login lock or back-off (after 100 failures an account stays locked until this)
   user reactivate <username>    let a deactivated account log in again
+  user mark-compromised <username>
+                                treat a workforce account's password as known to others: its sessions and
+                                tokens end now, and its next login (password and second factor) must change it
   user grant-role <username> <role>
   user revoke-role <username> <role>
                                 change an account's roles (audited with the roles before and after; ends its sessions)
+  compliance report             print the compliance report as JSON ((d)(13): where MFA is used; audited)
   client create --name <name> (--jwks-file <public JWKS file> | --jwks-url <https URL>) --scope "<allowed scopes>"
                 [--owner <who answers for it>] [--purpose "<why it needs the data>"] [--redirect-uri <uri> …]
                                 register a client app, approved at once; prints its client_id alone last
@@ -87,6 +93,15 @@ async function main(argv: string[]): Promise<number> {
       return user(config, sub, rest);
     case 'client':
       return client(config, sub, rest);
+    case 'compliance':
+      if (sub === 'report' && rest.length === 0)
+        return operatorCommand(
+          config,
+          { command: 'compliance-report', operator: operatorName() },
+          (ward) => complianceReport(ward, operatorPrincipal(), operatorContext('cli')),
+          print,
+        );
+      break;
     case 'import':
       return runImport(
         config,
@@ -338,9 +353,9 @@ async function user(config: WardConfig, sub: string | undefined, argv: string[])
       print,
     );
   }
-  if ((sub === 'deactivate' || sub === 'unlock' || sub === 'reactivate') && argv.length === 1 && argv[0]) {
+  if ((sub === 'deactivate' || sub === 'unlock' || sub === 'reactivate' || sub === 'mark-compromised') && argv.length === 1 && argv[0]) {
     const username = argv[0];
-    const run = { deactivate: deactivateUser, unlock: unlockUser, reactivate: reactivateUser }[sub];
+    const run = { deactivate: deactivateUser, unlock: unlockUser, reactivate: reactivateUser, 'mark-compromised': markCompromised }[sub];
     return operatorCommand(
       config,
       { command: `user-${sub}`, operator: operatorName(), username },

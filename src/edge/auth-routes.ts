@@ -7,7 +7,10 @@ import { clearSessionCookie, readCsrfHeader, readSessionCookie, setSessionCookie
 /** A login or enrollment body is a few hundred bytes; anonymous callers get no more than this. */
 const AUTH_BODY_LIMIT_BYTES = 16 * 1024;
 
-export type AuthIdentity = Pick<Identity, 'login' | 'enrollment' | 'secondFactor' | 'sessions' | 'passwordChange' | 'webauthn'>;
+export type AuthIdentity = Pick<
+  Identity,
+  'login' | 'enrollment' | 'secondFactor' | 'sessions' | 'passwordChange' | 'webauthn' | 'complianceReport'
+>;
 
 /**
  * Login, enrollment, the second factor and the user's own sessions. They are PUBLIC to the
@@ -31,15 +34,27 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
         return handler(contextOf(request), request, reply);
       },
     });
-  const session = (request: FastifyRequest, states: readonly SessionState[], activity = true): Promise<CurrentSession> =>
+  // `passwordChange: 'allowed'` only where a session whose password is marked compromised may go:
+  // the change, logout and the session's own status. Everything else answers 403.
+  const session = (
+    request: FastifyRequest,
+    states: readonly SessionState[],
+    options: { activity?: boolean; passwordChange?: 'allowed' } = {},
+  ): Promise<CurrentSession> =>
     identity.sessions.current(
       readSessionCookie(request),
-      { method: request.method, csrfHeader: readCsrfHeader(request), activity },
+      { method: request.method, csrfHeader: readCsrfHeader(request), activity: options.activity ?? true, ...options },
       states,
     );
   const issue = (reply: FastifyReply, issued: IssuedSession, extra: Record<string, unknown> = {}) => {
     setSessionCookie(reply, issued.id, issued.lifetimeSeconds);
-    return { state: issued.state, csrf_token: issued.csrfToken, expires_at: issued.expiresAt.toISOString(), ...extra };
+    return {
+      state: issued.state,
+      csrf_token: issued.csrfToken,
+      expires_at: issued.expiresAt.toISOString(),
+      ...(issued.passwordChangeRequired ? { password_change_required: true } : {}),
+      ...extra,
+    };
   };
 
   authRoute('POST', '/auth/login', async (ctx, request, reply) => {
@@ -94,19 +109,27 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
     return issue(reply, result.session, { step_up: stepUp?.method, step_up_at: stepUp?.at.toISOString() });
   });
   authRoute('POST', '/auth/password', async (ctx, request, reply) => {
-    const result = await identity.passwordChange.change(ctx, await session(request, ['authenticated']), request.body);
+    const result = await identity.passwordChange.change(
+      ctx,
+      await session(request, ['authenticated'], { passwordChange: 'allowed' }),
+      request.body,
+    );
     if (result.kind === 'throttled') throttled(reply, result.retryAfterSeconds);
     return issue(reply, result.session, { sessions_revoked: result.sessionsRevoked });
   });
   authRoute('GET', '/auth/session', async (_ctx, request) => {
     // Asking how long the session has left is not activity: a page polling it must not keep an unattended session alive.
-    const current = await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated'], false);
+    const current = await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated'], {
+      activity: false,
+      passwordChange: 'allowed',
+    });
     const { idleExpiresAt, expiresAt } = identity.sessions.limitsOf(current.row);
     return {
       state: current.row.state,
       csrf_token: current.csrfToken,
       expires_at: expiresAt.toISOString(),
       idle_expires_at: idleExpiresAt.toISOString(),
+      ...(current.passwordChangeRequired ? { password_change_required: true } : {}),
       ...(current.row.stepUp ? { step_up: current.row.stepUp.method, step_up_at: current.row.stepUp.at.toISOString() } : {}),
     };
   });
@@ -132,7 +155,10 @@ export function registerAuthRoutes(app: FastifyInstance, identity: AuthIdentity)
     return { revoked: true };
   });
   authRoute('POST', '/auth/logout', async (ctx, request, reply) => {
-    await identity.sessions.logout(ctx, await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated']));
+    await identity.sessions.logout(
+      ctx,
+      await session(request, ['mfa-enrollment', 'mfa-pending', 'authenticated'], { passwordChange: 'allowed' }),
+    );
     clearSessionCookie(reply);
     return { logged_out: true };
   });

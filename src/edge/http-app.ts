@@ -12,6 +12,7 @@ import type {
 } from '../services/index.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { type AuthIdentity, registerAuthRoutes } from './auth-routes.js';
+import { registerComplianceRoutes } from './compliance-routes.js';
 import { outcomeOf, toWardError } from './error-mapping.js';
 import { FHIR_JSON, registerFhirRoutes } from './fhir-routes.js';
 import { registerOAuthInteractionRoutes } from './oauth-interaction-routes.js';
@@ -118,10 +119,15 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
     const header = request.headers.authorization;
     const cookie = header === undefined ? readSessionCookie(request) : undefined;
     if (cookie !== undefined) {
-      const session = await options.identity.sessions.current(cookie, { method: request.method, csrfHeader: readCsrfHeader(request) }, [
-        'authenticated',
-      ]);
+      const session = await options.identity.sessions.current(
+        cookie,
+        { method: request.method, csrfHeader: readCsrfHeader(request), passwordChange: 'allowed' },
+        ['authenticated'],
+      );
       request.principal = options.identity.sessions.principalOf(session);
+      // A password marked compromised (NIST SP 800-63B-4 §3.1.1.2): no PHI route — no route past
+      // this hook — answers until it is changed. The refusal is audited naming the session's user.
+      if (session.passwordChangeRequired) throw new WardError('WARD_PASSWORD_CHANGE_REQUIRED');
       return;
     }
     const token = typeof header === 'string' && /^Bearer [A-Za-z0-9\-_.~+/]+=*$/.test(header) ? header.slice(7) : undefined;
@@ -194,6 +200,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   registerAuditorRoutes(app, options.auditor);
   registerOrganizationPolicyRoutes(app, options.organizationPolicy);
   registerAuthRoutes(app, options.identity);
+  registerComplianceRoutes(app, options.identity.complianceReport);
   registerOAuthRoutes(app, options.smart, Boolean(options.https));
   registerOAuthInteractionRoutes(app, options.smart, { https: Boolean(options.https), baseUrl: options.baseUrl });
   registerSmartUserRoutes(app, options.smart);

@@ -48,6 +48,11 @@ export const ERROR_CODES = {
     text: 'This operation needs a second factor, which this credential cannot prove; use a web session.',
   },
   WARD_CSRF_FAILED: { status: 403, issue: 'forbidden', text: 'The request lacks the anti-forgery token of its session.' },
+  WARD_PASSWORD_CHANGE_REQUIRED: {
+    status: 403,
+    issue: 'forbidden',
+    text: 'The password of this account must be changed first: POST /auth/password, or log out.',
+  },
   WARD_ENROLLMENT_INVALID: { status: 400, issue: 'invalid', text: 'The enrollment code is not valid, was already used, or has expired.' },
   WARD_PASSWORD_REJECTED: { status: 400, issue: 'invalid', text: 'The password does not meet the password policy.' },
   WARD_USERNAME_TAKEN: { status: 409, issue: 'duplicate', text: 'That username is already taken.' },

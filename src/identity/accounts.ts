@@ -7,9 +7,11 @@ import {
   clearThrottle,
   type Database,
   deactivateUser,
+  deleteArtifactsOfAccount,
   findUserByUsernameIndex,
   insertEnrollment,
   insertUser,
+  markPasswordCompromised,
   type Queryable,
   readThrottle,
   type UserKind,
@@ -24,7 +26,7 @@ import { checkUsername, foldUsername } from './usernames.js';
 export const DEFAULT_ENROLLMENT_TTL_SECONDS = 72 * 3600;
 const MAX_ENROLLMENT_TTL_SECONDS = 30 * 24 * 3600;
 /** Roles that only a patient account (or, later, a proxy or a service) holds. */
-const NON_WORKFORCE_ROLES: readonly Role[] = ['patient', 'proxy', 'system'];
+export const NON_WORKFORCE_ROLES: readonly Role[] = ['patient', 'proxy', 'system'];
 const PRACTITIONER = /^Practitioner\/[A-Za-z0-9\-.]{1,64}$/;
 const ORGANIZATION = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -143,6 +145,32 @@ export class Accounts {
   }
 
   /**
+   * Marks a workforce account's password compromised (NIST SP 800-63B-4 §3.1.1.2: a change is
+   * forced on evidence of compromise). In one transaction with its audit entry and its ledger row:
+   * every web session ends (the revocation deactivation uses), and everything the authorization
+   * server holds for the account — grants, access and refresh tokens, its sign-in session — is
+   * deleted, so a token or cookie taken with the password is worth nothing from this commit on.
+   * The next web login (password and second factor) may only change the password; the
+   * authorization server refuses the account until then. A patient account is refused: its
+   * password is its only factor, so whoever holds the leaked password could make the change.
+   */
+  markCompromised(operatorId: string, ctx: CredentialContext, username: string): Promise<{ id: string }> {
+    return this.#onAccount(operatorId, ctx, username, 'password-compromised', async (tx, user) => {
+      if (user.kind !== 'workforce')
+        throw invalid('Only a workforce account can be made to change its password: a patient account has no second factor to prove it');
+      if (user.status !== 'active') throw invalid('The account has no password in use (invited or deactivated)');
+      await markPasswordCompromised(tx, { userId: user.id, actor: operatorId, roles: user.roles, at: this.#deps.now() });
+      const sessions = await this.#deps.sessions.revokeAll(user.id, 'password-compromised', tx);
+      const tokens = await deleteArtifactsOfAccount(tx, user.id);
+      return {
+        ...(user.passwordCompromisedAt ? { markedBefore: user.passwordCompromisedAt.toISOString() } : {}),
+        sessionsRevoked: String(sessions),
+        oauthArtifactsRevoked: String(tokens),
+      };
+    });
+  }
+
+  /**
    * Lifts a lock or back-off: the consecutive-failure count of the account's username goes back to
    * zero (NIST SP 800-63B-4 §3.2.2 leaves recovery to the operator; audited like every change).
    */
@@ -219,7 +247,7 @@ export class Accounts {
     operatorId: string,
     ctx: CredentialContext,
     username: string,
-    action: 'user-deactivate' | 'account-unlock' | 'role-grant' | 'role-revoke' | 'user-reactivate',
+    action: 'user-deactivate' | 'account-unlock' | 'role-grant' | 'role-revoke' | 'user-reactivate' | 'password-compromised',
     change: (tx: Queryable, user: UserRow) => Promise<Record<string, string>>,
   ): Promise<{ id: string }> {
     const { db, keyring, audit } = this.#deps;

@@ -38,6 +38,8 @@ export interface CredentialEvent {
     | 'role-revoke'
     | 'user-reactivate'
     | 'password-change'
+    | 'password-compromised'
+    | 'compliance-report'
   >;
   readonly actor: CredentialActor;
   readonly status: number;

@@ -22,6 +22,7 @@ export {
   LOCK_AFTER_FAILURES,
   MAX_BACKOFF_SECONDS,
 } from './login-throttle.js';
+export { COMPLIANCE_REPORT_ROLES, type ComplianceReport, type ComplianceReportResult } from './mfa-report.js';
 export { commonPasswords } from './password-blocklist.js';
 export { ARGON2ID_PARAMETERS, argon2idHasher, type PasswordHasher } from './password-hasher.js';
 export { LOGIN_CLIENT_ID, LOGIN_TOKEN_TTL_SECONDS, type LoginResult, type PasswordLogin } from './password-login.js';

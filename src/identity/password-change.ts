@@ -71,7 +71,11 @@ export class PasswordChange {
       throw new WardError('WARD_LOGIN_FAILED');
     }
     const normalized = normalizePassword(next);
-    const refusal = checkPassword(normalized, { username: openProfile(keyring, user).username, blocklist: commonPasswords() });
+    // The same password again is no change — least of all when it is the one marked compromised (§3.1.1.2).
+    const refusal =
+      normalized === normalizedCurrent
+        ? 'unchanged'
+        : checkPassword(normalized, { username: openProfile(keyring, user).username, blocklist: commonPasswords() });
     if (refusal) {
       await clearThrottle(db, user.usernameIndex);
       await refuse(400, 'WARD_PASSWORD_REJECTED', `password-${refusal}`);
@@ -82,14 +86,19 @@ export class PasswordChange {
       await changeUserPassword(tx, user.id, encoded, now());
       await clearThrottle(tx, user.usernameIndex);
       const revoked = await sessions.revokeAll(user.id, 'password-change', tx);
-      const issued = await sessions.start(tx, user, 'authenticated', ctx.address);
+      // The new password lifts a compromise mark (changeUserPassword), so the new session is a full one.
+      const issued = await sessions.start(tx, { ...user, passwordCompromisedAt: null }, 'authenticated', ctx.address);
       await audit.record(
         ctx,
         {
           action: 'password-change',
           actor: actorOf(user),
           status: 200,
-          detail: { sessionsRevoked: String(revoked), session: issued.handle },
+          detail: {
+            sessionsRevoked: String(revoked),
+            session: issued.handle,
+            ...(session.passwordChangeRequired ? { forced: 'password-compromised' } : {}),
+          },
         },
         tx,
       );

@@ -81,7 +81,9 @@ export class PasswordLogin {
    * revoked when this login succeeds, so an id planted before login is worth nothing after it.
    */
   async login(ctx: CredentialContext, body: unknown, presentedSession?: string): Promise<LoginResult> {
-    const verified = await this.verifyPassword(ctx, body);
+    // A workforce password marked compromised still opens the way to the second factor here: the
+    // session that follows may only change the password (Sessions.current).
+    const verified = await this.#verify(ctx, body, 'to-change');
     if (verified.kind === 'throttled') return verified;
     const { user } = verified;
     // Every workforce login needs a second factor (170.315(d)(13)). Its try stays counted until the
@@ -97,7 +99,16 @@ export class PasswordLogin {
    * password completes the login, so their failure count clears here; a workforce account's
    * stays counted until its second factor succeeds.
    */
-  async verifyPassword(ctx: CredentialContext, body: unknown): Promise<PasswordVerification> {
+  verifyPassword(ctx: CredentialContext, body: unknown): Promise<PasswordVerification> {
+    return this.#verify(ctx, body, 'refuse');
+  }
+
+  /**
+   * `compromised`: what a right password marked compromised gets — refused (the authorization
+   * server's login page, which would hand an app tokens), or let through `to-change` for a
+   * workforce account, whose second factor then proves the change (NIST SP 800-63B-4 §3.1.1.2).
+   */
+  async #verify(ctx: CredentialContext, body: unknown, compromised: 'refuse' | 'to-change'): Promise<PasswordVerification> {
     const { db, keyring, audit, hasher, now } = this.#deps;
     const input = credentialBody(body, 'username');
     const folded = foldUsername(input.username);
@@ -139,7 +150,20 @@ export class PasswordLogin {
 
     // Deactivation takes effect at once: an account deactivated while its password was being
     // checked gets no token (read again now, after the slow hash).
-    if ((await findUserById(db, user.id))?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
+    const fresh = await findUserById(db, user.id);
+    if (fresh?.status !== 'active') return this.#fail(record, 'deactivated', prior + 1, true);
+    if (fresh.passwordCompromisedAt !== null) {
+      // Read after the slow hash too: a mark set meanwhile counts. Only a workforce account with a
+      // second factor may go on to change it; the attempt stays counted until that factor succeeds.
+      const enrolled = (await findTotp(db, fresh.id))?.confirmedAt != null;
+      if (compromised === 'refuse' || fresh.kind !== 'workforce' || !enrolled) {
+        const reason = compromised === 'refuse' ? 'password-compromised' : 'password-compromised-without-second-factor';
+        await refused(403, 'WARD_PASSWORD_CHANGE_REQUIRED', { reason });
+        throw new WardError('WARD_PASSWORD_CHANGE_REQUIRED');
+      }
+      this.#addresses.succeeded(ctx.address);
+      return { kind: 'verified', user: fresh };
+    }
     this.#addresses.succeeded(ctx.address);
     if (user.kind !== 'workforce') await clearThrottle(db, index);
     return { kind: 'verified', user };
@@ -153,7 +177,17 @@ export class PasswordLogin {
       const issued = await sessions.start(tx, user, enrolled ? 'mfa-pending' : 'mfa-enrollment', ctx.address, presented);
       await audit.record(
         ctx,
-        { action: 'mfa-challenge', actor, status: 200, detail: { next: enrolled ? 'totp' : 'totp-enrollment', session: issued.handle } },
+        {
+          action: 'mfa-challenge',
+          actor,
+          status: 200,
+          detail: {
+            next: enrolled ? 'totp' : 'totp-enrollment',
+            session: issued.handle,
+            // A forced-change login: the session the second factor opens may only change the password.
+            ...(user.passwordCompromisedAt ? { passwordChange: 'required' } : {}),
+          },
+        },
         tx,
       );
       return issued;

@@ -14,7 +14,7 @@ export const PASSWORD_MAX_LENGTH = 128;
 /** Words that tie a password to this service (a context word, §3.1.1.2). */
 const SERVICE_WORDS = ['ward'];
 
-export type PasswordRefusal = 'too-short' | 'too-long' | 'common' | 'contains-username' | 'context-word' | 'repetitive';
+export type PasswordRefusal = 'too-short' | 'too-long' | 'common' | 'contains-username' | 'context-word' | 'repetitive' | 'unchanged';
 
 /** The reason shown to the user (PHI-free; it never quotes the password). */
 export const REFUSAL_TEXT: Readonly<Record<PasswordRefusal, string>> = {
@@ -24,6 +24,7 @@ export const REFUSAL_TEXT: Readonly<Record<PasswordRefusal, string>> = {
   'contains-username': 'The password must not contain the username.',
   'context-word': 'The password is built from the name of this service.',
   repetitive: 'The password repeats too few characters.',
+  unchanged: 'The new password must differ from the current one.',
 };
 
 /** NFKC, so that the same passphrase typed on two keyboards hashes the same (§3.1.1.2). */

@@ -194,7 +194,12 @@ export class SecondFactor {
           action: 'login',
           actor: actorOf(user),
           status: 200,
-          detail: { method: `password+${proof.kind}`, session: issued.handle, expires: issued.expiresAt.toISOString() },
+          detail: {
+            method: `password+${proof.kind}`,
+            session: issued.handle,
+            expires: issued.expiresAt.toISOString(),
+            ...(issued.passwordChangeRequired ? { passwordChange: 'required' } : {}),
+          },
         },
         tx,
       );

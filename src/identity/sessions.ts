@@ -45,6 +45,8 @@ export interface IssuedSession {
   readonly lifetimeSeconds: number;
   /** Set on a session issued by a step-up (ADR 0014). */
   readonly stepUp?: { readonly at: Date; readonly method: StepUpMethod };
+  /** The account's password is marked compromised: this session may only change it (or log out). */
+  readonly passwordChangeRequired?: true;
 }
 
 /** What a presented cookie resolved to. */
@@ -53,6 +55,8 @@ export interface CurrentSession {
   readonly user: UserRow;
   readonly idHash: Buffer;
   readonly csrfToken: string;
+  /** The account's password is marked compromised (read on every request): nothing but the change and logout is allowed. */
+  readonly passwordChangeRequired: boolean;
 }
 
 const SESSION_ID = /^[A-Za-z0-9_-]{43}$/;
@@ -108,17 +112,29 @@ export class Sessions {
     const lifetime = state === 'authenticated' ? this.#policy.absoluteSeconds : PENDING_SESSION_SECONDS;
     const expiresAt = new Date(at.getTime() + lifetime * 1000);
     await insertSession(tx, { idHash: sha256(id), handle, userId: user.id, state, at, expiresAt, address: address ?? null });
-    return { id, handle, state, csrfToken: this.#csrfOf(id), expiresAt, lifetimeSeconds: lifetime };
+    const changeRequired = state === 'authenticated' && user.passwordCompromisedAt !== null;
+    return {
+      id,
+      handle,
+      state,
+      csrfToken: this.#csrfOf(id),
+      expiresAt,
+      lifetimeSeconds: lifetime,
+      ...(changeRequired ? { passwordChangeRequired: true as const } : {}),
+    };
   }
 
   /**
    * The live session a cookie names, in one of `states`, or 401. Live means: known, not revoked,
    * inside its absolute lifetime and its idle limit, and its account active. A state-changing
-   * method must carry the session's CSRF token (403 otherwise, before anything runs).
+   * method must carry the session's CSRF token (403 otherwise, before anything runs). While the
+   * account's password is marked compromised, the session answers 403 WARD_PASSWORD_CHANGE_REQUIRED
+   * unless the caller is one of the few that say `passwordChange: 'allowed'` (the change itself,
+   * logout, the session's own status) — fail closed for every route added later.
    */
   async current(
     cookieId: string | undefined,
-    request: { method: string; csrfHeader: string | undefined; activity?: boolean },
+    request: { method: string; csrfHeader: string | undefined; activity?: boolean; passwordChange?: 'allowed' },
     states: readonly SessionState[],
     q: Queryable = this.#db,
   ): Promise<CurrentSession> {
@@ -134,8 +150,11 @@ export class Sessions {
       throw new WardError('WARD_CSRF_FAILED');
     }
     // A status poll (activity: false) must not keep an unattended session alive (ONC (d)(5)).
+    // The pending steps of a login are limited to the second factor already; the mark restricts what a signed-in session may do.
+    const passwordChangeRequired = row.state === 'authenticated' && user.passwordCompromisedAt !== null;
+    if (passwordChangeRequired && request.passwordChange !== 'allowed') throw new WardError('WARD_PASSWORD_CHANGE_REQUIRED');
     if (request.activity !== false && now.getTime() - row.lastSeenAt.getTime() >= TOUCH_EVERY_MS) await touchSession(q, idHash, now);
-    return { row, user, idHash, csrfToken };
+    return { row, user, idHash, csrfToken, passwordChangeRequired };
   }
 
   /** The principal an authenticated session acts as: the account's FHIR user and roles, no more. */

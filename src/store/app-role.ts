@@ -55,7 +55,7 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT SELECT ON ward_migration TO ${role.name};
     GRANT SELECT, INSERT ON ward_org_policy TO ${role.name};
     GRANT SELECT, INSERT ON ward_user, ward_enrollment TO ${role.name};
-    GRANT UPDATE (status, roles, password_hash, password_set_at, deactivated_at) ON ward_user TO ${role.name};
+    GRANT UPDATE (status, roles, password_hash, password_set_at, deactivated_at, password_compromised_at) ON ward_user TO ${role.name};
     GRANT UPDATE (used_at) ON ward_enrollment TO ${role.name};
     GRANT SELECT, INSERT, UPDATE ON ward_login_throttle TO ${role.name};
     GRANT SELECT, INSERT ON ward_client TO ${role.name};

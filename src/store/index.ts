@@ -87,6 +87,7 @@ export {
 } from './everything-store.js';
 export { keyStore } from './key-store.js';
 export { clearThrottle, readThrottle, reserveAttempt, type ThrottleRow } from './login-throttle-store.js';
+export { countMfaEnrollment, type MfaEnrollmentCounts } from './mfa-report-store.js';
 export {
   acceptTotpCounter,
   countUnusedRecoveryCodes,
@@ -101,6 +102,7 @@ export {
   type ArtifactRow,
   consumeArtifact,
   deleteArtifact,
+  deleteArtifactsOfAccount,
   deleteArtifactsOfClient,
   deleteArtifactsOfGrant,
   findArtifact,
@@ -154,6 +156,7 @@ export {
   insertEnrollment,
   insertUser,
   markEnrollmentUsed,
+  markPasswordCompromised,
   type PrivilegeChange,
   setUserPassword,
   type UserKind,

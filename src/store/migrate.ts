@@ -13,6 +13,7 @@ import { migration0012 } from './migrations/0012-break-glass.js';
 import { migration0013 } from './migrations/0013-smart-launch.js';
 import { migration0014 } from './migrations/0014-step-up.js';
 import { migration0017 } from './migrations/0017-organization-policy.js';
+import { migration0019 } from './migrations/0019-password-compromise.js';
 
 export interface Migration {
   readonly version: number;
@@ -35,6 +36,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0013,
   migration0014,
   migration0017,
+  migration0019,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */

@@ -109,6 +109,15 @@ export async function deleteArtifactsOfClient(q: Queryable, clientId: string): P
 }
 
 /**
+ * Everything the authorization server holds for one account — grants, codes, access and refresh
+ * tokens, its sign-in session — deleted at once (a password marked compromised).
+ */
+export async function deleteArtifactsOfAccount(q: Queryable, accountId: string): Promise<number> {
+  const { rowCount } = await q.query("DELETE FROM ward_oauth_artifact WHERE account_id = $1 AND kind <> 'ReplayDetection'", [accountId]);
+  return rowCount;
+}
+
+/**
  * The bearer check's one query: a live access token by its keyed hash, with the state of its
  * client and of its user account, so suspension and deactivation take effect on the next request.
  */

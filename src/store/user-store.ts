@@ -20,6 +20,8 @@ export interface UserRow {
   readonly passwordSetAt: Date | null;
   readonly createdAt: Date;
   readonly deactivatedAt: Date | null;
+  /** Set while an operator's compromise mark stands: the account's sessions may only change the password (migration 19). */
+  readonly passwordCompromisedAt: Date | null;
 }
 
 export class UsernameTakenError extends Error {
@@ -27,7 +29,7 @@ export class UsernameTakenError extends Error {
 }
 
 const USER_COLUMNS = `id, username_index, kind, roles, fhir_user, organization, profile_key_id, profile_iv, profile, status,
-  password_hash, password_set_at, created_at, deactivated_at`;
+  password_hash, password_set_at, created_at, deactivated_at, password_compromised_at`;
 
 function userOf(r: Record<string, unknown>): UserRow {
   return {
@@ -45,11 +47,15 @@ function userOf(r: Record<string, unknown>): UserRow {
     passwordSetAt: r.password_set_at ? asDate(r.password_set_at) : null,
     createdAt: asDate(r.created_at),
     deactivatedAt: r.deactivated_at ? asDate(r.deactivated_at) : null,
+    passwordCompromisedAt: r.password_compromised_at ? asDate(r.password_compromised_at) : null,
   };
 }
 
 /** Inserts an account; a username (by its index) that any account ever held raises UsernameTakenError. */
-export async function insertUser(q: Queryable, user: Omit<UserRow, 'passwordHash' | 'passwordSetAt' | 'deactivatedAt'>): Promise<void> {
+export async function insertUser(
+  q: Queryable,
+  user: Omit<UserRow, 'passwordHash' | 'passwordSetAt' | 'deactivatedAt' | 'passwordCompromisedAt'>,
+): Promise<void> {
   const { rowCount } = await q.query(
     `INSERT INTO ward_user (id, username_index, kind, roles, fhir_user, organization, profile_key_id, profile_iv, profile, status, created_at)
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11) ON CONFLICT (username_index) DO NOTHING`,
@@ -105,9 +111,28 @@ export async function setUserPassword(q: Queryable, id: string, passwordHash: st
   await q.query(`UPDATE ward_user SET password_hash = $2, password_set_at = $3, status = 'active' WHERE id = $1`, [id, passwordHash, at]);
 }
 
-/** Replaces an active account's password (its status is left as it is). */
+/** Replaces an active account's password (its status is left as it is); a new password lifts a compromise mark. */
 export async function changeUserPassword(q: Queryable, id: string, passwordHash: string, at: Date): Promise<void> {
-  await q.query('UPDATE ward_user SET password_hash = $2, password_set_at = $3 WHERE id = $1', [id, passwordHash, at]);
+  await q.query('UPDATE ward_user SET password_hash = $2, password_set_at = $3, password_compromised_at = NULL WHERE id = $1', [
+    id,
+    passwordHash,
+    at,
+  ]);
+}
+
+/**
+ * Marks an account's password compromised, with its row in the privilege ledger in the same
+ * transaction (the guard trigger refuses the mark without it; migration 19).
+ */
+export async function markPasswordCompromised(
+  tx: Queryable,
+  m: { userId: string; actor: string; roles: readonly string[]; at: Date },
+): Promise<void> {
+  await tx.query(
+    `INSERT INTO ward_privilege_change (user_id, actor, change, roles_before, roles_after, at) VALUES ($1, $2, 'mark-compromised', $3, $3, $4)`,
+    [m.userId, m.actor, m.roles, m.at],
+  );
+  await tx.query('UPDATE ward_user SET password_compromised_at = $2 WHERE id = $1', [m.userId, m.at]);
 }
 
 export interface EnrollmentRow {

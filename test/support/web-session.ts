@@ -11,7 +11,7 @@ import { type FhirClient, fhirClient } from './fhir-client.js';
  * own (possibly fake) clock, as the user's authenticator app would show them at that moment.
  */
 
-const PASSWORD = 'harbour lantern 42 sandpipers';
+export const PASSWORD = 'harbour lantern 42 sandpipers';
 
 /** What a browser holds for one session: the cookie, and the CSRF token it sends on state changes. */
 export interface WebSession {
