@@ -1,12 +1,30 @@
-import { type AuditLog, auditRowOf } from '../audit/index.js';
+import { type AuditLog, auditRowOf, type RequestContext } from '../audit/index.js';
 
 /** Where a runner appends: the process's grouped audit log, or one transaction (recordIn only). */
 export type AuditSink = Pick<AuditLog, 'record' | 'recordIn'>;
 
 import { isWardError, WardError } from '../fhir/index.js';
+import type { Principal } from '../policy/index.js';
 import { commitWrite, commitWrites, type Database, type Queryable } from '../store/index.js';
 import { auditEntry, type OperationRecord, statusOf } from './audit-trail.js';
 import { asWardError, isLostRace } from './vault-steps.js';
+
+/** Starts the record of one operation (the vault's `#op`): who, in which request, what, on what. */
+export type NewOperation = (
+  principal: Principal,
+  ctx: RequestContext,
+  action: OperationRecord['action'],
+  resourceType?: string,
+  id?: string,
+) => OperationRecord;
+
+/** What an operation module of the vault works with: the database, the clock, the audited runner, and new operation records. */
+export interface OperationDeps {
+  readonly db: Database;
+  readonly now: () => Date;
+  readonly run: AuditedRunner;
+  readonly op: NewOperation;
+}
 
 /** How often a write that lost a race is run again before the client gets 409. */
 const MAX_WRITE_ATTEMPTS = 4;

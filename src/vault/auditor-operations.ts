@@ -29,7 +29,6 @@ import {
   accessedPatients,
   accessedResources,
   countDefaultPartitionRows,
-  type Database,
   disclosureCandidates,
   failureGroups,
   lastAuditSeq,
@@ -44,21 +43,10 @@ import {
   searchAuditEntries,
 } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import type { OperationDeps } from './audited-runner.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
-export interface AuditorDeps {
-  readonly db: Database;
-  readonly now: () => Date;
-  readonly run: AuditedRunner;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    resourceType?: string,
-    id?: string,
-  ) => OperationRecord;
-}
+export type AuditorDeps = OperationDeps;
 
 export interface AuditEventPage {
   readonly events: readonly AuditEventResource[];

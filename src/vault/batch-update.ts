@@ -3,7 +3,7 @@ import { isFhirId, patientCompartmentOf, WardError } from '../fhir/index.js';
 import type { PolicyFacts, Principal } from '../policy/index.js';
 import { type Queryable, type ResourceKey, readCurrentLocked, resourceKey } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import type { AuditedRunner, NewOperation } from './audited-runner.js';
 import { patientsOfRow } from './policy-facts.js';
 import { checkBody, decideOnType } from './vault-steps.js';
 import { WRITE_STATUS, type WriteResult } from './vault-types.js';
@@ -17,13 +17,7 @@ export interface BatchUpdate extends ResourceKey {
 export interface BatchUpdateDeps {
   readonly run: AuditedRunner;
   readonly prep: PrepareDeps;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    type?: string,
-    id?: string,
-  ) => OperationRecord;
+  readonly op: NewOperation;
 }
 
 /**

@@ -4,7 +4,6 @@ import { isFhirId, WardError } from '../fhir/index.js';
 import { ACCESS_POLICY, checkStepUp, type Decision, decide, POLICY_VERSION, type Principal, type StepUpCheck } from '../policy/index.js';
 import {
   type BreakGlassGrantRow,
-  type Database,
   insertGrant,
   listGrants,
   type ReviewStatus,
@@ -12,8 +11,7 @@ import {
   readGrant,
   reviewGrant,
 } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import type { OperationDeps } from './audited-runner.js';
 import { refuseWhereBreakGlassDisabled } from './break-glass-organization.js';
 import { type Part2EmergencyRecord, part2EmergencyRecords } from './part2-emergency-records.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
@@ -48,21 +46,11 @@ export interface BreakGlassGrantView {
   readonly part2Emergency?: readonly Part2EmergencyRecord[];
 }
 
-export interface BreakGlassDeps {
-  readonly db: Database;
+export interface BreakGlassDeps extends OperationDeps {
   readonly keyring: Keyring;
-  readonly now: () => Date;
   readonly newId: () => string;
   /** How long a step-up counts (ADR 0014; `WARD_STEP_UP_MINUTES`). */
   readonly stepUpSeconds: number;
-  readonly run: AuditedRunner;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    type?: string,
-    id?: string,
-  ) => OperationRecord;
 }
 
 /**

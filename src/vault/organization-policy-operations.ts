@@ -2,9 +2,8 @@ import { createHash } from 'node:crypto';
 import type { RequestContext } from '../audit/index.js';
 import { WardError } from '../fhir/index.js';
 import { configurationDecision, type OrganizationOverride, POLICY_VERSION, type Principal, validateOverride } from '../policy/index.js';
-import { type Database, insertOrgPolicy, type OrgPolicyRow, orgPolicyHistory } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import { insertOrgPolicy, type OrgPolicyRow, orgPolicyHistory } from '../store/index.js';
+import type { OperationDeps } from './audited-runner.js';
 
 /** Versions listed by one history request; an organization changing its policy this often is itself a finding. */
 const HISTORY_LIMIT = 1000;
@@ -20,18 +19,7 @@ export interface OrganizationPolicyView {
   readonly changedAt?: string;
 }
 
-export interface OrganizationPolicyDeps {
-  readonly db: Database;
-  readonly now: () => Date;
-  readonly run: AuditedRunner;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    type?: string,
-    id?: string,
-  ) => OperationRecord;
-}
+export type OrganizationPolicyDeps = OperationDeps;
 
 /**
  * Organization policy overrides through the admin API (issue 6 §1, ADR 0015). A change is a new

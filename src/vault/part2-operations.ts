@@ -10,24 +10,12 @@ import {
 } from '../audit/index.js';
 import { isFhirId, WardError } from '../fhir/index.js';
 import type { Principal } from '../policy/index.js';
-import { type Database, disclosureCandidates, lastAuditSeq, readCurrent } from '../store/index.js';
-import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import { disclosureCandidates, lastAuditSeq, readCurrent } from '../store/index.js';
+import type { OperationDeps } from './audited-runner.js';
 import { privacyOfficerDecision } from './break-glass-operations.js';
 import { LOG_VIEW_TYPE } from './vault-steps.js';
 
-export interface Part2Deps {
-  readonly db: Database;
-  readonly now: () => Date;
-  readonly run: AuditedRunner;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    resourceType?: string,
-    id?: string,
-  ) => OperationRecord;
-}
+export type Part2Deps = OperationDeps;
 
 /** `GET /admin/audit/part2-disclosures`: the shape of the 164.528 accounting, plus the intermediaries' recipients. */
 export interface Part2Accounting {

@@ -3,7 +3,7 @@ import type { Criterion, SearchRequest } from '../fhir/index.js';
 import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
-import type { AuditedRunner } from './audited-runner.js';
+import type { AuditedRunner, NewOperation } from './audited-runner.js';
 import { conditionsOf, confirmationOf, orderOf } from './search-conditions.js';
 import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
@@ -16,13 +16,7 @@ const SEARCH_BATCH = 200;
 /** What search needs from the vault: its runner, its operation records, and its per-row decision and opening. */
 export interface SearchDeps extends VaultDeps {
   readonly run: AuditedRunner;
-  readonly op: (
-    principal: Principal,
-    ctx: RequestContext,
-    action: OperationRecord['action'],
-    resourceType?: string,
-    id?: string,
-  ) => OperationRecord;
+  readonly op: NewOperation;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
   /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
   readonly facts: (principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
