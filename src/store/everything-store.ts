@@ -26,28 +26,14 @@ type Bind = (value: unknown) => string;
  * GIN index of migration 9), except the Patient itself, after `after` in (type, id) order.
  * Policy is not the store's: the vault decides on each row.
  */
-export async function compartmentRows(
+export function compartmentRows(
   q: Queryable,
   patient: string,
   filter: EverythingFilter,
   after: EverythingKey | undefined,
   limit: number,
 ): Promise<StoredVersion[]> {
-  const params: unknown[] = [patient];
-  const p: Bind = (v) => `$${params.push(v)}`;
-  const where = [
-    'r.patients @> ARRAY[$1::text]',
-    'NOT r.deleted',
-    "NOT (r.resource_type = 'Patient' AND r.id = $1)",
-    ...filterSql(filter, p),
-    ...(after ? [`(r.resource_type, r.id) > (${p(after.type)}::text, ${p(after.id)}::text)`] : []),
-  ];
-  const { rows } = await q.query(
-    `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE ${where.join(' AND ')} ORDER BY r.resource_type, r.id LIMIT ${p(limit)}`,
-    params,
-  );
-  return rows.map(toStoredVersion);
+  return pageOfRows(q, patient, ['r.patients @> ARRAY[$1::text]', "NOT (r.resource_type = 'Patient' AND r.id = $1)"], filter, after, limit);
 }
 
 /**
@@ -56,9 +42,24 @@ export async function compartmentRows(
  * reference search parameter, after `after` in (type, id) order. Whether a referrer is one the
  * caller may see is the vault's question (compartmentReferrers).
  */
-export async function supportingRows(
+export function supportingRows(
   q: Queryable,
   patient: string,
+  filter: EverythingFilter,
+  after: EverythingKey | undefined,
+  limit: number,
+): Promise<StoredVersion[]> {
+  const referenced = `(r.resource_type, r.id) IN (SELECT x.target_type, x.target_id FROM ward_search_reference x
+        JOIN ward_resource c ON c.resource_type = x.resource_type AND c.id = x.id
+       WHERE c.patients @> ARRAY[$1::text] AND NOT c.deleted AND x.target_type IS NOT NULL)`;
+  return pageOfRows(q, patient, ["r.patients = '{}'::text[]", referenced], filter, after, limit);
+}
+
+/** One page of current, undeleted rows meeting `conditions` (`$1` is the patient) and the filter, in (type, id) order after `after`. */
+async function pageOfRows(
+  q: Queryable,
+  patient: string,
+  conditions: readonly string[],
   filter: EverythingFilter,
   after: EverythingKey | undefined,
   limit: number,
@@ -67,10 +68,7 @@ export async function supportingRows(
   const p: Bind = (v) => `$${params.push(v)}`;
   const where = [
     'NOT r.deleted',
-    "r.patients = '{}'::text[]",
-    `(r.resource_type, r.id) IN (SELECT x.target_type, x.target_id FROM ward_search_reference x
-        JOIN ward_resource c ON c.resource_type = x.resource_type AND c.id = x.id
-       WHERE c.patients @> ARRAY[$1::text] AND NOT c.deleted AND x.target_type IS NOT NULL)`,
+    ...conditions,
     ...filterSql(filter, p),
     ...(after ? [`(r.resource_type, r.id) > (${p(after.type)}::text, ${p(after.id)}::text)`] : []),
   ];
