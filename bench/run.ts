@@ -13,8 +13,21 @@
  *   BENCH_AUDIT_ENTRIES=200000 audit entries appended, sealed and verified for the sealing figures (0 skips)
  *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read,
  *                             bare-read-audited, bare-insert, audit-sealing, policy-decisions;
- *                             a bare scenario runs twice, at the start and at the end)
+ *                             a bare scenario runs twice, at the start and at the end;
+ *                             search-large, or any of search-name, search-identifier, search-observation-date,
+ *                             search-observation-include — these run only when named here)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
+ *
+ * search-large (bench/search-large.ts, docs/benchmarks.md "Search on a large population"): a generated
+ * population written as NDJSON, loaded with `node dist/cli/ward.js import`, then searched at
+ * BENCH_SEARCH_CONNECTIONS as the benchmark physician, each scenario for BENCH_SECONDS:
+ *   BENCH_SEARCH_PATIENTS=100000  patients, each with 3 Encounters, 12 Observations, 3 Conditions, 2 MedicationRequests
+ *   BENCH_SEARCH_CONNECTIONS=16   concurrent connections
+ *   BENCH_SEARCH_QUERIES=5000     distinct requests per scenario, drawn at random from the population
+ *   BENCH_SEARCH_REUSE=1          reuse the kept database of this BENCH_SEED and size when it is complete
+ *                                 (otherwise it is generated and imported again)
+ *   BENCH_SEARCH_DROP=1           drop the database and its directory at the end (by default they are kept)
+ *   BENCH_SEARCH_DIR              where the kept WARD_DATA_DIR and manifest live (default <tmpdir>/ward-bench-search)
  */
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
@@ -45,6 +58,8 @@ import {
   type ScenarioResult,
   writeResults,
 } from './report.js';
+import { runSearchLarge } from './search-large.js';
+import { SEARCH_SCENARIOS, type SearchScenarioName } from './search-queries.js';
 import { fhirHeaders, freePort, HOST, mintToken, wardConfig } from './ward-server.js';
 
 /** Above this, CPU used by processes outside the benchmark during a scenario is reported as a warning. */
@@ -71,9 +86,32 @@ const settings = {
   profile: process.env.BENCH_PROFILE === '1',
   auditEntries: intEnv('BENCH_AUDIT_ENTRIES', 200_000, 0, 100_000_000),
   only: process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null,
+  searchPatients: intEnv('BENCH_SEARCH_PATIENTS', 100_000, 10, 10_000_000),
+  searchConnections: intEnv('BENCH_SEARCH_CONNECTIONS', 16, 1, 10_000),
+  searchQueries: intEnv('BENCH_SEARCH_QUERIES', 5000, 40, 1_000_000),
+  searchReuse: process.env.BENCH_SEARCH_REUSE === '1',
+  searchDrop: process.env.BENCH_SEARCH_DROP === '1',
+  searchDir: process.env.BENCH_SEARCH_DIR || join(tmpdir(), 'ward-bench-search'),
 };
 const SHAPE = { patients: settings.patients, observationsPerPatient: 10, conditionsPerPatient: 3, medicationRequestsPerPatient: 2 };
 const wanted = (name: string) => settings.only === null || settings.only.has(name);
+/** The scenarios of the first part (Ward next to the bare baseline, sealing, policy), run by default. */
+const STANDARD = [
+  'bare-read',
+  'bare-read-audited',
+  'ward-read',
+  'bare-insert',
+  'ward-create',
+  'ward-update',
+  'audit-sealing',
+  'policy-decisions',
+  'ward-read-tls',
+];
+/** The search scenarios take a long load, so they run only when BENCH_ONLY names them (or search-large). */
+const searchWanted = new Set<SearchScenarioName>(
+  SEARCH_SCENARIOS.filter((n) => settings.only !== null && (settings.only.has(n) || settings.only.has('search-large'))),
+);
+
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
 
 function poster(baseUrl: string, token: string) {
@@ -125,6 +163,29 @@ async function main(): Promise<number> {
     stamp,
     log,
   };
+  let searchStatus = 0;
+  if (searchWanted.size > 0) {
+    searchStatus = await runSearchLarge(
+      {
+        adminUrl: settings.adminUrl,
+        patients: settings.searchPatients,
+        seed: settings.seed,
+        connections: settings.searchConnections,
+        seconds: settings.seconds,
+        warmupSeconds: settings.warmupSeconds,
+        queriesPerScenario: settings.searchQueries,
+        reuse: settings.searchReuse,
+        drop: settings.searchDrop,
+        cacheDir: settings.searchDir,
+        scenarios: searchWanted,
+        profile: settings.profile,
+        resultsDir: RESULTS_DIR,
+        stamp,
+      },
+      log,
+    );
+    if (!STANDARD.some(wanted)) return searchStatus;
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'ward-bench-'));
   let db: BenchDatabase | undefined;
   let gen: LoadGenerator | undefined;
@@ -403,7 +464,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    return 0;
+    return searchStatus;
   } finally {
     await cleanup();
   }
