@@ -9,6 +9,8 @@ import pg from 'pg';
 export interface ExplainedStatement {
   readonly sql: string;
   readonly executionMs: number;
+  /** Planning time, after a first plain EXPLAIN has warmed this session's catalog caches (as Ward's pooled sessions are). */
+  readonly planningMs: number;
   /** Rows the statement returned, and the most rows any node of its plan produced (per loop, times loops). */
   readonly rows: number;
   readonly mostRowsInANode: number;
@@ -60,6 +62,7 @@ export async function explain(databaseUrl: string, statements: readonly Captured
   try {
     const out: ExplainedStatement[] = [];
     for (const s of statements) {
+      await c.query(`EXPLAIN ${s.text}`, s.values as unknown[]);
       const { rows } = await c.query<{ 'QUERY PLAN': string }>(`EXPLAIN (ANALYZE, BUFFERS) ${s.text}`, s.values as unknown[]);
       const plan = rows.map((r) => r['QUERY PLAN']).join('\n');
       const nodeRows = [...plan.matchAll(/actual time=[\d.]+\.\.[\d.]+ rows=(\d+) loops=(\d+)/g)].map((m) => Number(m[1]) * Number(m[2]));
@@ -72,6 +75,7 @@ export async function explain(databaseUrl: string, statements: readonly Captured
       out.push({
         sql: s.text.replace(/\s+/g, ' ').trim(),
         executionMs: Number(/Execution Time: ([\d.]+) ms/.exec(plan)?.[1] ?? Number.NaN),
+        planningMs: Number(/Planning Time: ([\d.]+) ms/.exec(plan)?.[1] ?? Number.NaN),
         rows: nodeRows[0] ?? 0,
         mostRowsInANode: Math.max(0, ...nodeRows),
         seqScans: large,
@@ -88,9 +92,13 @@ export async function explain(databaseUrl: string, statements: readonly Captured
 export function explainText(byScenario: Readonly<Record<string, readonly ExplainedStatement[]>>): string {
   return Object.entries(byScenario)
     .map(([name, statements]) =>
-      [`=== ${name}`, ...statements.map((s, i) => `--- statement ${i + 1} (${s.executionMs.toFixed(2)} ms)\n${s.sql}\n${s.plan}`)].join(
-        '\n',
-      ),
+      [
+        `=== ${name}`,
+        ...statements.map(
+          (s, i) =>
+            `--- statement ${i + 1} (${s.executionMs.toFixed(2)} ms execution, ${s.planningMs.toFixed(2)} ms planning, ${s.rows} rows, at most ${s.mostRowsInANode} in one node)\n${s.sql}\n${s.plan}`,
+        ),
+      ].join('\n'),
     )
     .join('\n\n');
 }

@@ -105,8 +105,10 @@ export async function runSearchLarge(s: SearchLargeSettings, log: (line: string)
       });
       const explained = await explain(db.url, statements);
       plans[name] = explained;
-      const total = explained.reduce((a, x) => a + x.executionMs, 0);
-      log(`${name}: ${explained.length} statements, ${total.toFixed(2)} ms of execution in all`);
+      const sum = (f: (x: ExplainedStatement) => number) => explained.reduce((a, x) => a + f(x), 0).toFixed(2);
+      log(
+        `${name}: ${explained.length} statements, ${sum((x) => x.executionMs)} ms of execution and ${sum((x) => x.planningMs)} ms of planning in all`,
+      );
       for (const [i, x] of explained.entries()) {
         if (!suspicious(x)) continue;
         log(

@@ -1,7 +1,8 @@
 /** Tables of the large search benchmark: throughput, latency percentiles and the issue's p99 goal. */
-import type { ScenarioResult } from './report.js';
+import { outsideCores, type ScenarioResult } from './report.js';
 
 const ms = (n: number) => n.toFixed(1);
+const perRequest = (cpuMs: number | null, r: ScenarioResult) => (cpuMs === null ? 'n/a' : (cpuMs / Math.max(1, r.load.total)).toFixed(2));
 
 function rows(results: readonly ScenarioResult[]): string[][] {
   return results.map((r) => [
@@ -12,10 +13,25 @@ function rows(results: readonly ScenarioResult[]): string[][] {
     ms(r.load.exactLatencyMs.p99),
     String(r.load.errors),
     String(r.load.non2xx),
+    perRequest(r.cpu.serverCpuMs, r),
+    perRequest(r.cpu.postgresBenchCpuMs, r),
+    outsideCores(r)?.toFixed(2) ?? 'n/a',
   ]);
 }
 
-const HEAD = ['scenario', 'req/s', 'p50 ms', 'p95 ms', 'p99 ms', 'errors', 'non-2xx'];
+/** CPU per request moves less than req/s on a shared machine; "outside" is CPU other programs used meanwhile, in cores. */
+const HEAD = [
+  'scenario',
+  'req/s',
+  'p50 ms',
+  'p95 ms',
+  'p99 ms',
+  'errors',
+  'non-2xx',
+  'server CPU ms/req',
+  'pg CPU ms/req',
+  'outside cores',
+];
 
 /** The console table, with one MET / NOT MET line per scenario against the p99 goal. */
 export function searchTable(results: readonly ScenarioResult[], p99GoalMs: number): string {
@@ -30,5 +46,7 @@ export function searchTable(results: readonly ScenarioResult[], p99GoalMs: numbe
 }
 
 export function searchMarkdown(results: readonly ScenarioResult[]): string {
-  return [`| ${HEAD.join(' | ')} |`, '|---|--:|--:|--:|--:|--:|--:|', ...rows(results).map((r) => `| ${r.join(' | ')} |`)].join('\n');
+  return [`| ${HEAD.join(' | ')} |`, '|---|--:|--:|--:|--:|--:|--:|--:|--:|--:|', ...rows(results).map((r) => `| ${r.join(' | ')} |`)].join(
+    '\n',
+  );
 }
