@@ -25,6 +25,8 @@ export interface ImportFigures {
   readonly vacuumSeconds: number;
   /** `uptime`'s load averages when the import ended. */
   readonly loadAverage: string;
+  /** The load resumed an interrupted one: the figures then cover only the part this run imported. */
+  readonly resumed?: boolean;
 }
 
 /** Written when a population is completely loaded; its presence (and the row counts) make a database reusable. */
@@ -81,10 +83,21 @@ export async function prepareSearchDatabase(o: SearchDatabaseOptions): Promise<S
     o.log(`${name} holds ${held} resources, not the ${manifest.population.resources} of its manifest: loading it again`);
     await db.close();
   }
-  if (await databaseExists(o.adminUrl, name)) await (await openBenchDatabase(o.adminUrl, name)).drop();
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dataDir, { recursive: true, mode: 0o700 });
-  const db = await createBenchDatabase(o.adminUrl, name);
+  // A load that was interrupted is resumed rather than restarted (with BENCH_SEARCH_REUSE=1):
+  // the NDJSON is generated again, byte for byte, and `ward import` skips what it committed.
+  const buildingPath = join(dir, 'building.json');
+  const resuming = o.reuse && existsSync(buildingPath) && existsSync(dataDir) && (await databaseExists(o.adminUrl, name));
+  let db: BenchDatabase;
+  if (resuming) {
+    o.log(`resuming the interrupted load of ${name} (WARD_DATA_DIR ${dataDir})`);
+    db = await openBenchDatabase(o.adminUrl, name);
+  } else {
+    if (await databaseExists(o.adminUrl, name)) await (await openBenchDatabase(o.adminUrl, name)).drop();
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    db = await createBenchDatabase(o.adminUrl, name);
+    writeFileSync(buildingPath, JSON.stringify({ key, startedAt: new Date().toISOString() }));
+  }
   try {
     const ndjsonDir = join(dir, 'ndjson');
     o.log(`generating ${o.patients} patients (seed ${o.seed}) as NDJSON in ${ndjsonDir}…`);
@@ -93,9 +106,8 @@ export async function prepareSearchDatabase(o: SearchDatabaseOptions): Promise<S
       `generated ${generated.resources} resources in ${generated.files} files in ${generated.seconds.toFixed(1)} s: ${JSON.stringify(generated.byType)}`,
     );
     const imported = await wardImport(ndjsonDir, dataDir, db.url, o.log);
-    if (imported.resources !== generated.resources) {
-      throw new Error(`ward import loaded ${imported.resources} resources of the ${generated.resources} generated`);
-    }
+    const held = await currentCount(db.url);
+    if (held !== generated.resources) throw new Error(`the database holds ${held} resources of the ${generated.resources} generated`);
     o.log('VACUUM (ANALYZE) after the load…');
     const vacuumStarted = performance.now();
     await inDatabase(db.url, (c) => c.query('VACUUM (ANALYZE)'));
@@ -109,14 +121,16 @@ export async function prepareSearchDatabase(o: SearchDatabaseOptions): Promise<S
       generatorVersion: GENERATOR_VERSION,
       population,
       plans,
-      import: { ...imported, vacuumSeconds },
+      import: { ...imported, vacuumSeconds, resumed: resuming },
       loadedAt: new Date().toISOString(),
     };
     writeFileSync(manifestPath, JSON.stringify(manifest));
+    rmSync(buildingPath, { force: true });
     return { db, dataDir, dir, manifest, reused: false };
   } catch (e) {
-    // A half-loaded database is worth nothing: drop it, so the next run starts clean.
-    await db.drop();
+    // Kept for BENCH_SEARCH_REUSE=1 to resume; without it the next run starts clean.
+    o.log(`the load of ${name} did not finish; BENCH_SEARCH_REUSE=1 resumes it`);
+    await db.close();
     throw e;
   }
 }
