@@ -18,18 +18,43 @@ export interface BenchDatabase {
   auditSince(afterSeq: number): Promise<{ entries: number; commits: number }>;
   /** Drops the database and Ward's serving role; safe to call twice. */
   drop(): Promise<void>;
+  /** Closes the admin connection and keeps the database (a reusable one); safe to call twice. */
+  close(): Promise<void>;
 }
 
-export async function createBenchDatabase(adminUrl: string): Promise<BenchDatabase> {
-  const name = `ward_bench_${randomBytes(5).toString('hex')}`;
-  const admin = new pg.Client({ connectionString: adminUrl, application_name: 'ward-bench-admin' });
-  await admin.connect();
+/** Creates a database, named `name` or `ward_bench_<random>`. */
+export async function createBenchDatabase(adminUrl: string, name = `ward_bench_${randomBytes(5).toString('hex')}`): Promise<BenchDatabase> {
+  const admin = await adminClient(adminUrl);
   try {
     await admin.query(`CREATE DATABASE ${name}`);
   } catch (e) {
     await admin.end();
     throw e;
   }
+  return attach(admin, adminUrl, name);
+}
+
+/** Attaches to an existing database, e.g. one kept from an earlier run. */
+export async function openBenchDatabase(adminUrl: string, name: string): Promise<BenchDatabase> {
+  return attach(await adminClient(adminUrl), adminUrl, name);
+}
+
+export async function databaseExists(adminUrl: string, name: string): Promise<boolean> {
+  const admin = await adminClient(adminUrl);
+  try {
+    return (await admin.query('SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1;
+  } finally {
+    await admin.end();
+  }
+}
+
+async function adminClient(adminUrl: string): Promise<pg.Client> {
+  const admin = new pg.Client({ connectionString: adminUrl, application_name: 'ward-bench-admin' });
+  await admin.connect();
+  return admin;
+}
+
+function attach(admin: pg.Client, adminUrl: string, name: string): BenchDatabase {
   const url = new URL(adminUrl);
   url.pathname = `/${name}`;
   let dropped = false;
@@ -78,6 +103,11 @@ export async function createBenchDatabase(adminUrl: string): Promise<BenchDataba
       } finally {
         await admin.end();
       }
+    },
+    async close() {
+      if (dropped) return;
+      dropped = true;
+      await admin.end();
     },
   };
 }

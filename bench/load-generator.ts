@@ -29,6 +29,8 @@ export interface LoadResult {
   /** All responses per second (autocannon's requests.average), errors included. */
   readonly responsesPerSecond: number;
   readonly latencyMs: { readonly p50: number; readonly p90: number; readonly p99: number; readonly max: number; readonly mean: number };
+  /** Percentiles of the 2xx responses' own durations, to the microsecond (autocannon's are whole ms and have no p95). */
+  readonly exactLatencyMs: { readonly p50: number; readonly p95: number; readonly p99: number };
   readonly total: number;
   readonly ok2xx: number;
   readonly non2xx: number;
@@ -72,8 +74,8 @@ function requestsOf(plan: LoadPlan): AutocannonRequest[] {
   }
 }
 
-async function fire(spec: LoadSpec, requests: AutocannonRequest[], seconds: number): Promise<AutocannonResult> {
-  return autocannon({
+async function fire(spec: LoadSpec, requests: AutocannonRequest[], seconds: number, durations?: number[]): Promise<AutocannonResult> {
+  const instance = autocannon({
     url: spec.url,
     connections: spec.connections,
     duration: seconds,
@@ -83,6 +85,18 @@ async function fire(spec: LoadSpec, requests: AutocannonRequest[], seconds: numb
     requests,
     ...(spec.caPem ? { tlsOptions: { ca: spec.caPem, minVersion: 'TLSv1.3' } } : {}),
   });
+  if (durations) {
+    instance.on('response', (_client: unknown, statusCode: number, _bytes: number, responseTime: number) => {
+      if (statusCode >= 200 && statusCode < 300) durations.push(responseTime);
+    });
+  }
+  return instance;
+}
+
+/** The q-quantile (nearest rank) of durations sorted ascending; 0 when there are none. */
+export function quantile(sorted: readonly number[], q: number): number {
+  if (sorted.length === 0) return 0;
+  return sorted[Math.min(sorted.length - 1, Math.max(0, Math.ceil(q * sorted.length) - 1))] as number;
 }
 
 async function run(spec: LoadSpec): Promise<LoadResult> {
@@ -90,8 +104,11 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
   if (spec.warmupSeconds > 0) await fire(spec, requests, spec.warmupSeconds);
   reply({ type: 'started' });
   const cpu = process.cpuUsage();
-  const r = await fire(spec, requests, spec.seconds);
+  const durations: number[] = [];
+  const r = await fire(spec, requests, spec.seconds, durations);
   const used = process.cpuUsage(cpu);
+  durations.sort((a, b) => a - b);
+  const exact = (q: number) => Math.round(quantile(durations, q) * 1000) / 1000;
   const statusCodes: Record<string, number> = {};
   for (const [code, { count }] of Object.entries(r.statusCodeStats)) statusCodes[code] = count;
   return {
@@ -99,6 +116,7 @@ async function run(spec: LoadSpec): Promise<LoadResult> {
     okPerSecond: r['2xx'] / r.duration,
     responsesPerSecond: r.requests.average,
     latencyMs: { p50: r.latency.p50, p90: r.latency.p90, p99: r.latency.p99, max: r.latency.max, mean: r.latency.mean },
+    exactLatencyMs: { p50: exact(0.5), p95: exact(0.95), p99: exact(0.99) },
     total: r.requests.total,
     ok2xx: r['2xx'],
     non2xx: r.non2xx,

@@ -13,28 +13,36 @@
  *   BENCH_AUDIT_ENTRIES=200000 audit entries appended, sealed and verified for the sealing figures (0 skips)
  *   BENCH_ONLY=a,b            run only these scenarios (ward-read, ward-create, ward-update, ward-read-tls, bare-read,
  *                             bare-read-audited, bare-insert, audit-sealing, policy-decisions, search-filtering;
- *                             a bare scenario runs twice, at the start and at the end)
+ *                             a bare scenario runs twice, at the start and at the end;
+ *                             search-large, or any of search-name, search-identifier, search-observation-date,
+ *                             search-observation-include — these run only when named here)
  *   WARD_DB_POOL_SIZE, WARD_AUDIT_MAX_BATCH are passed to Ward; the baseline pool uses Ward's pool size.
+ *
+ * search-large (bench/search-large.ts, docs/benchmarks.md "Search on a large population"): a generated
+ * population written as NDJSON, loaded with `node dist/cli/ward.js import`, then searched at
+ * BENCH_SEARCH_CONNECTIONS as the benchmark physician, each scenario for BENCH_SECONDS:
+ *   BENCH_SEARCH_PATIENTS=100000  patients, each with 3 Encounters, 12 Observations, 3 Conditions, 2 MedicationRequests
+ *   BENCH_SEARCH_CONNECTIONS=16   concurrent connections
+ *   BENCH_SEARCH_QUERIES=5000     distinct requests per scenario, drawn at random from the population
+ *   BENCH_SEARCH_REUSE=1          reuse the kept database of this BENCH_SEED and size when it is complete
+ *                                 (otherwise it is generated and imported again)
+ *   BENCH_SEARCH_DROP=1           drop the database and its directory at the end (by default they are kept)
+ *   BENCH_SEARCH_DIR              where the kept WARD_DATA_DIR and manifest live (default <tmpdir>/ward-bench-search)
  */
-import { type ChildProcess, fork } from 'node:child_process';
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request as httpsRequest } from 'node:https';
-import { createServer } from 'node:net';
 import { availableParallelism, cpus, tmpdir, totalmem } from 'node:os';
 import { join } from 'node:path';
 import type { TLSSocket } from 'node:tls';
 import { fileURLToPath } from 'node:url';
-import { loadConfig, type WardConfig } from '../src/app/config.js';
-import { createToken, operatorContext, operatorPrincipal } from '../src/app/operator-commands.js';
 import { type RunningServer, startServer } from '../src/app/server.js';
 import { measureSealing, type SealingFigures } from './audit-sealing.js';
 import { type BaselineServer, startBaselineServer } from './baseline-server.js';
-import { type CpuWindow, machineLoad, startCpuWindow } from './cpu.js';
+import { machineLoad } from './cpu.js';
 import { type BenchDatabase, createBenchDatabase, serverVersion } from './database.js';
-import type { ChildMessage, LoadPlan, LoadResult, LoadSpec, ParentMessage } from './load-generator.js';
+import { LoadGenerator, type MeasureOptions, measure, type Scenario } from './measure.js';
 import { measurePolicyDecisions, type PolicyDecisionFigures } from './policy-decisions.js';
-import { BENCH_UNIT, type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
-import { Profiler, type ProfileSummary, summarise } from './profile.js';
+import { type Json, type LoadedPopulation, loadPopulation, observationFactory, rng } from './population.js';
 import {
   auditShare,
   auditShareText,
@@ -51,8 +59,10 @@ import {
   writeResults,
 } from './report.js';
 import { filteringText, measureSearchFiltering, type SearchFilteringFigures } from './search-filtering.js';
+import { runSearchLarge } from './search-large.js';
+import { SEARCH_SCENARIOS, type SearchScenarioName } from './search-queries.js';
+import { fhirHeaders, freePort, HOST, mintToken, wardConfig } from './ward-server.js';
 
-const HOST = '127.0.0.1';
 /** Above this, CPU used by processes outside the benchmark during a scenario is reported as a warning. */
 const OUTSIDE_LIMIT_CORES = 0.2;
 /** Above this, a change between the two measurements of a bare scenario is reported as a warning. */
@@ -77,59 +87,33 @@ const settings = {
   profile: process.env.BENCH_PROFILE === '1',
   auditEntries: intEnv('BENCH_AUDIT_ENTRIES', 200_000, 0, 100_000_000),
   only: process.env.BENCH_ONLY ? new Set(process.env.BENCH_ONLY.split(',').map((s) => s.trim())) : null,
+  searchPatients: intEnv('BENCH_SEARCH_PATIENTS', 100_000, 10, 10_000_000),
+  searchConnections: intEnv('BENCH_SEARCH_CONNECTIONS', 16, 1, 10_000),
+  searchQueries: intEnv('BENCH_SEARCH_QUERIES', 5000, 40, 1_000_000),
+  searchReuse: process.env.BENCH_SEARCH_REUSE === '1',
+  searchDrop: process.env.BENCH_SEARCH_DROP === '1',
+  searchDir: process.env.BENCH_SEARCH_DIR || join(tmpdir(), 'ward-bench-search'),
 };
 const SHAPE = { patients: settings.patients, observationsPerPatient: 10, conditionsPerPatient: 3, medicationRequestsPerPatient: 2 };
 const wanted = (name: string) => settings.only === null || settings.only.has(name);
+/** The scenarios of the first part (Ward next to the bare baseline, sealing, policy), run by default. */
+const STANDARD = [
+  'bare-read',
+  'bare-read-audited',
+  'ward-read',
+  'bare-insert',
+  'ward-create',
+  'ward-update',
+  'audit-sealing',
+  'policy-decisions',
+  'ward-read-tls',
+];
+/** The search scenarios take a long load, so they run only when BENCH_ONLY names them (or search-large). */
+const searchWanted = new Set<SearchScenarioName>(
+  SEARCH_SCENARIOS.filter((n) => settings.only !== null && (settings.only.has(n) || settings.only.has('search-large'))),
+);
 
 const log = (line: string) => process.stdout.write(`[bench] ${line}\n`);
-
-async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, HOST, () => {
-      const address = s.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Forwarded to Ward when set, so that the bench can be run with other pool or batch sizes. */
-function wardTuning(): Record<string, string> {
-  const out: Record<string, string> = {};
-  for (const k of ['WARD_DB_POOL_SIZE', 'WARD_AUDIT_MAX_BATCH']) {
-    const v = process.env[k];
-    if (v) out[k] = v;
-  }
-  return out;
-}
-
-function wardConfig(dataDir: string, databaseUrl: string, port: number, tls: boolean): WardConfig {
-  return loadConfig(
-    {
-      WARD_DATA_DIR: dataDir,
-      DATABASE_URL: databaseUrl,
-      WARD_HOST: HOST,
-      WARD_PORT: String(port),
-      WARD_LOG_LEVEL: 'warn',
-      ...(tls ? {} : { WARD_INSECURE_HTTP: '1' }),
-      ...wardTuning(),
-    },
-    dataDir,
-  );
-}
-
-async function mintToken(server: RunningServer): Promise<string> {
-  return createToken(server.ward, operatorPrincipal('bench'), operatorContext('cli'), {
-    roles: ['physician'],
-    sub: 'Practitioner/bench',
-    scope: 'user/*.cruds',
-    ttl: '6h',
-    // Reads are measured as a clinician's, relationship lookup included.
-    organization: BENCH_UNIT,
-  });
-}
 
 function poster(baseUrl: string, token: string) {
   return {
@@ -160,137 +144,6 @@ async function verifyTls(url: string, ca: string): Promise<{ protocol: string | 
   });
 }
 
-class LoadGenerator {
-  readonly #child: ChildProcess;
-  #pending: { onMessage: (m: ChildMessage) => void; reject: (e: Error) => void } | null = null;
-  #exited = false;
-
-  private constructor(child: ChildProcess) {
-    this.#child = child;
-    child.on('message', (m: ChildMessage) => this.#pending?.onMessage(m));
-    child.on('exit', (code, signal) => {
-      this.#exited = true;
-      this.#pending?.reject(new Error(`load generator exited (code ${code}, signal ${signal})`));
-    });
-  }
-
-  static async start(): Promise<LoadGenerator> {
-    const child = fork(fileURLToPath(new URL('./load-generator.ts', import.meta.url)), [], {
-      execArgv: ['--import', 'tsx'],
-      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
-    });
-    const gen = new LoadGenerator(child);
-    await new Promise<void>((resolve, reject) => {
-      gen.#pending = { onMessage: (m) => m.type === 'ready' && resolve(), reject };
-    });
-    gen.#pending = null;
-    return gen;
-  }
-
-  /** Runs one spec; `onStart` fires when the measured window opens (after warm-up), `onEnd` when it closes. */
-  async run<S>(spec: LoadSpec, onStart: () => Promise<S>, onEnd: (s: S) => Promise<void>): Promise<LoadResult> {
-    return new Promise<LoadResult>((resolve, reject) => {
-      let started: Promise<S> | undefined;
-      this.#pending = {
-        reject,
-        onMessage: (m) => {
-          if (m.type === 'started') started = onStart();
-          else if (m.type === 'error') reject(new Error(`load generator: ${m.message}`));
-          else if (m.type === 'result') {
-            const result = m.result;
-            (started ?? onStart()).then(onEnd).then(() => resolve(result), reject);
-          }
-        },
-      };
-      this.#child.send({ type: 'run', spec } satisfies ParentMessage);
-    }).finally(() => {
-      this.#pending = null;
-    });
-  }
-
-  stop(): void {
-    if (this.#exited) return;
-    if (this.#child.connected) this.#child.send({ type: 'exit' } satisfies ParentMessage);
-    else this.#child.kill();
-  }
-}
-
-interface Scenario {
-  readonly name: string;
-  readonly description: string;
-  readonly url: string;
-  readonly plan: LoadPlan;
-  readonly headers: Record<string, string>;
-  readonly caPem?: string;
-  readonly baseline?: string;
-  /** Bare scenarios measured twice share a group; Ward's ratios use the group's mean. */
-  readonly group?: string;
-  readonly profile?: boolean;
-  /** Ward scenarios: count the audit entries and commits of the measured window. */
-  readonly audited?: boolean;
-}
-
-async function measure(gen: LoadGenerator, db: BenchDatabase, s: Scenario, stamp: string): Promise<ScenarioResult> {
-  await db.checkpoint();
-  log(`${s.name}: ${s.description} — ${settings.warmupSeconds}s warm-up, ${settings.seconds}s measured`);
-  const profiler = s.profile ? new Profiler() : null;
-  let cpu: CpuWindow | undefined;
-  let profile: ProfileSummary | undefined;
-  let profileFile: string | undefined;
-  let auditHead = 0;
-  const load = await gen.run(
-    {
-      name: s.name,
-      url: s.url,
-      connections: settings.connections,
-      seconds: settings.seconds,
-      warmupSeconds: settings.warmupSeconds,
-      headers: s.headers,
-      ...(s.caPem ? { caPem: s.caPem } : {}),
-      plan: s.plan,
-    },
-    async () => {
-      if (s.audited) auditHead = await db.auditHead();
-      await profiler?.start();
-      return startCpuWindow(() => db.backends());
-    },
-    async (end) => {
-      cpu = await end();
-      if (profiler) {
-        const raw = await profiler.stop();
-        profiler.close();
-        profileFile = join(RESULTS_DIR, `${stamp}-${s.name}.cpuprofile`);
-        writeFileSync(profileFile, JSON.stringify(raw));
-        profile = summarise(raw);
-      }
-    },
-  );
-  if (!cpu) throw new Error('measurement window never closed');
-  // Let requests still in flight when the client stopped finish before anything else happens.
-  await new Promise((r) => setTimeout(r, 1000));
-  const audit = s.audited ? await db.auditSince(auditHead) : undefined;
-  const bad = load.errors + load.non2xx;
-  log(
-    `${s.name}: ${load.okPerSecond.toFixed(1)} req/s, p50 ${load.latencyMs.p50} ms, p99 ${load.latencyMs.p99} ms` +
-      (bad ? ` — ${load.errors} ERRORS, ${load.non2xx} NON-2XX (${JSON.stringify(load.statusCodes)})` : ''),
-  );
-  if (audit)
-    log(
-      `${s.name}: ${audit.entries} audit entries in ${audit.commits} commits (${(audit.entries / Math.max(1, audit.commits)).toFixed(1)} per commit)`,
-    );
-  return {
-    name: s.name,
-    description: s.description,
-    load,
-    cpu,
-    ...(s.baseline ? { baseline: s.baseline } : {}),
-    ...(s.group ? { group: s.group } : {}),
-    ...(audit ? { audit: { ...audit, perCommit: audit.entries / Math.max(1, audit.commits) } } : {}),
-    ...(profile ? { profile } : {}),
-    ...(profileFile ? { profileFile } : {}),
-  };
-}
-
 function shuffled<T>(items: readonly T[], r: () => number): T[] {
   const out = [...items];
   for (let i = out.length - 1; i > 0; i--) {
@@ -300,15 +153,40 @@ function shuffled<T>(items: readonly T[], r: () => number): T[] {
   return out;
 }
 
-const fhirHeaders = (token: string, withBody: boolean): Record<string, string> => ({
-  authorization: `Bearer ${token}`,
-  accept: 'application/fhir+json',
-  ...(withBody ? { 'content-type': 'application/fhir+json' } : {}),
-});
-
 async function main(): Promise<number> {
   const stamp = new Date().toISOString().replace(/[:.]/g, '-');
   mkdirSync(RESULTS_DIR, { recursive: true });
+  const measureOptions: MeasureOptions = {
+    connections: settings.connections,
+    seconds: settings.seconds,
+    warmupSeconds: settings.warmupSeconds,
+    resultsDir: RESULTS_DIR,
+    stamp,
+    log,
+  };
+  let searchStatus = 0;
+  if (searchWanted.size > 0) {
+    searchStatus = await runSearchLarge(
+      {
+        adminUrl: settings.adminUrl,
+        patients: settings.searchPatients,
+        seed: settings.seed,
+        connections: settings.searchConnections,
+        seconds: settings.seconds,
+        warmupSeconds: settings.warmupSeconds,
+        queriesPerScenario: settings.searchQueries,
+        reuse: settings.searchReuse,
+        drop: settings.searchDrop,
+        cacheDir: settings.searchDir,
+        scenarios: searchWanted,
+        profile: settings.profile,
+        resultsDir: RESULTS_DIR,
+        stamp,
+      },
+      log,
+    );
+    if (!STANDARD.some(wanted)) return searchStatus;
+  }
   const dataDir = mkdtempSync(join(tmpdir(), 'ward-bench-'));
   let db: BenchDatabase | undefined;
   let gen: LoadGenerator | undefined;
@@ -443,7 +321,7 @@ async function main(): Promise<number> {
         audited: true,
       },
     ];
-    for (const sc of sequence) if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, stamp));
+    for (const sc of sequence) if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, measureOptions));
     await ward.stop();
     ward = undefined;
 
@@ -496,7 +374,7 @@ async function main(): Promise<number> {
             profile: settings.profile,
             audited: true,
           },
-          stamp,
+          measureOptions,
         ),
       );
       await ward.stop();
@@ -505,7 +383,7 @@ async function main(): Promise<number> {
 
     // ── The baseline again, to average over the run and expose drift ───────────────────
     for (const sc of [bare('-again').read, bare('-again').insert])
-      if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, stamp));
+      if (wanted(sc.group ?? sc.name)) results.push(await measure(gen, db, sc, measureOptions));
     await baseline.stop();
     baseline = undefined;
 
@@ -596,7 +474,7 @@ async function main(): Promise<number> {
       );
       return 1;
     }
-    return 0;
+    return searchStatus;
   } finally {
     await cleanup();
   }
