@@ -4,6 +4,7 @@ import { unlockUser } from '../../src/app/user-commands.js';
 import { argon2idHasher, type PasswordHasher } from '../../src/identity/index.js';
 import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, type TestWard } from '../support/engines.js';
+import { asBrowser, sessionOf } from '../support/web-session.js';
 
 const PASSWORD = 'copper kettle meadow 42 owls';
 
@@ -234,6 +235,52 @@ describe.each(engines())('password login on %s', (engine) => {
     expect(last).toMatchObject({ action: 'login-failed', where: { address: '192.0.2.99' }, detail: { reason: 'address-throttled' } });
     advance(61);
     expect((await login('spray.real', PASSWORD, '192.0.2.99')).statusCode).toBe(200);
+  });
+
+  it('164.308(a)(5)(ii)(C): the failures report lists, per user and for a period, the failed logins, the lockout and the MFA failures with their source addresses; an earlier period lists none of them', async () => {
+    // locked.user failed 100 passwords and was locked (tests above); one more user now fails a TOTP code.
+    await enrolled('mfa.fails', { practitioner: 'Practitioner/pr-mfa-fails' });
+    const pending = sessionOf(await login('mfa.fails', PASSWORD, '203.0.113.77'));
+    expect((await asBrowser(t, pending, 'POST', '/auth/mfa/totp')).statusCode).toBe(200);
+    const wrong = await asBrowser(t, pending, 'POST', '/auth/mfa/totp/confirm', { code: '000000' });
+    expect(wrong.statusCode).toBe(401);
+    // The report groups by the entry's principal column (the account, `User/<id>`).
+    const rows = await auditRowsAfter(t.ward);
+    const lockedUser = rows.find((r) => r.parsed.action === 'account-locked')?.principalId as string;
+    const mfaRow = rows.filter((r) => r.parsed.action === 'mfa-failed').at(-1);
+    const mfaUser = mfaRow?.principalId as string;
+    const mfaFailure = mfaRow?.parsed;
+    expect(lockedUser).toBeTruthy();
+    expect(mfaUser).toBeTruthy();
+
+    const officer = await t.token({ role: 'privacy-officer', sub: 'Practitioner/po-logins', scope: 'user/*.rs' });
+    const report = async (query: string) => {
+      const res = await t.http.app.inject({
+        method: 'GET',
+        url: `/admin/audit/failures?${query}`,
+        headers: { authorization: `Bearer ${officer}` },
+      });
+      expect(res.statusCode).toBe(200);
+      return res.json().principals as {
+        principal: string;
+        total: number;
+        addresses: string[];
+        byOutcome: { status: number; code: string | null; count: number }[];
+      }[];
+    };
+    // The back-off between tries moved the fake clock on: the period runs from the first day to the clock's.
+    const day = await report(`from=2031-03-01&to=${new Date(clock.getTime() + 86_400_000).toISOString().slice(0, 10)}`);
+    const locked = day.find((p) => p.principal === lockedUser);
+    // 100 wrong passwords, the lockout, and the right password refused while locked (and again before the unlock).
+    expect(locked?.total).toBeGreaterThanOrEqual(102);
+    expect(locked?.addresses).toEqual(expect.arrayContaining(['10.1.0.1', '10.1.0.99', '10.2.0.1']));
+    expect(locked?.byOutcome.reduce((n, o) => n + o.count, 0)).toBe(locked?.total);
+    const mfa = day.find((p) => p.principal === mfaUser);
+    expect(mfa?.addresses).toEqual([mfaFailure?.where.address]);
+    expect(mfa?.byOutcome).toEqual([expect.objectContaining({ status: 401, code: 'WARD_MFA_FAILED', count: 1 })]);
+    const before = await report('from=2031-02-01&to=2031-02-28');
+    expect(before.map((p) => p.principal)).not.toContain(lockedUser);
+    expect(before.map((p) => p.principal)).not.toContain(mfaUser);
   });
 
   it('counts parallel tries from one address before any password is checked, so a burst cannot outrun the window', async () => {
