@@ -208,7 +208,8 @@ export class AdminApi {
     try {
       return await call();
     } catch (e) {
-      if (e instanceof WardError && !ctx.audited) {
+      // A server-side failure (5xx) is left to the edge, which audits it or answers 503.
+      if (e instanceof WardError && e.status < 500 && !ctx.audited) {
         const reason = e.details[0]?.diagnostics;
         await this.#refuse(principal, ctx, action, e, reason ? { reason } : {});
       }
