@@ -30,6 +30,7 @@ export function buildWardHttpApp(
     tokens: ward.smart.bearer,
     identity: ward.identity,
     smart: ward.smart,
+    admin: ward.admin,
     baseUrl: ward.config.baseUrl,
     version: WARD_VERSION,
     now: ward.now,

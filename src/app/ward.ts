@@ -6,6 +6,7 @@ import { Keyring, LocalKeyFileProvider, loadOrCreatePrivateKey } from '../crypto
 import {
   AccessTokens,
   type AddressThrottleOptions,
+  AdminApi,
   createIdentity,
   createSmart,
   type Identity,
@@ -43,6 +44,8 @@ export interface Ward {
   readonly identity: Identity;
   /** The SMART authorization server, client registry and bearer check (issue 5 items 5–7, ADR 0013). */
   readonly smart: Smart;
+  /** The HTTP admin API over accounts and client apps (`/admin/users`, `/admin/clients`), for a stepped-up system administrator. */
+  readonly admin: AdminApi;
   readonly sealer: AuditSealer;
   /** The public half of the audit signing key, as `/.well-known/ward-audit-key` publishes it. */
   readonly auditKey: { readonly keyId: string; readonly publicKey: KeyObject; readonly publicKeyPem: string };
@@ -158,6 +161,16 @@ export async function openWard(config: WardConfig, options: OpenOptions = {}): P
       tokens,
       identity,
       smart,
+      admin: new AdminApi({
+        db,
+        keyring,
+        audit,
+        accounts: identity.accounts,
+        clients: smart.clients,
+        now,
+        stepUpSeconds: config.stepUpMinutes * 60,
+        baseUrl: config.baseUrl,
+      }),
       sealer,
       auditKey: {
         keyId: auditKeyId(auditSigning.publicKey),

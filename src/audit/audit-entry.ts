@@ -89,6 +89,9 @@ export const AUDIT_ACTIONS = [
   'role-revoke',
   /** An operator reactivated a deactivated account. */
   'user-reactivate',
+  /** A system administrator listed the accounts (ids, usernames, roles, state) or the registered clients, or was refused. */
+  'account-list',
+  'client-list',
   /** A user changed their password (every session of the account revoked), or the change was refused. */
   'password-change',
   /** An operator marked an account's password compromised: its sessions and tokens end, its next login must change it. */

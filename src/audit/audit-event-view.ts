@@ -102,6 +102,8 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   'password-compromised': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'compliance-report': { type: dcm('110100', 'Application Activity'), code: 'R' },
   'user-reactivate': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'account-list': { type: dcm('110100', 'Application Activity'), code: 'R' },
+  'client-list': { type: dcm('110100', 'Application Activity'), code: 'R' },
   authorize: { type: dcm('110114', 'User Authentication'), code: 'E' },
   'oauth-request': { type: dcm('110114', 'User Authentication'), code: 'E' },
   consent: { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest, LogController } from 'fastify';
 import { WardError } from '../fhir/index.js';
-import type { BearerVerifier, Smart } from '../identity/index.js';
+import type { AdminApi, BearerVerifier, Smart } from '../identity/index.js';
 import type { Principal } from '../policy/index.js';
 import type {
   AuditorInteractions,
@@ -10,6 +10,7 @@ import type {
   OrganizationPolicyInteractions,
   RequestContext,
 } from '../services/index.js';
+import { registerAdminRoutes } from './admin-routes.js';
 import { registerAuditorRoutes } from './auditor-routes.js';
 import { type AuthIdentity, registerAuthRoutes } from './auth-routes.js';
 import { registerComplianceRoutes } from './compliance-routes.js';
@@ -42,6 +43,8 @@ export interface HttpAppOptions {
   readonly smart: Pick<Smart, 'server' | 'configuration' | 'launches' | 'connectedApps'>;
   /** Password login, enrollment, second factor and web sessions (`/auth/*`). */
   readonly identity: AuthIdentity;
+  /** Accounts and client apps over HTTP (`/admin/users`, `/admin/clients`). */
+  readonly admin: AdminApi;
   readonly baseUrl: string;
   readonly version: string;
   readonly now: () => Date;
@@ -201,6 +204,7 @@ export async function buildHttpApp(options: HttpAppOptions): Promise<HttpApp> {
   registerOrganizationPolicyRoutes(app, options.organizationPolicy);
   registerAuthRoutes(app, options.identity);
   registerComplianceRoutes(app, options.identity.complianceReport);
+  registerAdminRoutes(app, options.admin);
   registerOAuthRoutes(app, options.smart, Boolean(options.https));
   registerOAuthInteractionRoutes(app, options.smart, { https: Boolean(options.https), baseUrl: options.baseUrl });
   registerSmartUserRoutes(app, options.smart);

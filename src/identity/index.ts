@@ -10,6 +10,8 @@ export {
   tokenFingerprint,
 } from './access-tokens.js';
 export { type Accounts, type CreatedUser, type CreateUserRequest, DEFAULT_ENROLLMENT_TTL_SECONDS } from './accounts.js';
+export { ADMIN_LIST_LIMIT, AdminApi, type AdminClientView, type AdminUserCreated, type AdminUserView } from './admin-api.js';
+export { type AdminRefusal, adminRefusal } from './admin-gate.js';
 export { CLIENT_ASSERTION_ALGS, ClientRegistry, type RegisterClientRequest } from './clients.js';
 export type { ConnectedApp, ConnectedApps } from './connected-apps.js';
 export type { CredentialContext } from './credential-audit.js';

@@ -67,6 +67,12 @@ export async function findClient(q: Queryable, clientId: string, forUpdate = fal
   return rows[0] ? rowOf(rows[0]) : undefined;
 }
 
+/** Every registered client, oldest first, up to `limit` (the admin API's list). */
+export async function listClients(q: Queryable, limit: number): Promise<ClientRow[]> {
+  const { rows } = await q.query(`SELECT ${COLUMNS} FROM ward_client ORDER BY created_at, client_id LIMIT $1`, [limit]);
+  return rows.map(rowOf);
+}
+
 export async function setClientState(q: Queryable, clientId: string, state: ClientState, at: Date): Promise<void> {
   await q.query('UPDATE ward_client SET state = $2, state_changed_at = $3 WHERE client_id = $1', [clientId, state, at]);
 }

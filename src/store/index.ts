@@ -72,6 +72,7 @@ export {
   type ClientState,
   findClient,
   insertClient,
+  listClients,
   setClientState,
   touchClient,
 } from './client-store.js';
@@ -155,6 +156,7 @@ export {
   findUserByUsernameIndex,
   insertEnrollment,
   insertUser,
+  listUsers,
   markEnrollmentUsed,
   markPasswordCompromised,
   type PrivilegeChange,

@@ -90,6 +90,12 @@ export async function findUserById(q: Queryable, id: string, lock = false): Prom
   return rows[0] ? userOf(rows[0]) : undefined;
 }
 
+/** Every account, oldest first, up to `limit` (the admin API's list; a profile is opened by identity, not here). */
+export async function listUsers(q: Queryable, limit: number): Promise<UserRow[]> {
+  const { rows } = await q.query(`SELECT ${USER_COLUMNS} FROM ward_user ORDER BY created_at, id LIMIT $1`, [limit]);
+  return rows.map(userOf);
+}
+
 /** What a login token's bearer check needs: the account's status, and when its roles or status last changed (privilege ledger). */
 export async function findAccountStanding(q: Queryable, id: string): Promise<{ status: UserStatus; changedAt: Date | null } | undefined> {
   const { rows } = await q.query(
