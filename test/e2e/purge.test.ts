@@ -153,6 +153,19 @@ describe.each(engines())(`${ROW}: hard purge by the dedicated purge role on %s`,
     );
   });
 
+  it(`${ROW}: calling the purge function without a purge audit entry in the same transaction removes nothing`, async () => {
+    const id = await threeVersions();
+    // As the serving connection (the owner's on PGlite): the deferred check refuses at commit.
+    const refused = { code: '42501', message: expect.stringContaining('purge audited in the same transaction') };
+    await expect(t.ward.db.query('SELECT ward_purge_resource($1, $2)', ['Observation', id])).rejects.toMatchObject(refused);
+    await expect(
+      t.ward.db.transaction(async (tx) => {
+        await tx.query('SELECT ward_purge_resource($1, $2)', ['Observation', id]);
+      }),
+    ).rejects.toMatchObject(refused);
+    expect(await stored(t, 'Observation', id)).toMatchObject({ versions: 3, pointer: 1 });
+  });
+
   it.runIf(engine === 'postgres')(
     `${ROW}: the serving role cannot delete or rewrite history with plain SQL; it may only call the one-resource purge function`,
     async () => {

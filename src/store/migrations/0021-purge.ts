@@ -8,6 +8,12 @@
  * the policy allowed it, but cannot empty the history tables with plain SQL. The vault writes the
  * audit entry in the same transaction. PUBLIC loses EXECUTE; the serving role is granted it by
  * provisionAppRole (app-role.ts).
+ *
+ * And no version goes unaudited, whoever deletes it: a deferred constraint trigger checks, at
+ * commit, that the transaction itself wrote a `purge` audit entry naming the resource (the entry
+ * row's xmin is the transaction's id). The vault appends that entry after calling the function,
+ * before committing; someone calling the function (or, as the owner, deleting rows) without one
+ * is refused and nothing is removed.
  */
 export const migration0021 = {
   version: 21,
@@ -34,5 +40,21 @@ BEGIN
 END
 $fn$;
 REVOKE ALL ON FUNCTION ward_purge_resource(text, text) FROM PUBLIC;
+
+CREATE FUNCTION ward_resource_version_purge_audited() RETURNS trigger
+  LANGUAGE plpgsql SET search_path = pg_catalog, pg_temp AS $fn$
+BEGIN
+  IF NOT EXISTS (
+      SELECT 1 FROM public.ward_audit_entry a
+      WHERE a.resource_type = OLD.resource_type AND a.resource_id = OLD.id AND a.action = 'purge'
+        AND a.xmin = pg_current_xact_id()::xid) THEN
+    RAISE EXCEPTION 'a resource version is removed only by a purge audited in the same transaction'
+      USING ERRCODE = 'insufficient_privilege';
+  END IF;
+  RETURN NULL;
+END
+$fn$;
+CREATE CONSTRAINT TRIGGER ward_resource_version_purge_audited AFTER DELETE ON ward_resource_version
+  DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ward_resource_version_purge_audited();
 `,
 } as const;
