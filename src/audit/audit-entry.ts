@@ -11,6 +11,8 @@ export const AUDIT_ACTIONS = [
   'update',
   'patch',
   'delete',
+  /** `$purge`: a resource and its whole history removed by the purge role (how many versions in the detail; never content). */
+  'purge',
   'search',
   'history',
   'request',

@@ -57,6 +57,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   update: { type: REST, interaction: 'update', code: 'U' },
   patch: { type: REST, interaction: 'patch', code: 'U' },
   delete: { type: REST, interaction: 'delete', code: 'D' },
+  purge: { type: REST, interaction: 'operation', code: 'D' },
   search: { type: REST, interaction: 'search-type', code: 'E' },
   history: { type: REST, interaction: 'history', code: 'R' },
   request: { type: REST, code: 'E' },

@@ -64,6 +64,8 @@ export function registerFhirRoutes(
   // Each resource the operation returns is decided as a search match would be (ADR 0017).
   bind('GET', '/:type/:id/$everything', 'search', 'everything');
   bind('POST', '/:type/:id/$everything', 'search', 'everything');
+  // A FHIR operation of its own, not a DELETE flag: destroying history is a different action (ADR 0018).
+  bind('POST', '/:type/:id/$purge', 'purge', 'purge');
   bind('GET', '/:type/:id/:compartmentType', 'search', 'search');
 }
 

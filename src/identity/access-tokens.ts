@@ -1,7 +1,16 @@
 import { createHash, type KeyObject, randomUUID } from 'node:crypto';
 import { calculateJwkThumbprint, decodeJwt, exportJWK, type JWK, errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { WardError } from '../fhir/index.js';
-import { isRole, kindOfSubject, type Principal, parseScopes, type Role, ScopeSyntaxError } from '../policy/index.js';
+import {
+  isRole,
+  kindOfSubject,
+  type Principal,
+  parseScopes,
+  type Role,
+  ScopeSyntaxError,
+  SEPARATION_TEXT,
+  separationRefusal,
+} from '../policy/index.js';
 
 export const ACCESS_TOKEN_ALG = 'ES256';
 
@@ -181,6 +190,9 @@ function checkMintRequest(r: MintRequest): void {
   if (!SUBJECT.test(r.sub)) throw new TokenRequestError('--sub must be "system" or a FHIR reference such as Practitioner/123');
   if (r.roles.length === 0) throw new TokenRequestError('at least one --role is required');
   for (const role of r.roles) if (!isRole(role)) throw new TokenRequestError(`unknown role: ${role}`);
+  // The purge role is held alone (164.312(c)(1)): a token naming it beside another role is not minted.
+  // (A token mixing administrative and clinical roles is refused where it is used, by the admin API.)
+  if (separationRefusal(r.roles as Role[]) === 'purge-and-other') throw new TokenRequestError(SEPARATION_TEXT['purge-and-other']);
   try {
     parseScopes(r.scope);
   } catch (e) {

@@ -26,7 +26,7 @@ import { checkUsername, foldUsername } from './usernames.js';
 export const DEFAULT_ENROLLMENT_TTL_SECONDS = 72 * 3600;
 const MAX_ENROLLMENT_TTL_SECONDS = 30 * 24 * 3600;
 /** Roles that only a patient account (or, later, a proxy or a service) holds. */
-export const NON_WORKFORCE_ROLES: readonly Role[] = ['patient', 'proxy', 'system'];
+export const NON_WORKFORCE_ROLES: readonly Role[] = ['patient', 'proxy', 'system', 'purge'];
 const PRACTITIONER = /^Practitioner\/[A-Za-z0-9\-.]{1,64}$/;
 const ORGANIZATION = /^Organization\/[A-Za-z0-9\-.]{1,64}$/;
 const FHIR_ID = /^[A-Za-z0-9\-.]{1,64}$/;
@@ -231,8 +231,8 @@ export class Accounts {
       if (user.kind !== 'workforce') throw invalid('Only workforce accounts have roles to change');
       const before = user.roles as readonly Role[];
       const after = next(before);
-      if (after.some((r) => r === 'patient' || r === 'proxy' || r === 'system'))
-        throw invalid('A workforce account cannot hold the roles patient, proxy or system');
+      if (after.some((r) => NON_WORKFORCE_ROLES.includes(r)))
+        throw invalid('A workforce account cannot hold the roles patient, proxy, system or purge');
       const separation = separationRefusal(after);
       if (separation) throw invalid(SEPARATION_TEXT[separation]);
       const change = action === 'role-grant' ? 'grant-role' : 'revoke-role';
@@ -329,7 +329,7 @@ export function planAccount(r: CreateUserRequest): AccountPlan {
     return { username, name, kind: 'patient', roles, fhirUser: `Patient/${r.patient}` };
   }
   if (roles.some((role) => NON_WORKFORCE_ROLES.includes(role))) {
-    throw invalid('A workforce account cannot hold the roles patient, proxy or system (a patient account needs --patient)');
+    throw invalid('A workforce account cannot hold the roles patient, proxy, system or purge (a patient account needs --patient)');
   }
   if (r.practitioner !== undefined && !PRACTITIONER.test(r.practitioner)) throw invalid('--practitioner must be Practitioner/<id>');
   const separation = separationRefusal(roles);

@@ -10,9 +10,17 @@ import type { SensitivityCode } from './security-labels.js';
  */
 export const POLICY_VERSION = 'ward-policy-3';
 
-/** What a role may do; FHIR interactions map onto these (vread → read, patch → update, history → read/search). */
-export type AccessAction = 'read' | 'search' | 'create' | 'update' | 'delete' | 'export';
-export const ACCESS_ACTIONS: readonly AccessAction[] = ['read', 'search', 'create', 'update', 'delete', 'export'];
+/** What a role may do with data; FHIR interactions map onto these (vread → read, patch → update, history → read/search). */
+export type DataAction = 'read' | 'search' | 'create' | 'update' | 'delete' | 'export';
+/**
+ * `purge` removes a resource with every version, its current pointer and its search-index rows
+ * (164.312(c)(1): history is destroyed only by the dedicated purge role, and audited). It is not a
+ * data action: no organization override names it, and only the `purge` role's grant holds it.
+ */
+export type AccessAction = DataAction | 'purge';
+export const ACCESS_ACTIONS: readonly DataAction[] = ['read', 'search', 'create', 'update', 'delete', 'export'];
+/** The one role whose grant holds `purge` (checked when the policy loads). */
+export const PURGE_ROLE = 'purge';
 
 export interface TypeGrant {
   readonly id: string;
@@ -197,6 +205,8 @@ export const ACCESS_POLICY: Readonly<Record<Role, RolePolicy>> = {
   patient: { grants: [{ id: 'grant/patient/own-record', types: '*', actions: READ }], masks: {}, sensitive: '*', clinical: false },
   proxy: { grants: [{ id: 'grant/proxy/linked-record', types: '*', actions: READ }], masks: {}, sensitive: [], clinical: false },
   system: { grants: [{ id: 'grant/system/*', types: '*', actions: ALL }], masks: {}, sensitive: '*', clinical: false },
+  // Destroys history and nothing else: it cannot read, search, write or export a resource, sees no label.
+  purge: { grants: [{ id: 'grant/purge/*', types: '*', actions: ['purge'] }], masks: {}, sensitive: [], clinical: false },
 };
 
 /** The grant of a role that allows an action on a type (`undefined` type: a system-wide query). */
@@ -230,12 +240,19 @@ export function maskIn(policy: RolePolicy, resourceType: string | undefined): Ma
 /**
  * The policy's own invariants, checked when the module loads (a broken policy is a start-up
  * TypeError, not a run-time surprise) and on every organization override before it is stored: a
- * masked type is never writable by the masked role, and no grant names an unknown action.
+ * masked type is never writable by the masked role, no grant names an unknown action, and `purge`
+ * is granted to the purge role alone, on a grant of its own.
  */
 export function checkPolicy(policy: Readonly<Record<string, RolePolicy>>): void {
   for (const [role, p] of Object.entries(policy)) {
     for (const grant of p.grants) {
-      for (const a of grant.actions) if (!ACCESS_ACTIONS.includes(a)) throw new TypeError(`policy: ${grant.id} names an unknown action`);
+      for (const a of grant.actions) {
+        if (a === 'purge' && role !== PURGE_ROLE)
+          throw new TypeError(`policy: ${grant.id} grants purge to a role other than ${PURGE_ROLE}`);
+        if (a === 'purge' && grant.actions.length > 1) throw new TypeError(`policy: ${grant.id} grants purge beside other actions`);
+        if (a !== 'purge' && !(ACCESS_ACTIONS as readonly string[]).includes(a))
+          throw new TypeError(`policy: ${grant.id} names an unknown action`);
+      }
     }
     for (const type of Object.keys(p.masks)) {
       const writable = (['create', 'update', 'delete'] as const).some((a) => grantIn(p, type, a) !== undefined);

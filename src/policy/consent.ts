@@ -227,6 +227,7 @@ function actionCodes(action: AccessAction): readonly string[] {
       return ['collect'];
     case 'update':
     case 'delete':
+    case 'purge':
       return ['correct'];
   }
 }

@@ -7,6 +7,7 @@ import { noteKindOf } from './part2.js';
 import type { Principal, Role } from './principal.js';
 import type { Permission, ResourceScope } from './scopes.js';
 import { type Labels, labelsOf, type SecurityLabel, type SensitivityCode, sensitivityClass } from './security-labels.js';
+import { SEPARATION_TEXT, separationRefusal } from './separation.js';
 
 export type PolicyAction =
   | 'create'
@@ -19,7 +20,9 @@ export type PolicyAction =
   | 'history-instance'
   | 'history-type'
   | 'history-system'
-  | 'export';
+  | 'export'
+  /** `$purge`: remove a resource and its whole history (the purge role only; ADR 0018). */
+  | 'purge';
 
 /** SMART v2 permission each action needs (Bulk Data export reads). */
 export const PERMISSION_OF: Readonly<Record<PolicyAction, Permission>> = {
@@ -34,6 +37,8 @@ export const PERMISSION_OF: Readonly<Record<PolicyAction, Permission>> = {
   'history-type': 's',
   'history-system': 's',
   export: 'r',
+  // Destroying history needs delete permission in the scope as well as the purge role.
+  purge: 'd',
 };
 
 /** The access-policy action each FHIR interaction is decided as. */
@@ -49,6 +54,7 @@ export const ACCESS_ACTION_OF: Readonly<Record<PolicyAction, AccessAction>> = {
   'history-type': 'search',
   'history-system': 'search',
   export: 'export',
+  purge: 'purge',
 };
 
 /**
@@ -132,6 +138,11 @@ export function decide(principal: Principal, action: PolicyAction, target: Polic
 
 export function evaluate(principal: Principal, action: PolicyAction, target: PolicyTarget, facts?: PolicyFacts): Evaluation {
   const policies = facts?.policies?.length ? facts.policies : [DEFAULT_POLICY];
+  // Separation of duties, whatever the token says: the purge role acts alone or not at all.
+  if (separationRefusal(principal.roles) === 'purge-and-other') {
+    const reasons = [{ rule: 'separation/purge', text: SEPARATION_TEXT['purge-and-other'] }];
+    return { decision: { effect: 'deny', reasons: render(policies[0] as EffectivePolicy, reasons) }, reasons };
+  }
   // A member of several organizations with overrides is held to each of them: deny wins.
   let permit: Evaluation | undefined;
   for (const policy of policies) {

@@ -4,8 +4,10 @@ export {
   type AccessAction,
   CLINICIAN_LABELS,
   checkPolicy,
+  type DataAction,
   type MaskRule,
   POLICY_VERSION,
+  PURGE_ROLE,
   type RolePolicy,
   type TypeGrant,
 } from './access-policy.js';
@@ -62,5 +64,12 @@ export {
   type SensitivityCode,
   securityCodings,
 } from './security-labels.js';
-export { ADMINISTRATIVE_ROLES, CLINICAL_ROLES, SEPARATION_TEXT, type SeparationRefusal, separationRefusal } from './separation.js';
+export {
+  ADMINISTRATIVE_ROLES,
+  CLINICAL_ROLES,
+  SEPARATION_TEXT,
+  type SeparationRefusal,
+  SOLITARY_ROLES,
+  separationRefusal,
+} from './separation.js';
 export { checkStepUp, DEFAULT_STEP_UP_SECONDS, MAX_STEP_UP_SECONDS, type StepUpCheck } from './step-up.js';

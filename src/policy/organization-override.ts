@@ -2,8 +2,8 @@ import { isResourceType } from '../fhir/index.js';
 import {
   ACCESS_ACTIONS,
   ACCESS_POLICY,
-  type AccessAction,
   CLINICIAN_LABELS,
+  type DataAction,
   DEMOGRAPHICS,
   DIRECTORY,
   FINANCIAL,
@@ -27,7 +27,7 @@ export interface OrganizationOverride {
 export interface AccessRuleInput {
   /** `*` only when taking away; a widening names its types. */
   readonly types: '*' | readonly string[];
-  readonly actions: readonly AccessAction[];
+  readonly actions: readonly DataAction[];
 }
 
 export interface RoleOverride {
@@ -57,9 +57,10 @@ export type OverrideCheck =
 /**
  * Roles no organization may change. Oversight (privacy officer, auditor) must not be weakened by
  * the administrator it oversees; a patient's and a proxy's reach is the right of access
- * (164.524), not a local choice; `system` is a service, not an organization's member.
+ * (164.524), not a local choice; `system` is a service, not an organization's member; `purge`
+ * destroys history (164.312(c)(1)) and is widened or narrowed by no one.
  */
-export const FIXED_ROLES: readonly Role[] = ['privacy-officer', 'auditor', 'patient', 'proxy', 'system'];
+export const FIXED_ROLES: readonly Role[] = ['privacy-officer', 'auditor', 'patient', 'proxy', 'system', 'purge'];
 /** Clinical roles may be widened up to what a physician may do by default. */
 const CLINICAL: readonly Role[] = ['physician', 'nurse', 'medical-assistant', 'pharmacist', 'lab-technician'];
 /** Administrative roles are widened only within administrative data: never a clinical resource. */
@@ -164,7 +165,7 @@ function rules(value: unknown, at: string, mayUseStar: boolean, refuse: Refuse):
     }
     onlyKeys(rule, ['types', 'actions'], path, refuse);
     const { types, actions } = rule;
-    if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => ACCESS_ACTIONS.includes(a as AccessAction)))
+    if (!Array.isArray(actions) || actions.length === 0 || !actions.every((a) => ACCESS_ACTIONS.includes(a as DataAction)))
       refuse(`${path}.actions`, 'limit/shape', `actions are some of ${ACCESS_ACTIONS.join(', ')}`);
     if (types === '*') {
       if (!mayUseStar) refuse(`${path}.types`, 'limit/explicit-types', 'a widening names its resource types');

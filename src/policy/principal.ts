@@ -15,6 +15,8 @@ export const ROLES = [
   'patient',
   'proxy',
   'system',
+  /** A service role that may only hard-purge a resource (164.312(c)(1)); it reads nothing and is held alone. */
+  'purge',
 ] as const;
 export type Role = (typeof ROLES)[number];
 

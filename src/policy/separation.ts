@@ -10,10 +10,18 @@ export const ADMINISTRATIVE_ROLES: readonly Role[] = ['system-admin'];
 /** Roles that treat patients; named in refusals so the operator sees which rule applied. */
 export const CLINICAL_ROLES: readonly Role[] = ['physician', 'nurse', 'medical-assistant', 'pharmacist', 'lab-technician'];
 
-export type SeparationRefusal = 'clinical-and-administrative' | 'administrative-and-other';
+/**
+ * Roles held alone by a principal of their own: the purge role destroys history (164.312(c)(1)),
+ * so it sits on a dedicated service identity and never beside a role that reads or writes PHI.
+ */
+export const SOLITARY_ROLES: readonly Role[] = ['purge'];
 
-/** Whether one account may hold these roles together; pure. */
+export type SeparationRefusal = 'clinical-and-administrative' | 'administrative-and-other' | 'purge-and-other';
+
+/** Whether one principal (account or token) may hold these roles together; pure. */
 export function separationRefusal(roles: readonly Role[]): SeparationRefusal | undefined {
+  const distinct = new Set(roles);
+  if (roles.some((r) => SOLITARY_ROLES.includes(r)) && distinct.size > 1) return 'purge-and-other';
   const admin = roles.filter((r) => ADMINISTRATIVE_ROLES.includes(r));
   if (admin.length === 0 || admin.length === roles.length) return undefined;
   return roles.some((r) => CLINICAL_ROLES.includes(r)) ? 'clinical-and-administrative' : 'administrative-and-other';
@@ -22,4 +30,5 @@ export function separationRefusal(roles: readonly Role[]): SeparationRefusal | u
 export const SEPARATION_TEXT: Readonly<Record<SeparationRefusal, string>> = {
   'clinical-and-administrative': 'An account cannot hold both a clinical and an administrative role; administrators use a separate account',
   'administrative-and-other': 'An administrative role is held alone; administrators use a separate account',
+  'purge-and-other': 'The purge role is held alone, by a dedicated service identity',
 };

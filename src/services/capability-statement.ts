@@ -85,6 +85,7 @@ export function capabilityStatement(options: { baseUrl: string; version: string;
           },
           { code: 'batch', documentation: 'Each entry independent, with its own status or OperationOutcome.' },
         ],
+        operation: [PURGE_OPERATION],
       },
     ],
   };
@@ -96,6 +97,14 @@ const EVERYTHING_OPERATION = {
   definition: 'http://hl7.org/fhir/OperationDefinition/Patient-everything',
   documentation:
     'GET or POST on Patient/[id]/$everything: the Patient, its compartment, and the resources in no patient compartment that those reference, each decided by policy like a search match; start/end (care dates), _since, _type, _count; paged by next links.',
+};
+
+/** `[type]/[id]/$purge` (ADR 0018): Ward's own operation, for the purge role only. */
+const PURGE_OPERATION = {
+  name: 'purge',
+  definition: 'https://ward.health/fhir/OperationDefinition/purge',
+  documentation:
+    'POST on [type]/[id]/$purge: removes the resource with every version, its current pointer and its search index, audited in the same transaction. Only a token of the dedicated purge role is permitted; every other role gets 403.',
 };
 
 /** What each parameter type supports beyond plain values (ADR 0007, ADR 0011); chaining and `_has` go through reference parameters. */

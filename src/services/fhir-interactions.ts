@@ -157,6 +157,17 @@ export class FhirInteractions {
     return { status: 200, headers: {}, body: searchBundle({ path, baseUrl: this.#baseUrl, request, page, pageSize, shape }) };
   }
 
+  /** `[type]/[id]/$purge` (POST): the resource and its whole history removed, by the purge role only (ADR 0018). */
+  async purge(req: FhirRequest): Promise<FhirResponse> {
+    const { resourceType, id } = typeAndId(req);
+    const { versions } = await this.#vault.purge.resource(req.principal, req.ctx, resourceType, id);
+    return {
+      status: 200,
+      headers: {},
+      body: informationOutcome(`Purged: ${versions} version(s), the current pointer and the search index rows were removed.`),
+    };
+  }
+
   /** `Patient/{id}/$everything` (GET or POST); see everything-interaction.ts. */
   everything(req: FhirRequest): Promise<FhirResponse> {
     return patientEverything(this.#vault, this.#baseUrl, req);

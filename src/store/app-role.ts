@@ -6,7 +6,9 @@ import type { Database } from './database.js';
  * and it cannot disable the append-only triggers or drop the log, because only an owner can.
  * Audit partitions (ADR 0008) get no grant: rows reach them through the parent, whose grants are
  * the ones checked, so no partition, present or created later, can be changed or read directly.
- * Accounts get no DELETE either: a user id is never reissued (164.312(a)(2)(i)).
+ * Accounts get no DELETE either: a user id is never reissued (164.312(a)(2)(i)). Nor do resource
+ * versions or current pointers (164.312(c)(1)): history is destroyed only by the owner's
+ * `ward_purge_resource` function (migration 21, ADR 0018), one named resource at a time.
  */
 export interface AppRole {
   readonly name: string;
@@ -46,7 +48,10 @@ export async function provisionAppRole(db: Database, role: AppRole): Promise<voi
     GRANT CONNECT ON DATABASE ${quoteIdent(me.db)} TO ${role.name};
     GRANT USAGE ON SCHEMA public TO ${role.name};
     REVOKE ALL ON ALL TABLES IN SCHEMA public FROM ${role.name};
-    GRANT SELECT, INSERT, UPDATE, DELETE ON ward_resource, ward_resource_version TO ${role.name};
+    GRANT SELECT, INSERT, UPDATE ON ward_resource TO ${role.name};
+    GRANT SELECT, INSERT ON ward_resource_version TO ${role.name};
+    REVOKE ALL ON ALL FUNCTIONS IN SCHEMA public FROM ${role.name};
+    GRANT EXECUTE ON FUNCTION ward_purge_resource(text, text) TO ${role.name};
     GRANT SELECT, INSERT, DELETE ON ward_search_token, ward_search_date, ward_search_reference, ward_search_number,
       ward_search_uri, ward_search_blind TO ${role.name};
     GRANT SELECT, INSERT ON ward_data_key TO ${role.name};

@@ -14,6 +14,7 @@ import { migration0013 } from './migrations/0013-smart-launch.js';
 import { migration0014 } from './migrations/0014-step-up.js';
 import { migration0017 } from './migrations/0017-organization-policy.js';
 import { migration0019 } from './migrations/0019-password-compromise.js';
+import { migration0021 } from './migrations/0021-purge.js';
 
 export interface Migration {
   readonly version: number;
@@ -37,6 +38,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0014,
   migration0017,
   migration0019,
+  migration0021,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */

@@ -38,6 +38,7 @@ export { PART2_CONSENT_EXTENSION, PART2_NOTICE_EXTENSION, PART2_NOTICE_LABEL } f
 export type { Part2EmergencyRecord } from './part2-emergency-records.js';
 export type { Part2Accounting, Part2Operations } from './part2-operations.js';
 export { policyFactTypesFor } from './policy-facts.js';
+export type { PurgeOperations, PurgeResult } from './purge-operations.js';
 export type { ReindexBatch } from './reindex-operations.js';
 export { Vault } from './vault.js';
 export type { DeleteResult, HistoryEntry, HistoryPage, SearchPage, VaultDeps, VersionedResource, WriteResult } from './vault-types.js';

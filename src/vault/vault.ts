@@ -40,6 +40,7 @@ import { OrganizationPolicyOperations } from './organization-policy-operations.j
 import { discloseFromPart2 } from './part2-disclosure.js';
 import { Part2Operations } from './part2-operations.js';
 import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
+import { PurgeOperations } from './purge-operations.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
 import { type SearchDeps, SearchOperations } from './search-operations.js';
@@ -90,6 +91,8 @@ export class Vault {
   readonly part2: Part2Operations;
   /** Organization policy overrides: versioned, audited, managed by the system administrator (ADR 0015). */
   readonly organizationPolicy: OrganizationPolicyOperations;
+  /** Hard purge of one resource and its history, by the purge role only (164.312(c)(1), ADR 0018). */
+  readonly purge: PurgeOperations;
   readonly #policies = new OrganizationPolicies();
   /** What the current operation of a principal loaded (null: none apply), so its fact batches need not ask again. */
   readonly #prepared = new WeakMap<Principal, readonly EffectivePolicy[] | null>();
@@ -127,6 +130,7 @@ export class Vault {
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
     this.part2 = new Part2Operations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.organizationPolicy = new OrganizationPolicyOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
+    this.purge = new PurgeOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     const searchDeps: SearchDeps = {
       ...deps,
       run: this.#run,

@@ -67,6 +67,9 @@ const table: [string, unknown, string][] = [
     'limit/fixed-role',
   ],
   ['widens the auditor', { roles: { auditor: { grant: [{ types: ['Patient'], actions: ['read'] }] } } }, 'limit/fixed-role'],
+  // 164.312(c)(1): purge is no data action an organization can hand out, and the purge role is the same everywhere.
+  ['gives physicians purge', { roles: { physician: { grant: [{ types: ['Observation'], actions: ['purge'] }] } } }, 'limit/shape'],
+  ['widens the purge role', { roles: { purge: { grant: [{ types: ['Patient'], actions: ['read'] }] } } }, 'limit/fixed-role'],
   ['lifts the relationship requirement', { roles: { physician: { clinical: false } } }, 'limit/unknown-key'],
   ['sets an unknown top-level key', { breakGlass: 'disabled', superuser: true }, 'limit/unknown-key'],
   ['names a role Ward does not have', { roles: { wizard: {} } }, 'limit/unknown-role'],
