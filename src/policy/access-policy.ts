@@ -8,7 +8,7 @@ import type { SensitivityCode } from './security-labels.js';
  * whether the role may use break-glass. Versioned with the code; every reason a decision gives
  * starts with a rule id from here. The exact rules are in docs/adr/0009-access-policy.md.
  */
-export const POLICY_VERSION = 'ward-policy-3';
+export const POLICY_VERSION = 'ward-policy-4';
 
 /** What a role may do with data; FHIR interactions map onto these (vread → read, patch → update, history → read/search). */
 export type DataAction = 'read' | 'search' | 'create' | 'update' | 'delete' | 'export';

@@ -4,12 +4,12 @@ import type { Role } from './principal.js';
 import { sensitivityClass } from './security-labels.js';
 
 /**
- * The policy a decision is made under: the default (`ward-policy-3`), or the default with one
+ * The policy a decision is made under: the default (`ward-policy-4`), or the default with one
  * organization's override applied. Its version names both, and every reason a decision gives
  * starts with it, so an audit entry says which override (and which version of it) decided.
  */
 export interface EffectivePolicy {
-  /** `ward-policy-3`, or `ward-policy-3+Organization/<id>@v<n>`. */
+  /** `ward-policy-4`, or `ward-policy-4+Organization/<id>@v<n>`. */
   readonly version: string;
   readonly roles: Readonly<Record<Role, RolePolicy>>;
   /** False when the organization disabled break-glass: grants then lift nothing. */

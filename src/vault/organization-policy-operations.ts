@@ -12,7 +12,7 @@ export interface OrganizationPolicyView {
   readonly organization: string;
   /** 0: no override, the default policy applies. */
   readonly version: number;
-  /** The version string decisions under it carry (`ward-policy-3+Organization/<id>@v<n>`). */
+  /** The version string decisions under it carry (`ward-policy-4+Organization/<id>@v<n>`). */
   readonly policyVersion: string;
   readonly document: OrganizationOverride | null;
   readonly changedBy?: string;

@@ -95,7 +95,7 @@ describe.each(engines())('organization policy overrides through the admin API, o
         detail: { refused: expect.stringContaining(rule) },
       });
     }
-    expect((await admin.get(policyUrl(UNIT))).body).toMatchObject({ version: 0, document: null, policyVersion: 'ward-policy-3' });
+    expect((await admin.get(policyUrl(UNIT))).body).toMatchObject({ version: 0, document: null, policyVersion: 'ward-policy-4' });
     expect((await admin.get(`Observation/${id.OA}`)).status).toBe(403);
   });
 
@@ -107,7 +107,7 @@ describe.each(engines())('organization policy overrides through the admin API, o
       organization: OTHER,
       version: 1,
       changedBy: 'Practitioner/org-admin',
-      policyVersion: `ward-policy-3+${OTHER}@v1`,
+      policyVersion: `ward-policy-4+${OTHER}@v1`,
     });
     expect(first.entries).toHaveLength(1);
     expect(first.entries[0]).toMatchObject({
@@ -158,7 +158,7 @@ describe.each(engines())('organization policy overrides through the admin API, o
 
     const refused = await audited(t.ward, () => (c.docA as FhirClient).post('Observation', observation(id.A as string)));
     expect(refused.res.status).toBe(403);
-    expect(refused.entries[0].decision.reasons[0]).toMatch(new RegExp(`^ward-policy-3\\+Organization/unit-a@v${version}/default-deny`));
+    expect(refused.entries[0].decision.reasons[0]).toMatch(new RegExp(`^ward-policy-4\\+Organization/unit-a@v${version}/default-deny`));
     expect((await c.docA?.get(`Observation/${id.OA}`))?.status).toBe(403);
     // Another organization's physician is decided by the default policy.
     expect((await c.docB?.get(`Observation/${id.OB}`))?.status).toBe(200);
@@ -166,13 +166,13 @@ describe.each(engines())('organization policy overrides through the admin API, o
     const why = await c.officer?.get(
       `/admin/policy/explain?principal=Practitioner/doc-a&role=physician&action=read&target=Observation/${id.OA}&organization=${UNIT}`,
     );
-    expect(why?.body).toMatchObject({ effect: 'deny', policyVersion: `ward-policy-3+${UNIT}@v${version}` });
+    expect(why?.body).toMatchObject({ effect: 'deny', policyVersion: `ward-policy-4+${UNIT}@v${version}` });
 
     const reverted = await change(UNIT, {}, version);
     expect(reverted.status).toBe(200);
     const read = await audited(t.ward, () => (c.docA as FhirClient).get(`Observation/${id.OA}`));
     expect(read.res.status).toBe(200);
-    expect(read.entries[0].decision.reasons.join('\n')).toContain(`ward-policy-3+${UNIT}@v${version + 1}/relationship/unit`);
+    expect(read.entries[0].decision.reasons.join('\n')).toContain(`ward-policy-4+${UNIT}@v${version + 1}/relationship/unit`);
   });
 
   it('164.312(a)(2)(ii) · 170.315(d)(6): break-glass disabled for an organization — its members’ requests are refused with a clear OperationOutcome and audited, a grant already in force stops lifting, and other organizations keep it', async () => {
@@ -217,7 +217,7 @@ describe.each(engines())('organization policy overrides through the admin API, o
       outcome: { status: 403, code: 'WARD_BREAK_GLASS_DISABLED' },
     });
     expect(refused.entries[0].decision.reasons[0]).toBe(
-      `ward-policy-3+${UNIT}@v${version}/break-glass/disabled: ${UNIT} disabled break-glass`,
+      `ward-policy-4+${UNIT}@v${version}/break-glass/disabled: ${UNIT} disabled break-glass`,
     );
 
     // A physician of another organization still breaks the glass.

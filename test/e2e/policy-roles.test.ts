@@ -289,7 +289,7 @@ describe.each(engines())('access policy per role, with relationships, consents a
       `/admin/policy/explain?principal=Practitioner/${who}&role=physician&action=read&target=Observation/${id.OA}${extra}`;
     const { res, entries } = await audited(t.ward, () => officer.get(url('doc-none')));
     expect(res.status).toBe(200);
-    expect(res.body).toMatchObject({ policyVersion: 'ward-policy-3', effect: 'deny', target: `Observation/${id.OA}` });
+    expect(res.body).toMatchObject({ policyVersion: 'ward-policy-4', effect: 'deny', target: `Observation/${id.OA}` });
     expect(res.body.reasons.map((r: { rule: string }) => r.rule)).toContain('relationship/required');
     expect(res.raw.body).not.toMatch(/8867-4|beats|Alpha/);
     expect(entries).toHaveLength(1);

@@ -151,10 +151,10 @@ describe('proxies', () => {
 describe('explain', () => {
   it('returns the decision and the rule ids behind it, in order', () => {
     const e = explain(doctor, 'read', obs([sensitivity('HIV')]), facts(careTeam));
-    expect(e.policyVersion).toBe('ward-policy-3');
+    expect(e.policyVersion).toBe('ward-policy-4');
     expect(e.decision.effect).toBe('permit');
     expect(e.reasons.map((r) => r.rule)).toEqual(['grant/physician/*', 'scope', 'relationship/care-team', 'label/HIV']);
-    expect(e.decision.reasons).toEqual(e.reasons.map((r) => `ward-policy-3/${r.rule}: ${r.text}`));
+    expect(e.decision.reasons).toEqual(e.reasons.map((r) => `ward-policy-4/${r.rule}: ${r.text}`));
   });
   it('explains a denial by the rule that refused', () => {
     const e = explain(person('Practitioner/adm', 'system-admin'), 'read', obs());

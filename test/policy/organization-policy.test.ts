@@ -115,7 +115,7 @@ describe('organization overrides: the hard limits', () => {
 
   it('a stored override that breaks a limit (written around the API) grants nothing, and its version says so', () => {
     const broken = under({ roles: { 'system-admin': { grant: [{ types: ['Observation'], actions: ['read'] }] } } });
-    expect(broken.version).toBe('ward-policy-3+Organization/unit-a@v3!invalid');
+    expect(broken.version).toBe('ward-policy-4+Organization/unit-a@v3!invalid');
     const admin = person('Practitioner/adm', 'system-admin');
     expect(decide(admin, 'read', { resourceType: 'Observation' }, facts({ policies: [broken] })).effect).toBe('deny');
     expect(decide(admin, 'read', { resourceType: 'Organization' }, facts({ policies: [broken] })).effect).toBe('deny');
@@ -127,11 +127,11 @@ describe('organization overrides: decisions under them', () => {
     const policy = under({ roles: { nurse: { withhold: [{ types: ['Observation'], actions: ['create', 'update'] }] } } });
     const d = decide(nurse, 'create', { resourceType: 'Observation' }, facts({ policies: [policy] }));
     expect(d.effect).toBe('deny');
-    expect(d.reasons[0]).toMatch(/^ward-policy-3\+Organization\/unit-a@v3\/default-deny:/);
+    expect(d.reasons[0]).toMatch(/^ward-policy-4\+Organization\/unit-a@v3\/default-deny:/);
     // Reading is untouched, and says which policy decided.
     const read = decide(nurse, 'read', obs(), facts({ ...careTeam, policies: [policy] }));
     expect(read.effect).toBe('permit');
-    expect(read.reasons[0]).toMatch(/^ward-policy-3\+Organization\/unit-a@v3\/grant\/nurse\/nursing/);
+    expect(read.reasons[0]).toMatch(/^ward-policy-4\+Organization\/unit-a@v3\/grant\/nurse\/nursing/);
     // Without the override, the default decides.
     expect(decide(nurse, 'create', { resourceType: 'Observation' }, facts()).effect).toBe('permit');
   });
@@ -142,7 +142,7 @@ describe('organization overrides: decisions under them', () => {
     expect(decide(desk, 'read', { resourceType: 'Account' }, facts()).effect).toBe('deny');
     const d = decide(desk, 'read', { resourceType: 'Account', id: 'a1' }, facts({ policies: [policy] }));
     expect(d.effect).toBe('permit');
-    expect(d.reasons.join('\n')).toContain('override/ward-policy-3+Organization/unit-a@v3/front-desk/grant[0]');
+    expect(d.reasons.join('\n')).toContain('override/ward-policy-4+Organization/unit-a@v3/front-desk/grant[0]');
   });
 
   it('164.502(b): an added mask is an obligation on reads, naming the override', () => {
@@ -180,7 +180,7 @@ describe('organization overrides: decisions under them', () => {
     expect(decide(doctor, 'delete', obs(), facts({ ...careTeam, policies: [b, a] })).effect).toBe('deny');
     const e = explain(doctor, 'read', obs(), facts({ ...careTeam, policies: [a, b] }));
     expect(e.decision.effect).toBe('permit');
-    expect(e.policyVersion).toBe('ward-policy-3+Organization/unit-a@v1 ward-policy-3+Organization/unit-b@v7');
+    expect(e.policyVersion).toBe('ward-policy-4+Organization/unit-a@v1 ward-policy-4+Organization/unit-b@v7');
     expect(explain(doctor, 'read', obs(), facts(careTeam)).policyVersion).toBe(DEFAULT_POLICY.version);
   });
 });
