@@ -145,9 +145,30 @@ export class ClientRegistry {
     return outcome;
   }
 
+  /**
+   * For the audit of an `invalid_client` refusal: the state of a registered client that may not act
+   * (`pending` or `suspended`), so the entry tells "awaiting approval" from "revoked" from unknown.
+   */
+  async inactiveStateOf(clientId: string): Promise<ClientState | undefined> {
+    if (!CLIENT_ID.test(clientId)) return undefined;
+    const state = (await findClient(this.#deps.db, clientId))?.state;
+    return state === 'approved' ? undefined : state;
+  }
+
   find(clientId: string): Promise<ClientRow | undefined> {
     return findClient(this.#deps.db, clientId);
   }
+}
+
+/** `{ clientState }` when an `invalid_client` refusal names a registered client that is pending or suspended. */
+export async function clientStateNote(
+  clients: ClientRegistry,
+  clientId: string | undefined,
+  error: unknown,
+): Promise<{ clientState?: string }> {
+  if (error !== 'invalid_client' || !clientId) return {};
+  const state = await clients.inactiveStateOf(clientId);
+  return state ? { clientState: state } : {};
 }
 
 /** Checks a registration and builds its row; pure. */

@@ -74,13 +74,15 @@ describe.each(engines())('client approval (pending → approved → suspended) o
     return { status: res.statusCode, body: res.json() as Record<string, any> };
   }
 
-  /** A token request that must be refused (invalid_client, no token) and audited once as token-denied with the client id. */
-  async function expectRefused(clientId: string, kid: string, privateKey: Key) {
+  /** A token request that must be refused (invalid_client, no token) and audited once as token-denied with the client id and its state. */
+  async function expectRefused(clientId: string, kid: string, privateKey: Key, state: 'pending' | 'suspended') {
     const { res, entries } = await audited(() => tokenRequest(clientId, kid, privateKey));
     expect(res.status).toBe(401);
     expect(res.body.error).toBe('invalid_client');
     expect(res.body.access_token).toBeUndefined();
-    expect(entries.map((e) => [e.action, e.who.clientId, e.outcome.status])).toEqual([['token-denied', clientId, 401]]);
+    expect(entries.map((e) => [e.action, e.who.clientId, e.outcome.status, e.detail.clientState])).toEqual([
+      ['token-denied', clientId, 401, state],
+    ]);
   }
 
   async function expectGranted(clientId: string, kid: string, privateKey: Key) {
@@ -114,7 +116,7 @@ describe.each(engines())('client approval (pending → approved → suspended) o
     const clientId = created.split('\n').at(-1) ?? '';
     expect(created).toContain(`pending approval: ward client approve ${clientId}`);
     expect(await stateOf(clientId)).toBe('pending');
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'pending');
 
     const approved = await audited(() => approveClient(t.ward, operator(), cli(), clientId));
     expect(approved.res).toBe(`client ${clientId} approved`);
@@ -138,7 +140,7 @@ describe.each(engines())('client approval (pending → approved → suspended) o
     expect((await t.ward.smart.clients.find(clientId))?.stateChangedAt).toEqual(changedAt);
 
     await suspendClient(t.ward, operator(), cli(), clientId);
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'suspended');
     const refused = await audited(() => approveClient(t.ward, operator(), cli(), clientId).catch((e: Error) => e));
     expect(refused.res).toBeInstanceOf(Error);
     expect(String((refused.res as Error).message)).toContain('WARD_CLIENT_SUSPENDED');
@@ -151,7 +153,7 @@ describe.each(engines())('client approval (pending → approved → suspended) o
       },
     ]);
     expect(await stateOf(clientId)).toBe('suspended');
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'suspended');
   });
 
   it('170.315(g)(10)(vi) app governance: a pending public app is refused at the authorize endpoint (shown by Ward, never redirected, audited with its client id) until it is approved', async () => {
@@ -182,7 +184,12 @@ describe.each(engines())('client approval (pending → approved → suspended) o
     expect(refused.res.location).toBeUndefined();
     expect(refused.res.body).toContain('invalid_client');
     expect(refused.entries).toMatchObject([
-      { action: 'authorize', who: { clientId }, outcome: { status: 400, code: 'oauth:invalid_client' } },
+      {
+        action: 'authorize',
+        who: { clientId },
+        outcome: { status: 400, code: 'oauth:invalid_client' },
+        detail: { clientState: 'pending' },
+      },
     ]);
 
     await approveClient(t.ward, operator(), cli(), clientId);
@@ -204,7 +211,7 @@ describe.each(engines())('client approval (pending → approved → suspended) o
     expect(created.statusCode, created.body).toBe(201);
     const clientId = created.json().clientId as string;
     expect(created.json().state).toBe('pending');
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'pending');
 
     const approved = await audited(() => call('POST', `/admin/clients/${clientId}/approve`));
     expect(approved.res.statusCode, approved.res.body).toBe(200);
@@ -236,7 +243,7 @@ describe.each(engines())('client approval (pending → approved → suspended) o
       },
     ]);
     expect(await stateOf(clientId)).toBe('suspended');
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'suspended');
 
     const unknown = await audited(() => call('POST', '/admin/clients/no-such-client/approve'));
     expect(unknown.res.statusCode).toBe(404);
@@ -274,6 +281,6 @@ describe.each(engines())('client approval (pending → approved → suspended) o
       expect(entries.map((e) => [e.action, e.outcome.status])).toEqual([['client-approve', status]]);
     }
     expect(await stateOf(clientId)).toBe('pending');
-    await expectRefused(clientId, kid, privateKey);
+    await expectRefused(clientId, kid, privateKey, 'pending');
   });
 });
