@@ -3,7 +3,7 @@ import { createConnection, createServer, type Server } from 'node:net';
 import { join } from 'node:path';
 import { type AuditArchiveArgs, auditArchive, auditPartitions } from './audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from './audit-commands.js';
-import { type ClientCreateArgs, createClient, suspendClient } from './client-commands.js';
+import { approveClient, type ClientCreateArgs, createClient, suspendClient } from './client-commands.js';
 import { complianceReport } from './compliance-commands.js';
 import { createToken, OperatorCommandError, operatorContext, operatorPrincipal, type TokenCreateArgs } from './operator-commands.js';
 import {
@@ -34,6 +34,7 @@ export type AdminRequest =
   | { command: 'user-unlock'; operator: string; username: string }
   | { command: 'client-create'; operator: string; args: ClientCreateArgs }
   | { command: 'client-suspend'; operator: string; clientId: string }
+  | { command: 'client-approve'; operator: string; clientId: string }
   | { command: 'user-reactivate'; operator: string; username: string }
   | { command: 'user-mark-compromised'; operator: string; username: string }
   | { command: 'compliance-report'; operator: string }
@@ -159,6 +160,11 @@ async function handle(ward: Ward, line: string): Promise<AdminResponse> {
         return {
           ok: true,
           output: await suspendClient(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.clientId),
+        };
+      case 'client-approve':
+        return {
+          ok: true,
+          output: await approveClient(ward, operatorPrincipal(request.operator), operatorContext('admin-socket'), request.clientId),
         };
       default:
         return { ok: false, error: 'unknown command' };

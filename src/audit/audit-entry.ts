@@ -55,6 +55,8 @@ export const AUDIT_ACTIONS = [
   'client-create',
   /** A client application was suspended: its tokens stop working at once. */
   'client-suspend',
+  /** An operator or admin approved a pending client (or was refused: unknown or suspended). */
+  'client-approve',
   /** The authorization server issued tokens (a grant or a refresh); the client id is in `who`. */
   'token-grant',
   /** The authorization server refused a token request; the client id (claimed or known) is in `who`. */

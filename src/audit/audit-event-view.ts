@@ -82,6 +82,7 @@ const ACTIONS: Readonly<Record<AuditAction, ActionView>> = {
   enroll: { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'client-create': { type: dcm('110137', 'User Security Attributes Changed'), code: 'C' },
   'client-suspend': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
+  'client-approve': { type: dcm('110137', 'User Security Attributes Changed'), code: 'U' },
   'token-grant': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'token-denied': { type: dcm('110114', 'User Authentication'), code: 'E' },
   'token-introspect': { type: dcm('110114', 'User Authentication'), code: 'E' },

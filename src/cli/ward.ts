@@ -12,7 +12,7 @@ import {
   type PartitionsReport,
 } from '../app/audit-archive-commands.js';
 import { type AuditVerifyArgs, auditProve, auditVerify } from '../app/audit-commands.js';
-import { type ClientCreateArgs, createClient, suspendClient } from '../app/client-commands.js';
+import { approveClient, type ClientCreateArgs, createClient, suspendClient } from '../app/client-commands.js';
 import { complianceReport } from '../app/compliance-commands.js';
 import { loadConfig, type WardConfig } from '../app/config.js';
 import { importContext, importFiles, importFilesOf } from '../app/import-command.js';
@@ -63,7 +63,11 @@ const USAGE = `usage: ward <command>
   compliance report             print the compliance report as JSON ((d)(13): where MFA is used; audited)
   client create --name <name> (--jwks-file <public JWKS file> | --jwks-url <https URL>) --scope "<allowed scopes>"
                 [--owner <who answers for it>] [--purpose "<why it needs the data>"] [--redirect-uri <uri> …]
-                                register a client app, approved at once; prints its client_id alone last
+                [--pending]
+                                register a client app, approved at once (with --pending: held for review, no
+                                token until approved); prints its client_id alone last
+  client approve <client_id>    approve a pending client (approving an approved one changes nothing; a
+                                suspended one is refused: register it again)
   client suspend <client_id>    stop a client now: its tokens stop working and it gets no new ones
   import <file or dir> …        load FHIR Bundles (transaction, batch, collection) and NDJSON through the vault as
                                 the audited import principal; resumable (ids are preserved, progress is recorded)
@@ -389,6 +393,7 @@ async function client(config: WardConfig, sub: string | undefined, argv: string[
         owner: { type: 'string' },
         purpose: { type: 'string' },
         'redirect-uri': { type: 'string', multiple: true },
+        pending: { type: 'boolean' },
       },
       strict: true,
     });
@@ -404,11 +409,21 @@ async function client(config: WardConfig, sub: string | undefined, argv: string[
       ...(values.owner ? { owner: values.owner } : {}),
       ...(values.purpose ? { purpose: values.purpose } : {}),
       ...(values['redirect-uri']?.length ? { redirectUris: values['redirect-uri'] } : {}),
+      ...(values.pending ? { pending: true } : {}),
     };
     return operatorCommand(
       config,
       { command: 'client-create', operator: operatorName(), args },
       (ward) => createClient(ward, operatorPrincipal(), operatorContext('cli'), args),
+      print,
+    );
+  }
+  if (sub === 'approve' && argv.length === 1 && argv[0]) {
+    const clientId = argv[0];
+    return operatorCommand(
+      config,
+      { command: 'client-approve', operator: operatorName(), clientId },
+      (ward) => approveClient(ward, operatorPrincipal(), operatorContext('cli'), clientId),
       print,
     );
   }

@@ -45,6 +45,7 @@ export function registerAdminRoutes(app: FastifyInstance, admin: AdminApi): void
   );
   bind('GET', '/admin/clients', 'search', 200, (c) => admin.listClients(c.principal, c.ctx));
   bind('POST', '/admin/clients', 'create', 201, (c) => admin.createClient(c.principal, c.ctx, c.body));
+  bind('POST', '/admin/clients/:id/approve', 'update', 200, (c) => admin.approveClient(c.principal, c.ctx, id(c)));
   bind('POST', '/admin/clients/:id/suspend', 'update', 200, (c) => admin.suspendClient(c.principal, c.ctx, id(c)));
 }
 

@@ -24,6 +24,11 @@ export const ERROR_CODES = {
   WARD_INVALID_BUNDLE: { status: 400, issue: 'invalid', text: 'The Bundle cannot be processed as a transaction or batch.' },
   WARD_CONFLICT: { status: 409, issue: 'conflict', text: 'The resource was changed concurrently; retry.' },
   WARD_ALREADY_REVIEWED: { status: 409, issue: 'conflict', text: 'This break-glass grant was already reviewed.' },
+  WARD_CLIENT_SUSPENDED: {
+    status: 409,
+    issue: 'conflict',
+    text: 'A suspended client cannot be approved; review it and register it again (new client id).',
+  },
   WARD_BREAK_GLASS_DISABLED: { status: 403, issue: 'forbidden', text: 'Break-glass is disabled for your organization.' },
   WARD_PRECONDITION_REQUIRED: {
     status: 428,

@@ -152,7 +152,10 @@ export class AdminApi {
     });
   }
 
-  /** `POST /admin/clients`: a backend (or public) client, approved at once as by `ward client create` (201). */
+  /**
+   * `POST /admin/clients`: a backend (or public) client, approved at once as by `ward client create`
+   * (201), or with `"state": "pending"` held for review (`ward client create --pending`).
+   */
   createClient(principal: Principal, ctx: RequestContext, body: unknown): Promise<AdminClientView & { tokenEndpoint: string }> {
     return this.#run(principal, ctx, 'client-create', async () => {
       const b = objectOf(body);
@@ -161,6 +164,7 @@ export class AdminApi {
         throw invalid('redirectUris is a list of URLs');
       // The JWKS may come as the JSON object itself or as its text (what the CLI reads from its file).
       const jwks = b.jwks === undefined ? undefined : typeof b.jwks === 'string' ? b.jwks : JSON.stringify(b.jwks);
+      if (b.state !== undefined && b.state !== 'approved' && b.state !== 'pending') throw invalid('state is "approved" or "pending"');
       const row = await this.#deps.clients.register(principal.id, ctx, {
         name: text(b.name, 'name'),
         owner: b.owner === undefined ? principal.id : text(b.owner, 'owner'),
@@ -169,7 +173,7 @@ export class AdminApi {
         ...(jwks !== undefined ? { jwks } : {}),
         ...(b.jwksUri !== undefined ? { jwksUri: text(b.jwksUri, 'jwksUri') } : {}),
         ...(redirectUris !== undefined ? { redirectUris: redirectUris as string[] } : {}),
-        state: 'approved',
+        state: b.state === 'pending' ? 'pending' : 'approved',
       });
       return { ...clientView(row), tokenEndpoint: `${this.#deps.baseUrl}/oauth/token` };
     });
@@ -182,6 +186,16 @@ export class AdminApi {
       const row = await this.#deps.clients.find(clientId);
       if (!row) throw new WardError('WARD_NOT_FOUND');
       return { ...clientView(row), revoked };
+    });
+  }
+
+  /** `POST /admin/clients/{id}/approve`: a pending client may get tokens from now on (`ward client approve`). */
+  approveClient(principal: Principal, ctx: RequestContext, clientId: string): Promise<AdminClientView & { previousState: string }> {
+    return this.#run(principal, ctx, 'client-approve', async () => {
+      const { previousState } = await this.#deps.clients.approve(principal.id, ctx, clientId);
+      const row = await this.#deps.clients.find(clientId);
+      if (!row) throw new WardError('WARD_NOT_FOUND');
+      return { ...clientView(row), previousState };
     });
   }
 

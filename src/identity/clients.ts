@@ -1,7 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import { WardError } from '../fhir/index.js';
 import { parseScopes, ScopeSyntaxError } from '../policy/index.js';
-import { type ClientRow, type Database, deleteArtifactsOfClient, findClient, insertClient, setClientState } from '../store/index.js';
+import {
+  type ClientRow,
+  type ClientState,
+  type Database,
+  deleteArtifactsOfClient,
+  findClient,
+  insertClient,
+  setClientState,
+} from '../store/index.js';
 import type { CredentialContext } from './credential-audit.js';
 import type { OAuthAudit } from './oauth-audit.js';
 
@@ -10,6 +18,7 @@ export const CLIENT_ASSERTION_ALGS = ['RS384', 'ES384'] as const;
 
 const PRIVATE_JWK_MEMBERS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k'];
 const MAX_TEXT = 200;
+const CLIENT_ID = /^[A-Za-z0-9._-]{1,100}$/;
 
 export interface RegisterClientRequest {
   readonly name: string;
@@ -107,9 +116,59 @@ export class ClientRegistry {
     return result;
   }
 
+  /**
+   * Approves a pending client (the review of a third-party registration): from now on it may get
+   * tokens. Approving an approved client changes nothing and answers as before (idempotent, so a
+   * retried call is harmless; the audit entry says it was already approved). A suspended client is
+   * refused (409 WARD_CLIENT_SUSPENDED): suspension is final, a reviewed app registers again.
+   * The CLI, the admin socket and `POST /admin/clients/{id}/approve` all come here.
+   */
+  async approve(operatorId: string, ctx: CredentialContext, clientId: string): Promise<{ previousState: ClientState }> {
+    const { db, audit, now } = this.#deps;
+    const actor = { kind: 'operator', id: operatorId } as const;
+    const wellFormed = CLIENT_ID.test(clientId);
+    type Outcome = { readonly refused: WardError } | { readonly previousState: ClientState };
+    const outcome = await db.transaction(async (tx): Promise<Outcome> => {
+      const client = wellFormed ? await findClient(tx, clientId, true) : undefined;
+      if (!client) return { refused: new WardError('WARD_NOT_FOUND', { details: [{ diagnostics: 'No client has that id' }] }) };
+      if (client.state === 'suspended') return { refused: new WardError('WARD_CLIENT_SUSPENDED') };
+      if (client.state === 'pending') await setClientState(tx, clientId, 'approved', now());
+      await audit.record(ctx, { action: 'client-approve', actor, status: 200, detail: { clientId, previousState: client.state } }, tx);
+      return { previousState: client.state };
+    });
+    if ('refused' in outcome) {
+      const e = outcome.refused;
+      // The id is named only when it has the shape of one (never arbitrary caller text).
+      await audit.record(ctx, { action: 'client-approve', actor, status: e.status, code: e.code, detail: wellFormed ? { clientId } : {} });
+      throw e;
+    }
+    return outcome;
+  }
+
+  /**
+   * For the audit of an `invalid_client` refusal: the state of a registered client that may not act
+   * (`pending` or `suspended`), so the entry tells "awaiting approval" from "revoked" from unknown.
+   */
+  async inactiveStateOf(clientId: string): Promise<ClientState | undefined> {
+    if (!CLIENT_ID.test(clientId)) return undefined;
+    const state = (await findClient(this.#deps.db, clientId))?.state;
+    return state === 'approved' ? undefined : state;
+  }
+
   find(clientId: string): Promise<ClientRow | undefined> {
     return findClient(this.#deps.db, clientId);
   }
+}
+
+/** `{ clientState }` when an `invalid_client` refusal names a registered client that is pending or suspended. */
+export async function clientStateNote(
+  clients: ClientRegistry,
+  clientId: string | undefined,
+  error: unknown,
+): Promise<{ clientState?: string }> {
+  if (error !== 'invalid_client' || !clientId) return {};
+  const state = await clients.inactiveStateOf(clientId);
+  return state ? { clientState: state } : {};
 }
 
 /** Checks a registration and builds its row; pure. */

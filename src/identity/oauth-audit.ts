@@ -13,6 +13,7 @@ export interface OAuthEvent {
     AuditAction,
     | 'client-create'
     | 'client-suspend'
+    | 'client-approve'
     | 'token-grant'
     | 'token-denied'
     | 'token-introspect'

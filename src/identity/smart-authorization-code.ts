@@ -1,6 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { errors } from 'oidc-provider';
 import type { RequestContext } from '../audit/index.js';
+import { type ClientRegistry, clientStateNote } from './clients.js';
 import type { OAuthAudit } from './oauth-audit.js';
 import type { SmartLaunches } from './smart-launch.js';
 
@@ -142,7 +143,7 @@ const QUIET_PATHS = new Set(['/jwks', '/.well-known/openid-configuration']);
  * error handler. Public metadata that answers is not audited. If the audit log cannot take the
  * entry, the answer becomes 503 and no code leaves (invariant 2).
  */
-export function auditAuthorizationRequests(audit: OAuthAudit, contexts: WeakMap<IncomingMessage, RequestContext>) {
+export function auditAuthorizationRequests(audit: OAuthAudit, contexts: WeakMap<IncomingMessage, RequestContext>, clients: ClientRegistry) {
   return async (ctx: CodeFlowContext, next: () => Promise<void>) => {
     if (TOKEN_PATHS.has(ctx.path) && ctx.method === 'POST') return next();
     await next();
@@ -168,6 +169,7 @@ export function auditAuthorizationRequests(audit: OAuthAudit, contexts: WeakMap<
           path: ctx.path.startsWith('/auth/') ? '/auth/:uid' : ctx.path.slice(0, 64),
           result: outcome.result,
           ...(outcome.error && ctx.state.wardReason ? { reason: ctx.state.wardReason } : {}),
+          ...(await clientStateNote(clients, clientId, outcome.error)),
         },
       });
     } catch {

@@ -6,7 +6,7 @@ import type { RequestContext } from '../audit/index.js';
 import type { Keyring } from '../crypto/index.js';
 import { type Database, findUserById, insertArtifactOnce, touchClient } from '../store/index.js';
 import { tokenFingerprint } from './access-tokens.js';
-import { CLIENT_ASSERTION_ALGS, type ClientRegistry } from './clients.js';
+import { CLIENT_ASSERTION_ALGS, type ClientRegistry, clientStateNote } from './clients.js';
 import type { CredentialAudit } from './credential-audit.js';
 import { oauthAdapterFactory } from './oauth-adapter.js';
 import type { OAuthAudit } from './oauth-audit.js';
@@ -239,8 +239,8 @@ export async function createSmartServer(deps: SmartServerDeps): Promise<SmartSer
   }
   provider.on('server_error', (_ctx: unknown, error: Error) => deps.onError?.({ name: error.name, message: error.message }));
   provider.use(offlineAccessAsksConsent());
-  provider.use(auditAuthorizationRequests(deps.audit, contexts));
-  provider.use(auditTokenEndpoints(deps.audit, contexts));
+  provider.use(auditAuthorizationRequests(deps.audit, contexts, deps.clients));
+  provider.use(auditTokenEndpoints(deps.audit, contexts, deps.clients));
   provider.use(smartTokenResponse(`${issuer}${SMART_STYLE_PATH}`));
 
   const callback = provider.callback();
@@ -291,7 +291,7 @@ const AUDITED_PATHS: Readonly<Record<string, 'token' | 'token-introspect' | 'tok
  * authenticated one, or the one claimed by a refused request). If the audit log cannot take it,
  * the client gets 503 and no token (invariant 2).
  */
-function auditTokenEndpoints(audit: OAuthAudit, contexts: WeakMap<IncomingMessage, RequestContext>) {
+function auditTokenEndpoints(audit: OAuthAudit, contexts: WeakMap<IncomingMessage, RequestContext>, clients: ClientRegistry) {
   return async (ctx: ProtocolContext, next: () => Promise<void>) => {
     const kind = ctx.method === 'POST' ? AUDITED_PATHS[ctx.path as string] : undefined;
     if (!kind) return next();
@@ -310,6 +310,7 @@ function auditTokenEndpoints(audit: OAuthAudit, contexts: WeakMap<IncomingMessag
       ...(grantType ? { grantType } : {}),
       ...(failed && typeof body.error === 'string' ? { error: body.error } : {}),
       ...(failed && ctx.state.wardReason ? { reason: ctx.state.wardReason } : {}),
+      ...(await clientStateNote(clients, clientId, body.error)),
       ...(!failed && typeof body.access_token === 'string' ? { accessToken: tokenFingerprint(body.access_token) } : {}),
       ...(!failed && typeof body.refresh_token === 'string' ? { refreshToken: tokenFingerprint(body.refresh_token) } : {}),
       ...(!failed && typeof body.expires_in === 'number' ? { expiresIn: String(body.expires_in) } : {}),

@@ -334,6 +334,7 @@ describe.each(engines())('admin API on %s', (engine) => {
       ['client-list', 'GET', '/admin/clients', undefined],
       ['client-create', 'POST', '/admin/clients', { name: 'Evil', scope: 'system/*.rs', redirectUris: ['https://evil.test/cb'] }],
       ['client-suspend', 'POST', '/admin/clients/any/suspend', undefined],
+      ['client-approve', 'POST', '/admin/clients/any/approve', undefined],
     ];
     for (const [action, method, path, payload] of routes) {
       for (const [session, status] of [

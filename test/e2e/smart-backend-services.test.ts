@@ -251,8 +251,8 @@ describe.each(engines())('SMART Backend Services on %s', (engine) => {
   });
 });
 
-describe('ward client create and suspend (the CLI)', () => {
-  it('170.315(g)(10)(v)(B): registers a backend client from a JWKS file, prints its client_id alone last, refuses a private key, and suspends it, audited', async () => {
+describe('ward client create, approve and suspend (the CLI)', () => {
+  it('170.315(g)(10)(v)(B) · 170.315(g)(10)(vi) app governance: registers a backend client from a JWKS file, prints its client_id alone last, refuses a private key, suspends it; registers one --pending, approves it, and refuses to approve it once suspended', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'ward-client-cli-'));
     try {
       // On PostgreSQL when the run has it: each CLI run then opens the store in a moment, where a
@@ -283,6 +283,19 @@ describe('ward client create and suspend (the CLI)', () => {
       const suspended = runWard(['client', 'suspend', clientId], env);
       expect(suspended.status, suspended.stderr).toBe(0);
       expect(suspended.stdout).toContain(`client ${clientId} suspended`);
+      const pending = runWard(
+        ['client', 'create', '--pending', '--name', 'Vendor', '--jwks-file', join(dir, 'public.json'), '--scope', 'system/Patient.rs'],
+        env,
+      );
+      expect(pending.status, pending.stderr).toBe(0);
+      const pendingId = pending.stdout.trim().split('\n').at(-1) ?? '';
+      expect(pending.stdout).toContain(`pending approval: ward client approve ${pendingId}`);
+      const approved = runWard(['client', 'approve', pendingId], env);
+      expect(approved.status, approved.stderr).toBe(0);
+      expect(approved.stdout.trim()).toBe(`client ${pendingId} approved`);
+      const afterSuspend = runWard(['client', 'approve', clientId], env);
+      expect(afterSuspend.status).toBe(1);
+      expect(afterSuspend.stderr).toContain('WARD_CLIENT_SUSPENDED');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
