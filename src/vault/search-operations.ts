@@ -4,6 +4,7 @@ import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/i
 import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner, NewOperation } from './audited-runner.js';
+import { refuseSearchOnMaskedElements } from './masked-search.js';
 import { conditionsOf, confirmationOf, orderOf } from './search-conditions.js';
 import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
@@ -63,6 +64,7 @@ export class SearchOperations {
     op.detail = { query: request.auditQuery, ...(options.compartment ? { compartment: 'Patient' } : {}) };
     return this.#deps.run.read(op, async () => {
       decideOnType(op, 'search');
+      refuseSearchOnMaskedElements(op, resourceType, request);
       const now = this.#deps.now();
       const inner = (type: string, criteria: readonly Criterion[]) => visibleIds(this.#matchDeps, this.#deps.db, principal, type, criteria);
       const conditions: SearchCondition[] = await conditionsOf(this.#deps.keyring.blindIndexer, resourceType, request.criteria, now, inner);

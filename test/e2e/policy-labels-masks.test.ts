@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { auditRowsAfter, lastAuditSeq } from '../support/audit-rows.js';
 import { engines, openTestWard, SERVICE, type TestWard } from '../support/engines.js';
 import { type FhirClient, fhirClient } from '../support/fhir-client.js';
 import { careTeam } from '../support/relationships.js';
@@ -100,6 +101,31 @@ describe.each(engines())('sensitivity labels at write time and masks on read on 
     expect(found).toHaveLength(1);
     expect(found[0].reasonCode).toBeUndefined();
     expect(JSON.stringify(search.body)).not.toContain('alcohol');
+  });
+
+  it('164.502(b) · 164.514(d): billing may not search or sort by an element its mask hides (no oracle on reasons or languages), audited; searches on kept elements still answer', async () => {
+    for (const query of [
+      'Encounter?reason-code:text=alcohol',
+      'Patient?language=en',
+      'Encounter?subject=Patient/x&_sort=reason-code',
+    ]) {
+      const before = await lastAuditSeq(t.ward);
+      const res = await billing.get(query);
+      if (query.includes('_sort=reason-code')) {
+        // Sorting is by date parameters only; anything else is refused as a bad request before policy.
+        expect(res.status).toBe(400);
+        continue;
+      }
+      expect(res.status, query).toBe(403);
+      expect(JSON.stringify(res.body)).not.toContain('alcohol');
+      const [entry] = (await auditRowsAfter(t.ward, before)).map((r) => r.parsed);
+      expect(entry).toMatchObject({ action: 'search', outcome: { status: 403 }, decision: { effect: 'deny' } });
+      expect(entry.decision.reasons.join(' ')).toMatch(/^mask\/billing\/(Encounter|Patient): searching by /);
+    }
+    expect((await billing.get(`Encounter?subject=Patient/${P}&date=ge2026-01-01&_sort=-date`)).status).toBe(200);
+    expect((await billing.get(`Patient?_id=${P}&gender=female,male,other,unknown`)).status).toBe(200);
+    // A role that sees the whole Encounter searches the same way.
+    expect((await doctor.get('Encounter?reason-code:text=alcohol')).status).toBe(200);
   });
 
   it('164.502(b) · 164.514(d): billing may not write back an Encounter it sees masked', async () => {
