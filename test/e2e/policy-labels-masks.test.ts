@@ -104,11 +104,7 @@ describe.each(engines())('sensitivity labels at write time and masks on read on 
   });
 
   it('164.502(b) · 164.514(d): billing may not search or sort by an element its mask hides (no oracle on reasons or languages), audited; searches on kept elements still answer', async () => {
-    for (const query of [
-      'Encounter?reason-code:text=alcohol',
-      'Patient?language=en',
-      'Encounter?subject=Patient/x&_sort=reason-code',
-    ]) {
+    for (const query of ['Encounter?reason-code:text=alcohol', 'Patient?language=en', 'Encounter?subject=Patient/x&_sort=reason-code']) {
       const before = await lastAuditSeq(t.ward);
       const res = await billing.get(query);
       if (query.includes('_sort=reason-code')) {
