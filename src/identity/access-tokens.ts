@@ -190,9 +190,10 @@ function checkMintRequest(r: MintRequest): void {
   if (!SUBJECT.test(r.sub)) throw new TokenRequestError('--sub must be "system" or a FHIR reference such as Practitioner/123');
   if (r.roles.length === 0) throw new TokenRequestError('at least one --role is required');
   for (const role of r.roles) if (!isRole(role)) throw new TokenRequestError(`unknown role: ${role}`);
-  // The purge role is held alone (164.312(c)(1)): a token naming it beside another role is not minted.
-  // (A token mixing administrative and clinical roles is refused where it is used, by the admin API.)
-  if (separationRefusal(r.roles as Role[]) === 'purge-and-other') throw new TokenRequestError(SEPARATION_TEXT['purge-and-other']);
+  // Separation of duties holds for minted tokens as for accounts ([NPRM] 164.312(a)(2)(ii); 164.312(c)(1)
+  // for purge): administrative roles and the purge role are held alone, so no token mixes them.
+  const refusal = separationRefusal(r.roles as Role[]);
+  if (refusal) throw new TokenRequestError(SEPARATION_TEXT[refusal]);
   try {
     parseScopes(r.scope);
   } catch (e) {
