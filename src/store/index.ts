@@ -117,6 +117,7 @@ export {
 export { currentOrgPolicies, insertOrgPolicy, type OrgPolicyRow, orgPolicyHistory } from './org-policy-store.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
+export { type FactQuery, type FactRows, policyFactRows } from './policy-fact-store.js';
 export { purgeResource } from './purge-store.js';
 export {
   commitWrite,

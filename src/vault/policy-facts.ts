@@ -1,11 +1,9 @@
 import type { FhirResource } from '../fhir/index.js';
 import { ACCESS_POLICY, type PolicyFacts, type Principal, type RelationshipFact } from '../policy/index.js';
-import { activeGrants, type Queryable, readCurrent, type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
+import { activeGrants, type FactRows, policyFactRows, type Queryable, readCurrent, type StoredVersion } from '../store/index.js';
 
 /** An Encounter finished this long ago still gives its participants access (ADR 0009). */
 export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
-/** Rows per round trip while loading facts; every page is read, so a long list is never cut short. */
-const FACT_PAGE = 500;
 
 /**
  * The resource types whose stored content loadPolicyFacts reads for this principal (its branches
@@ -52,17 +50,22 @@ export async function loadPolicyFacts(
   const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
   const proxy = principal.kind === 'user' && principal.roles.includes('proxy');
   const memberOf = principal.organizations ?? [];
-  const [relationships, consents, proxyFor, grants] = await Promise.all([
-    clinical ? loadRelationships(q, open, principal, ids, memberOf, now) : undefined,
-    loadConsents(q, open, ids),
+  const [rows, proxyFor, grants] = await Promise.all([
+    policyFactRows(q, {
+      patients: ids,
+      relationships: clinical,
+      actor: actorOf(principal.id),
+      practitioner: /^Practitioner\/(.+)$/.exec(principal.id)?.[1] ?? null,
+      units: clinical && memberOf.length > 0,
+    }),
     proxy ? loadProxyLinks(q, open, principal, now) : undefined,
     clinical ? activeGrants(q, principal.id, ids, now) : undefined,
   ]);
   return {
     now,
-    consents,
+    consents: rows.consents.map(open),
     memberOf,
-    ...(relationships ? { relationships } : {}),
+    ...(clinical ? { relationships: relationshipsOf(open, principal, rows, ids, memberOf, now) } : {}),
     ...(proxyFor ? { proxyFor } : {}),
     // The engine needs a non-blank reason; the reason code stands for it (the sealed justification never leaves the store).
     ...(grants
@@ -80,65 +83,48 @@ export async function loadPolicyFacts(
   };
 }
 
-async function allRows(q: Queryable, type: string, conditions: readonly SearchCondition[]): Promise<StoredVersion[]> {
-  const out: StoredVersion[] = [];
-  for (let offset = 0; ; offset += FACT_PAGE) {
-    const rows = await searchResources(q, type, conditions, [], { limit: FACT_PAGE, offset });
-    out.push(...rows);
-    if (rows.length < FACT_PAGE) return out;
-  }
+/** The principal as a participant reference names it (`Practitioner/123`: type and id), or null. */
+function actorOf(id: string): { type: string; id: string } | null {
+  const [type, target] = id.split('/');
+  return type !== undefined && target !== undefined ? { type, id: target } : null;
 }
 
-const patientTargets = (ids: readonly string[]) => ids.map((targetId) => ({ targetType: 'Patient', targetId }));
-
-const refTargets = (refs: readonly string[]) =>
-  refs.map((r) => {
-    const [targetType, targetId] = r.split('/') as [string, string];
-    return { targetType, targetId };
-  });
-
-async function loadRelationships(
-  q: Queryable,
+/**
+ * The relationships the loaded rows give: the care teams and encounters the principal takes part
+ * in now (as its Practitioner or as one of its active PractitionerRoles), and its units' patients.
+ */
+function relationshipsOf(
   open: OpenRow,
   principal: Principal,
+  rows: FactRows,
   patients: readonly string[],
   memberOf: readonly string[],
   now: Date,
-): Promise<RelationshipFact[]> {
-  if (patients.length === 0) return [];
-  // The principal takes part in care as its Practitioner or as one of its active PractitionerRoles.
-  const actors = [principal.id, ...(await practitionerRoles(q, open, principal, now))];
+): RelationshipFact[] {
+  const roles = rows.roles.flatMap((row) => {
+    const role = open(row);
+    return role.active !== false && periodHolds(role.period, now) ? [`PractitionerRole/${row.id}`] : [];
+  });
+  const actors = [principal.id, ...roles];
   const wanted = new Set(patients);
-  const [careTeams, encounters, units] = await Promise.all([
-    allRows(q, 'CareTeam', [
-      { kind: 'reference', param: 'patient', targets: patientTargets(patients) },
-      { kind: 'reference', param: 'participant', targets: refTargets(actors) },
-    ]),
-    allRows(q, 'Encounter', [
-      { kind: 'reference', param: 'patient', targets: patientTargets(patients) },
-      { kind: 'reference', param: 'participant', targets: refTargets(actors) },
-    ]),
-    // The patients by id only; the loop below checks managingOrganization on each. A condition on
-    // the organization reference as well lets PostgreSQL start from every patient of the unit
-    // (it misjudges that index as one row), which grew with the unit: 46 ms a search at 10,000.
-    memberOf.length === 0 ? [] : allRows(q, 'Patient', [{ kind: 'id', ids: patients }]),
-  ]);
   const facts: RelationshipFact[] = [];
-  for (const row of careTeams) {
+  for (const row of rows.careTeams) {
     const team = open(row);
     if (team.status !== 'active' || !periodHolds(team.period, now)) continue;
     const member = asArray(team.participant).some((p) => actors.includes(referenceOf(p.member) ?? '') && periodHolds(p.period, now));
     const patient = patientOf(team.subject);
     if (member && patient && wanted.has(patient)) facts.push({ patient, kind: 'care-team', source: `CareTeam/${row.id}` });
   }
-  for (const row of encounters) {
+  for (const row of rows.encounters) {
     const encounter = open(row);
     if (!encounterCounts(encounter, now)) continue;
     const member = asArray(encounter.participant).some((p) => actors.includes(referenceOf(p.individual) ?? ''));
     const patient = patientOf(encounter.subject);
     if (member && patient && wanted.has(patient)) facts.push({ patient, kind: 'encounter', source: `Encounter/${row.id}` });
   }
-  for (const row of units) {
+  // The batch's Patients are loaded by id only and their managingOrganization checked here: a
+  // condition on the organization reference let PostgreSQL start from every patient of the unit.
+  for (const row of rows.units) {
     const org = referenceOf(open(row).managingOrganization);
     if (org && memberOf.includes(org)) facts.push({ patient: row.id, kind: 'unit', source: org });
   }
@@ -151,25 +137,6 @@ function encounterCounts(encounter: FhirResource, now: Date): boolean {
   if (encounter.status !== 'finished') return false;
   const end = isObject(encounter.period) && typeof encounter.period.end === 'string' ? Date.parse(encounter.period.end) : Number.NaN;
   return !Number.isNaN(end) && now.getTime() - end <= ENCOUNTER_WINDOW_MS;
-}
-
-async function practitionerRoles(q: Queryable, open: OpenRow, principal: Principal, now: Date): Promise<string[]> {
-  const m = /^Practitioner\/(.+)$/.exec(principal.id);
-  if (!m) return [];
-  const rows = await allRows(q, 'PractitionerRole', [
-    { kind: 'reference', param: 'practitioner', targets: [{ targetType: 'Practitioner', targetId: m[1] as string }] },
-  ]);
-  return rows.flatMap((row) => {
-    const role = open(row);
-    return role.active !== false && periodHolds(role.period, now) ? [`PractitionerRole/${row.id}`] : [];
-  });
-}
-
-/** Every Consent of the patients; the policy keeps those in force (active, patient-privacy, period). */
-async function loadConsents(q: Queryable, open: OpenRow, patients: readonly string[]): Promise<FhirResource[]> {
-  if (patients.length === 0) return [];
-  const rows = await allRows(q, 'Consent', [{ kind: 'reference', param: 'patient', targets: patientTargets(patients) }]);
-  return rows.map(open);
 }
 
 /** A proxy (`RelatedPerson/<id>`) acts for the patient its own active RelatedPerson names. */

@@ -1,0 +1,84 @@
+import type { Queryable } from './database.js';
+import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
+
+/** What the policy facts of one batch of patients are loaded from. */
+export interface FactQuery {
+  /** The patients of the batch (ids of Patients). */
+  readonly patients: readonly string[];
+  /** Relationships are wanted (a clinical principal): its PractitionerRoles, CareTeams and Encounters. */
+  readonly relationships: boolean;
+  /** The principal as a participant (`Practitioner/123` as type and id); null when it cannot be one. */
+  readonly actor: { readonly type: string; readonly id: string } | null;
+  /** The id of the Practitioner whose PractitionerRoles act for the principal; null for none. */
+  readonly practitioner: string | null;
+  /** The batch's Patients themselves are wanted (the principal belongs to organization units). */
+  readonly units: boolean;
+}
+
+/** The current rows the policy facts are made of, by kind, each in id order; still sealed. */
+export interface FactRows {
+  /** Every PractitionerRole of the practitioner, active or not (the vault keeps the active ones). */
+  readonly roles: StoredVersion[];
+  /** CareTeams of the patients with the principal or any of its PractitionerRoles as a participant. */
+  readonly careTeams: StoredVersion[];
+  /** Encounters of the patients likewise. */
+  readonly encounters: StoredVersion[];
+  /** The Patients of the batch (when `units`). */
+  readonly units: StoredVersion[];
+  /** Every Consent of the patients. */
+  readonly consents: StoredVersion[];
+}
+
+const KINDS = ['roles', 'careTeams', 'encounters', 'units', 'consents'] as const;
+
+const CURRENT = 'ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq';
+const refersTo = (param: string, test: string) =>
+  `EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = '${param}' AND ${test})`;
+const ofPatients = refersTo('patient', `x.target_type = 'Patient' AND x.target_id = ANY($1::text[])`);
+const withActor = refersTo('participant', '(x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a)');
+
+/**
+ * One fixed statement for every fact row of a batch (prepared once per connection and planned
+ * generically): the same current, non-deleted rows that one search per kind found before, in one
+ * round trip. A CareTeam or Encounter is selected when any PractitionerRole of the practitioner
+ * takes part — a superset of the active ones, which the vault checks on the opened roles, as it
+ * checks each membership on the opened resource.
+ */
+const FACT_SQL = `WITH role AS (
+    SELECT r.id, r.current_seq FROM ward_resource r
+     WHERE $2::boolean AND r.resource_type = 'PractitionerRole' AND NOT r.deleted
+       AND EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = 'PractitionerRole' AND x.id = r.id
+                     AND x.param = 'practitioner' AND x.target_type = 'Practitioner' AND x.target_id = $5::text)
+  ), actor(type, id) AS (
+    SELECT $3::text, $4::text UNION ALL SELECT 'PractitionerRole', role.id FROM role
+  )
+  SELECT 0 AS kind, ${VERSION_COLUMNS} FROM role JOIN ward_resource_version v ON v.seq = role.current_seq
+  UNION ALL
+  SELECT 1, ${VERSION_COLUMNS} FROM ${CURRENT}
+   WHERE $2::boolean AND r.resource_type = 'CareTeam' AND NOT r.deleted AND ${ofPatients} AND ${withActor}
+  UNION ALL
+  SELECT 2, ${VERSION_COLUMNS} FROM ${CURRENT}
+   WHERE $2::boolean AND r.resource_type = 'Encounter' AND NOT r.deleted AND ${ofPatients} AND ${withActor}
+  UNION ALL
+  SELECT 3, ${VERSION_COLUMNS} FROM ${CURRENT}
+   WHERE $6::boolean AND r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($1::text[])
+  UNION ALL
+  SELECT 4, ${VERSION_COLUMNS} FROM ${CURRENT}
+   WHERE r.resource_type = 'Consent' AND NOT r.deleted AND ${ofPatients}
+  ORDER BY kind, id`;
+
+/**
+ * The rows the policy facts of a batch of patients are made of, in one statement. Policy is not
+ * the store's: the vault opens them and keeps what holds now.
+ */
+export async function policyFactRows(q: Queryable, f: FactQuery): Promise<FactRows> {
+  const out: FactRows = { roles: [], careTeams: [], encounters: [], units: [], consents: [] };
+  if (f.patients.length === 0) return out;
+  const { rows } = await q.query(
+    FACT_SQL,
+    [f.patients, f.relationships, f.actor?.type ?? null, f.actor?.id ?? null, f.practitioner, f.units],
+    'ward_policy_fact_rows',
+  );
+  for (const row of rows) out[KINDS[Number(row.kind)] as (typeof KINDS)[number]].push(toStoredVersion(row));
+  return out;
+}
