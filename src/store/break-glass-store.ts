@@ -56,6 +56,8 @@ export async function activeGrants(q: Queryable, principal: string, patients: re
     `SELECT ${COLUMNS} FROM ward_break_glass_grant
       WHERE principal = $1 AND patient = ANY($2::text[]) AND starts_at <= $3 AND ends_at > $3`,
     [principal, patients, now],
+    // Asked with every batch of policy facts a clinician's search loads: prepared once per connection.
+    'ward_break_glass_active',
   );
   return rows.map(grantOf);
 }

@@ -5,6 +5,7 @@ import { type SearchCondition, type StoredVersion, searchResources } from '../st
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner, NewOperation } from './audited-runner.js';
 import { refuseSearchOnMaskedElements } from './masked-search.js';
+import { patientsOfRow } from './policy-facts.js';
 import { conditionsOf, confirmationOf, orderOf } from './search-conditions.js';
 import { includedRows } from './search-includes.js';
 import { decideOnType } from './vault-steps.js';
@@ -77,9 +78,13 @@ export class SearchOperations {
       let visible = 0;
       let hasNext = false;
       let exhausted = false;
+      // The facts of each batch, with the patients they were loaded for: included resources of the
+      // same patients (an Observation's subject) are decided on them instead of loading them again.
+      const loaded: { patients: ReadonlySet<string>; facts: PolicyFacts }[] = [];
       for (let offset = 0; ; offset += SEARCH_BATCH) {
         const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
         const facts = await this.#deps.facts(principal, rows);
+        loaded.push({ patients: new Set(rows.flatMap(patientsOfRow)), facts });
         for (const row of rows) {
           const decision = this.#deps.permits(principal, 'search', row, facts);
           if (decision.effect !== 'permit') continue;
@@ -99,7 +104,9 @@ export class SearchOperations {
       // Included resources are decided like matches, a batch at a time with their patients' facts.
       const includedDecisions = new Map<StoredVersion, Decision>();
       const visibleOf = async (rows: readonly StoredVersion[]) => {
-        const facts = await this.#deps.facts(principal, rows);
+        // Facts are per patient (each decision looks up its row's patients), so a batch's facts serve any row of those patients.
+        const patients = rows.flatMap(patientsOfRow);
+        const facts = loaded.find((l) => patients.every((p) => l.patients.has(p)))?.facts ?? (await this.#deps.facts(principal, rows));
         for (const row of rows) {
           const decision = this.#deps.permits(principal, 'search', row, facts);
           if (decision.effect === 'permit') includedDecisions.set(row, decision);
