@@ -1,6 +1,7 @@
 import type { Prefix } from '../fhir/index.js';
 import type { Queryable } from './database.js';
 import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
+import { shapeName } from './statement-names.js';
 
 /** A range test on [low, high) columns, by FHIR prefix, against the value's range [low, high). */
 export interface RangeTest {
@@ -61,11 +62,10 @@ export async function searchResources(
   };
   const where = ['r.resource_type = $1', 'NOT r.deleted', ...conditions.map((c) => conditionSql(c, p))];
   const orderBy = [...order.map((o) => orderSql(o, p)), 'r.id'].join(', ');
-  const { rows } = await q.query(
-    `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT ${p(page.limit)} OFFSET ${p(page.offset)}`,
-    params,
-  );
+  const sql = `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
+      WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT ${p(page.limit)} OFFSET ${p(page.offset)}`;
+  // Every value is a parameter, so the text is the query's shape: prepared by it, a repeated search is not parsed again.
+  const { rows } = await q.query(sql, params, shapeName('ward_search', sql));
   return rows.map(toStoredVersion);
 }
 
