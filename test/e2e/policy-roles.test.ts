@@ -75,9 +75,21 @@ describe.each(engines())('access policy per role, with relationships, consents a
       active: true,
       practitioner: { reference: 'Practitioner/nurse-1' },
     });
+    id.endedRole = await make('PractitionerRole', {
+      resourceType: 'PractitionerRole',
+      active: false,
+      practitioner: { reference: 'Practitioner/nurse-2' },
+    });
     await make(
       'CareTeam',
-      careTeam(id.A, 'Practitioner/doc-team', `PractitionerRole/${id.nurseRole}`, 'Practitioner/pharm-1', 'Practitioner/lab-1'),
+      careTeam(
+        id.A,
+        'Practitioner/doc-team',
+        `PractitionerRole/${id.nurseRole}`,
+        `PractitionerRole/${id.endedRole}`,
+        'Practitioner/pharm-1',
+        'Practitioner/lab-1',
+      ),
     );
     await make('Encounter', encounterWith(id.B, 'Practitioner/doc-enc'));
     await make('Encounter', encounterWith(id.B, 'Practitioner/doc-recent', new Date(Date.now() - DAY_MS)));
@@ -100,6 +112,7 @@ describe.each(engines())('access policy per role, with relationships, consents a
     c.docUnit = await token('physician', 'Practitioner/doc-unit', 'user/*.cruds', { organization: UNIT });
     c.docNone = await token('physician', 'Practitioner/doc-none');
     c.nurse = await token('nurse', 'Practitioner/nurse-1');
+    c.nurseEnded = await token('nurse', 'Practitioner/nurse-2');
     c.pharmacist = await token('pharmacist', 'Practitioner/pharm-1');
     c.lab = await token('lab-technician', 'Practitioner/lab-1');
     c.frontDesk = await token('front-desk', 'Practitioner/fd-1');
@@ -126,6 +139,13 @@ describe.each(engines())('access policy per role, with relationships, consents a
     ['docNone', 'a physician without any relationship reads Patient A', 'GET Patient/{A}', 404],
     ['nurse', 'a nurse on the care team through a PractitionerRole reads A’s Observation', 'GET Observation/{OA}', 200, /care-team/],
     ['nurse', 'a nurse reads B’s Observation', 'GET Observation/{OB}', 404],
+    [
+      'nurseEnded',
+      'a nurse on the care team only through an inactive PractitionerRole reads A’s Observation',
+      'GET Observation/{OA}',
+      404,
+      /relationship\/required/,
+    ],
     ['nurse', 'a nurse deletes A’s Observation', 'DELETE Observation/{OA}', 403, /default-deny/],
     ['pharmacist', 'a pharmacist on the care team reads A’s MedicationRequest', 'GET MedicationRequest/{MA}', 200],
     ['pharmacist', 'a pharmacist reads B’s MedicationRequest', 'GET MedicationRequest/{MB}', 404],
@@ -182,6 +202,17 @@ describe.each(engines())('access policy per role, with relationships, consents a
       expect(res.status, type).toBe(403);
       expect(entries[0]).toMatchObject({ action: 'create', resourceType: type, decision: { effect: 'deny' }, outcome: { status: 403 } });
     }
+  });
+
+  it('164.312(a)(1): a search finds A’s Observation for the nurse whose active PractitionerRole is on the care team, and nothing for one whose role is inactive', async () => {
+    const path = `Observation?patient=${id.A}&_total=accurate`;
+    const active = await (c.nurse as FhirClient).get(path);
+    expect(active.status).toBe(200);
+    expect(ids(active.body)).toContain(id.OA);
+    const ended = await (c.nurseEnded as FhirClient).get(path);
+    expect(ended.status).toBe(200);
+    expect(ids(ended.body)).toEqual([]);
+    expect(ended.body.total).toBe(0);
   });
 
   it('164.312(a)(1) (no existence oracle): search totals count only what the caller may see, for a physician and for a patient', async () => {
