@@ -49,19 +49,6 @@ export async function insertGrant(q: Queryable, g: Omit<BreakGlassGrantRow, 'rev
   );
 }
 
-/** The principal's grants for these patients that are in force at `now`. */
-export async function activeGrants(q: Queryable, principal: string, patients: readonly string[], now: Date): Promise<BreakGlassGrantRow[]> {
-  if (patients.length === 0) return [];
-  const { rows } = await q.query(
-    `SELECT ${COLUMNS} FROM ward_break_glass_grant
-      WHERE principal = $1 AND patient = ANY($2::text[]) AND starts_at <= $3 AND ends_at > $3`,
-    [principal, patients, now],
-    // Asked with every batch of policy facts a clinician's search loads: prepared once per connection.
-    'ward_break_glass_active',
-  );
-  return rows.map(grantOf);
-}
-
 /** Grants by review status, oldest first (the privacy officers' queue). */
 export async function listGrants(q: Queryable, status: ReviewStatus | undefined, limit: number): Promise<BreakGlassGrantRow[]> {
   const { rows } = await q.query(

@@ -58,7 +58,6 @@ export {
 } from './audit-store.js';
 export { type BatchWrite, commitWrites, type ResourceKey, readCurrentLocked, resourceKey } from './batch-write-store.js';
 export {
-  activeGrants,
   type BreakGlassGrantRow,
   insertGrant,
   listGrants,

@@ -13,6 +13,18 @@ export interface FactQuery {
   readonly practitioner: string | null;
   /** The batch's Patients themselves are wanted (the principal belongs to organization units). */
   readonly units: boolean;
+  /** The principal's break-glass grants for the patients in force at this time are wanted (with `relationships`). */
+  readonly grantsOf: { readonly principal: string; readonly now: Date };
+}
+
+/** A break-glass grant in force: what a decision reads of it (its sealed justification stays in the store). */
+export interface GrantInForce {
+  readonly id: string;
+  readonly principal: string;
+  readonly patient: string;
+  readonly reasonCode: string;
+  readonly startsAt: Date;
+  readonly endsAt: Date;
 }
 
 /** The current rows the policy facts are made of, by kind, each in id order; still sealed. */
@@ -27,9 +39,12 @@ export interface FactRows {
   readonly units: StoredVersion[];
   /** Every Consent of the patients. */
   readonly consents: StoredVersion[];
+  /** The principal's grants for the patients in force (when `relationships`). */
+  readonly grants: GrantInForce[];
 }
 
 const KINDS = ['roles', 'careTeams', 'encounters', 'units', 'consents'] as const;
+const GRANT_KIND = 5;
 
 const CURRENT = 'ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq';
 const refersTo = (param: string, test: string) =>
@@ -38,9 +53,9 @@ const ofPatients = refersTo('patient', `x.target_type = 'Patient' AND x.target_i
 const withActor = refersTo('participant', '(x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a)');
 
 /**
- * One fixed statement for every fact row of a batch (prepared once per connection and planned
- * generically): the same current, non-deleted rows that one search per kind found before, in one
- * round trip. A CareTeam or Encounter is selected when any PractitionerRole of the practitioner
+ * One fixed statement for every fact row of a batch and the principal's break-glass grants in
+ * force (as JSON: a grant is no resource), prepared once per connection and planned generically:
+ * the same current, non-deleted rows that one search per kind found before, in one round trip. A CareTeam or Encounter is selected when any PractitionerRole of the practitioner
  * takes part — a superset of the active ones, which the vault checks on the opened roles, as it
  * checks each membership on the opened resource.
  */
@@ -52,19 +67,25 @@ const FACT_SQL = `WITH role AS (
   ), actor(type, id) AS (
     SELECT $3::text, $4::text UNION ALL SELECT 'PractitionerRole', role.id FROM role
   )
-  SELECT 0 AS kind, ${VERSION_COLUMNS} FROM role JOIN ward_resource_version v ON v.seq = role.current_seq
+  SELECT 0 AS kind, ${VERSION_COLUMNS}, NULL::text AS grant_in_force FROM role JOIN ward_resource_version v ON v.seq = role.current_seq
   UNION ALL
-  SELECT 1, ${VERSION_COLUMNS} FROM ${CURRENT}
+  SELECT 1, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
    WHERE $2::boolean AND r.resource_type = 'CareTeam' AND NOT r.deleted AND ${ofPatients} AND ${withActor}
   UNION ALL
-  SELECT 2, ${VERSION_COLUMNS} FROM ${CURRENT}
+  SELECT 2, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
    WHERE $2::boolean AND r.resource_type = 'Encounter' AND NOT r.deleted AND ${ofPatients} AND ${withActor}
   UNION ALL
-  SELECT 3, ${VERSION_COLUMNS} FROM ${CURRENT}
+  SELECT 3, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
    WHERE $6::boolean AND r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($1::text[])
   UNION ALL
-  SELECT 4, ${VERSION_COLUMNS} FROM ${CURRENT}
+  SELECT 4, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
    WHERE r.resource_type = 'Consent' AND NOT r.deleted AND ${ofPatients}
+  UNION ALL
+  SELECT 5, NULL, NULL, g.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+         json_build_array(g.principal, g.patient, g.reason_code,
+                          floor(extract(epoch FROM g.starts_at) * 1000), floor(extract(epoch FROM g.ends_at) * 1000))::text
+    FROM ward_break_glass_grant g
+   WHERE $2::boolean AND g.principal = $7::text AND g.patient = ANY($1::text[]) AND g.starts_at <= $8::timestamptz AND g.ends_at > $8::timestamptz
   ORDER BY kind, id`;
 
 /**
@@ -72,13 +93,31 @@ const FACT_SQL = `WITH role AS (
  * the store's: the vault opens them and keeps what holds now.
  */
 export async function policyFactRows(q: Queryable, f: FactQuery): Promise<FactRows> {
-  const out: FactRows = { roles: [], careTeams: [], encounters: [], units: [], consents: [] };
+  const out: FactRows = { roles: [], careTeams: [], encounters: [], units: [], consents: [], grants: [] };
   if (f.patients.length === 0) return out;
   const { rows } = await q.query(
     FACT_SQL,
-    [f.patients, f.relationships, f.actor?.type ?? null, f.actor?.id ?? null, f.practitioner, f.units],
+    [
+      f.patients,
+      f.relationships,
+      f.actor?.type ?? null,
+      f.actor?.id ?? null,
+      f.practitioner,
+      f.units,
+      f.grantsOf.principal,
+      f.grantsOf.now,
+    ],
     'ward_policy_fact_rows',
   );
-  for (const row of rows) out[KINDS[Number(row.kind)] as (typeof KINDS)[number]].push(toStoredVersion(row));
+  for (const row of rows) {
+    const kind = Number(row.kind);
+    if (kind === GRANT_KIND) out.grants.push(grantOf(row.id as string, row.grant_in_force as string));
+    else out[KINDS[kind] as (typeof KINDS)[number]].push(toStoredVersion(row));
+  }
   return out;
+}
+
+function grantOf(id: string, json: string): GrantInForce {
+  const [principal, patient, reasonCode, startsAt, endsAt] = JSON.parse(json) as [string, string, string, number, number];
+  return { id, principal, patient, reasonCode, startsAt: new Date(startsAt), endsAt: new Date(endsAt) };
 }

@@ -1,6 +1,6 @@
 import type { FhirResource } from '../fhir/index.js';
 import { ACCESS_POLICY, type PolicyFacts, type Principal, type RelationshipFact } from '../policy/index.js';
-import { activeGrants, type FactRows, policyFactRows, type Queryable, readCurrent, type StoredVersion } from '../store/index.js';
+import { type FactRows, policyFactRows, type Queryable, readCurrent, type StoredVersion } from '../store/index.js';
 
 /** An Encounter finished this long ago still gives its participants access (ADR 0009). */
 export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
@@ -50,16 +50,16 @@ export async function loadPolicyFacts(
   const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
   const proxy = principal.kind === 'user' && principal.roles.includes('proxy');
   const memberOf = principal.organizations ?? [];
-  const [rows, proxyFor, grants] = await Promise.all([
+  const [rows, proxyFor] = await Promise.all([
     policyFactRows(q, {
       patients: ids,
       relationships: clinical,
       actor: actorOf(principal.id),
       practitioner: /^Practitioner\/(.+)$/.exec(principal.id)?.[1] ?? null,
       units: clinical && memberOf.length > 0,
+      grantsOf: { principal: principal.id, now },
     }),
     proxy ? loadProxyLinks(q, open, principal, now) : undefined,
-    clinical ? activeGrants(q, principal.id, ids, now) : undefined,
   ]);
   return {
     now,
@@ -68,9 +68,9 @@ export async function loadPolicyFacts(
     ...(clinical ? { relationships: relationshipsOf(open, principal, rows, ids, memberOf, now) } : {}),
     ...(proxyFor ? { proxyFor } : {}),
     // The engine needs a non-blank reason; the reason code stands for it (the sealed justification never leaves the store).
-    ...(grants
+    ...(clinical
       ? {
-          breakGlass: grants.map((g) => ({
+          breakGlass: rows.grants.map((g) => ({
             id: g.id,
             principal: g.principal,
             patient: g.patient,
