@@ -11,8 +11,8 @@ export interface FactQuery {
   readonly actor: { readonly type: string; readonly id: string } | null;
   /** The id of the Practitioner whose PractitionerRoles act for the principal; null for none. */
   readonly practitioner: string | null;
-  /** The batch's Patients themselves are wanted (the principal belongs to organization units). */
-  readonly units: boolean;
+  /** The Patients to load themselves (of the batch's, when the principal belongs to organization units). */
+  readonly units: readonly string[];
   /** The principal's break-glass grants for the patients in force at this time are wanted (with `relationships`). */
   readonly grantsOf: { readonly principal: string; readonly now: Date };
 }
@@ -35,7 +35,7 @@ export interface FactRows {
   readonly careTeams: StoredVersion[];
   /** Encounters of the patients likewise. */
   readonly encounters: StoredVersion[];
-  /** The Patients of the batch (when `units`). */
+  /** The Patients of `units`. */
   readonly units: StoredVersion[];
   /** Every Consent of the patients. */
   readonly consents: StoredVersion[];
@@ -76,7 +76,7 @@ const FACT_SQL = `WITH role AS (
    WHERE $2::boolean AND r.resource_type = 'Encounter' AND NOT r.deleted AND ${ofPatients} AND ${withActor}
   UNION ALL
   SELECT 3, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
-   WHERE $6::boolean AND r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($1::text[])
+   WHERE r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($6::text[])
   UNION ALL
   SELECT 4, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
    WHERE r.resource_type = 'Consent' AND NOT r.deleted AND ${ofPatients}

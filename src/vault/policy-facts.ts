@@ -44,23 +44,28 @@ export async function loadPolicyFacts(
   principal: Principal,
   patients: Iterable<string>,
   now: Date,
+  /** Current rows already loaded (a search's batch): a Patient among them is not loaded again for its unit. */
+  known: readonly StoredVersion[] = [],
 ): Promise<PolicyFacts> {
   const ids = [...new Set(patients)];
   if (principal.kind === 'patient' || principal.kind === 'operator') return { now };
   const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
   const proxy = principal.kind === 'user' && principal.roles.includes('proxy');
   const memberOf = principal.organizations ?? [];
-  const [rows, proxyFor] = await Promise.all([
+  const wanted = new Set(clinical && memberOf.length > 0 ? ids : []);
+  const knownPatients = known.filter((row) => row.resourceType === 'Patient' && !row.deleted && wanted.delete(row.id));
+  const [loaded, proxyFor] = await Promise.all([
     policyFactRows(q, {
       patients: ids,
       relationships: clinical,
       actor: actorOf(principal.id),
       practitioner: /^Practitioner\/(.+)$/.exec(principal.id)?.[1] ?? null,
-      units: clinical && memberOf.length > 0,
+      units: [...wanted],
       grantsOf: { principal: principal.id, now },
     }),
     proxy ? loadProxyLinks(q, open, principal, now) : undefined,
   ]);
+  const rows = knownPatients.length > 0 ? { ...loaded, units: [...knownPatients, ...loaded.units] } : loaded;
   return {
     now,
     consents: rows.consents.map(open),

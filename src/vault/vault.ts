@@ -123,7 +123,7 @@ export class Vault {
       indexer: deps.keyring.blindIndexer,
       now: deps.now,
       permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
-      facts: (q, principal, rows) => this.#facts(q, principal, rows.flatMap(patientsOfRow)),
+      facts: (q, principal, rows) => this.#facts(q, principal, rows.flatMap(patientsOfRow), rows),
       open: (row) => this.#open(row),
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
@@ -136,7 +136,7 @@ export class Vault {
       run: this.#run,
       op: (...args) => this.#op(...args),
       permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
-      facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow)),
+      facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow), rows),
       open: (row) => this.#open(row),
       reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
     };
@@ -611,11 +611,12 @@ export class Vault {
   }
 
   /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
-  async #facts(q: Queryable, principal: Principal, patients: Iterable<string>): Promise<PolicyFacts> {
+  async #facts(q: Queryable, principal: Principal, patients: Iterable<string>, known?: readonly StoredVersion[]): Promise<PolicyFacts> {
     // Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here.
     const prepared = this.#prepared.get(principal);
     const [facts, policies] = await Promise.all([
-      loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now()),
+      // Rows in hand are opened once: a Patient found by a search is not loaded and decrypted again for its unit.
+      loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now(), known),
       prepared !== undefined ? (prepared ?? undefined) : this.#policies.of(q, principal),
     ]);
     return policies ? { ...facts, policies } : facts;

@@ -215,6 +215,13 @@ describe.each(engines())('access policy per role, with relationships, consents a
     expect(ended.body.total).toBe(0);
   });
 
+  it('164.312(a)(1): a Patient search by a physician of A’s unit finds A, decided on the unit of the Patient it found, and not B', async () => {
+    const res = await (c.docUnit as FhirClient).get(`Patient?_id=${id.A},${id.B}&_total=accurate`);
+    expect(res.status).toBe(200);
+    expect(ids(res.body)).toEqual([id.A]);
+    expect(res.body.total).toBe(1);
+  });
+
   it('164.312(a)(1) (no existence oracle): search totals count only what the caller may see, for a physician and for a patient', async () => {
     const all = (await service.get('Observation?code=8867-4&_total=accurate')).body.total;
     const team = await c.docTeam?.get('Observation?code=8867-4&_total=accurate');
