@@ -1,5 +1,5 @@
 import type { Queryable } from './database.js';
-import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
+import { type StoredVersion, toStoredVersion } from './resource-store.js';
 
 /** What the policy facts of one batch of patients are loaded from. */
 export interface FactQuery {
@@ -46,51 +46,15 @@ export interface FactRows {
 const KINDS = ['roles', 'careTeams', 'encounters', 'units', 'consents'] as const;
 const GRANT_KIND = 5;
 
-const CURRENT = 'ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq';
-const LINKED = `linked l JOIN ward_resource r ON r.resource_type = l.resource_type AND r.id = l.id AND NOT r.deleted
-    JOIN ward_resource_version v ON v.seq = r.current_seq`;
-const withActor = `EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = r.resource_type AND x.id = r.id
-    AND x.param = 'participant' AND (x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a))`;
-
 /**
- * One fixed statement for every fact row of a batch and the principal's break-glass grants in
- * force (as JSON: a grant is no resource), prepared once per connection and planned generically:
- * the same current, non-deleted rows that one search per kind found before, in one round trip. A
- * CareTeam or Encounter is selected when any PractitionerRole of the practitioner takes part — a
- * superset of the active ones, which the vault checks on the opened roles, as it checks each
- * membership on the opened resource. The CareTeams, Encounters and Consents are found from the
- * patients' side (`linked`, materialized so that a generic plan cannot start from the principal's
- * side instead: a patient has a few, a busy clinician takes part in thousands).
+ * Every fact row of a batch and the principal's break-glass grants in force (as JSON: a grant is
+ * no resource), in one round trip: the same current, non-deleted rows that one search per kind
+ * found before. A CareTeam or Encounter is selected when any PractitionerRole of the practitioner
+ * takes part — a superset of the active ones, which the vault checks on the opened roles, as it
+ * checks each membership on the opened resource. The query is the function of migration 23, so
+ * that it always runs on a generic plan made once per connection.
  */
-const FACT_SQL = `WITH role AS (
-    SELECT r.id, r.current_seq FROM ward_resource r
-     WHERE $2::boolean AND r.resource_type = 'PractitionerRole' AND NOT r.deleted
-       AND EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = 'PractitionerRole' AND x.id = r.id
-                     AND x.param = 'practitioner' AND x.target_type = 'Practitioner' AND x.target_id = $5::text)
-  ), actor(type, id) AS (
-    SELECT $3::text, $4::text UNION ALL SELECT 'PractitionerRole', role.id FROM role
-  ), linked AS MATERIALIZED (
-    SELECT DISTINCT x.resource_type, x.id FROM ward_search_reference x
-     WHERE x.resource_type IN ('CareTeam', 'Encounter', 'Consent') AND x.param = 'patient' AND x.target_type = 'Patient'
-       AND x.target_id = ANY($1::text[]) AND ($2::boolean OR x.resource_type = 'Consent')
-  )
-  SELECT 0 AS kind, ${VERSION_COLUMNS}, NULL::text AS grant_in_force FROM role JOIN ward_resource_version v ON v.seq = role.current_seq
-  UNION ALL
-  SELECT 1, ${VERSION_COLUMNS}, NULL FROM ${LINKED} WHERE l.resource_type = 'CareTeam' AND ${withActor}
-  UNION ALL
-  SELECT 2, ${VERSION_COLUMNS}, NULL FROM ${LINKED} WHERE l.resource_type = 'Encounter' AND ${withActor}
-  UNION ALL
-  SELECT 3, ${VERSION_COLUMNS}, NULL FROM ${CURRENT}
-   WHERE r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($6::text[])
-  UNION ALL
-  SELECT 4, ${VERSION_COLUMNS}, NULL FROM ${LINKED} WHERE l.resource_type = 'Consent'
-  UNION ALL
-  SELECT 5, NULL, NULL, g.id, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-         json_build_array(g.principal, g.patient, g.reason_code,
-                          floor(extract(epoch FROM g.starts_at) * 1000), floor(extract(epoch FROM g.ends_at) * 1000))::text
-    FROM ward_break_glass_grant g
-   WHERE $2::boolean AND g.principal = $7::text AND g.patient = ANY($1::text[]) AND g.starts_at <= $8::timestamptz AND g.ends_at > $8::timestamptz
-  ORDER BY kind, id`;
+const FACT_SQL = 'SELECT * FROM ward_policy_fact_rows($1, $2, $3, $4, $5, $6, $7, $8)';
 
 /**
  * The rows the policy facts of a batch of patients are made of, in one statement. Policy is not
