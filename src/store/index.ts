@@ -116,7 +116,7 @@ export {
 export { currentOrgPolicies, insertOrgPolicy, type OrgPolicyRow, orgPolicyHistory } from './org-policy-store.js';
 export { openPostgres } from './pg-database.js';
 export { openPglite } from './pglite-database.js';
-export { type FactQuery, type FactRows, policyFactRows } from './policy-fact-store.js';
+export { type BatchFactQuery, type FactQuery, type FactRows, policyFactRows } from './policy-fact-store.js';
 export { purgeResource } from './purge-store.js';
 export {
   commitWrite,
@@ -132,7 +132,14 @@ export {
 } from './resource-store.js';
 export { type IncludeEdge, referencedResources, referencingResources } from './search-include-store.js';
 export { NO_SEARCH_ROWS, type SearchIndexRows } from './search-index-store.js';
-export { type RangeTest, type SearchCondition, type SearchOrder, type SearchTable, searchResources } from './search-query-store.js';
+export {
+  type RangeTest,
+  type SearchCondition,
+  type SearchOrder,
+  type SearchTable,
+  searchResources,
+  searchResourcesWithFacts,
+} from './search-query-store.js';
 export { countCurrent, type ReindexCursor, readCurrentAfter, replaceSearchRows } from './search-reindex-store.js';
 export {
   findSession,

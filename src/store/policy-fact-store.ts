@@ -61,8 +61,7 @@ const FACT_SQL = 'SELECT * FROM ward_policy_fact_rows($1, $2, $3, $4, $5, $6, $7
  * the store's: the vault opens them and keeps what holds now.
  */
 export async function policyFactRows(q: Queryable, f: FactQuery): Promise<FactRows> {
-  const out: FactRows = { roles: [], careTeams: [], encounters: [], units: [], consents: [], grants: [] };
-  if (f.patients.length === 0) return out;
+  if (f.patients.length === 0) return noFactRows();
   const { rows } = await q.query(
     FACT_SQL,
     [
@@ -77,6 +76,58 @@ export async function policyFactRows(q: Queryable, f: FactQuery): Promise<FactRo
     ],
     'ward_policy_fact_rows',
   );
+  return factRowsOf(rows);
+}
+
+/** A search's batch with what its policy facts are made of: which Patients to load, and the rest of FactQuery. */
+export type BatchFactQuery = Omit<FactQuery, 'patients' | 'units'> & {
+  /** The batch's Patients are wanted for their units; those the page holds are not loaded again. */
+  readonly units: boolean;
+};
+
+/**
+ * A search's page (as searchResources finds it) and the fact rows of its patients, in one
+ * statement: the page is numbered in its order, its patients (a Patient is in its own
+ * compartment) gathered, and the facts function called on them — unless the page is empty, as
+ * policyFactRows does. The page's own Patients are not loaded again for units: the caller has them.
+ */
+export function withFactRows(
+  pageSql: string,
+  p: (value: unknown) => string,
+  f: BatchFactQuery,
+): { sql: string; read: (rows: Record<string, unknown>[]) => { rows: StoredVersion[]; facts: FactRows } } {
+  const units = `CASE WHEN ${p(f.units)}::boolean THEN ARRAY(SELECT b.id FROM unnest(batch.ids) AS b(id)
+      WHERE NOT EXISTS (SELECT 1 FROM page WHERE page.resource_type = 'Patient' AND page.id = b.id)) ELSE '{}'::text[] END`;
+  const sql = `WITH page AS MATERIALIZED (SELECT m.*, row_number() OVER () AS n FROM (${pageSql}) m),
+  batch(ids) AS (
+    SELECT coalesce(array_agg(DISTINCT b.id), '{}'::text[]) FROM page,
+      unnest(CASE WHEN page.resource_type = 'Patient' THEN page.patients || page.id ELSE page.patients END) AS b(id)
+  )
+  SELECT -1 AS kind, page.n, ${PAGE_COLUMNS}, NULL::text AS grant_in_force FROM page
+  UNION ALL
+  SELECT f.kind, 0, ${FACT_COLUMNS}, f.grant_in_force
+    FROM batch, ward_policy_fact_rows(batch.ids, ${p(f.relationships)}::boolean, ${p(f.actor?.type ?? null)}::text,
+           ${p(f.actor?.id ?? null)}::text, ${p(f.practitioner)}::text, ${units}, ${p(f.grantsOf.principal)}::text,
+           ${p(f.grantsOf.now)}::timestamptz) AS f
+   WHERE cardinality(batch.ids) > 0
+  ORDER BY kind, n, id`;
+  return {
+    sql,
+    read: (rows) => {
+      const page = rows.filter((row) => Number(row.kind) < 0);
+      return { rows: page.map(toStoredVersion), facts: factRowsOf(rows.slice(page.length)) };
+    },
+  };
+}
+
+const COLUMNS = ['seq', 'resource_type', 'id', 'version_id', 'last_updated', 'method', 'deleted', 'key_id', 'iv', 'body', 'patients'];
+const PAGE_COLUMNS = COLUMNS.map((c) => `page.${c}`).join(', ');
+const FACT_COLUMNS = COLUMNS.map((c) => `f.${c}`).join(', ');
+
+const noFactRows = (): FactRows => ({ roles: [], careTeams: [], encounters: [], units: [], consents: [], grants: [] });
+
+function factRowsOf(rows: readonly Record<string, unknown>[]): FactRows {
+  const out = noFactRows();
   for (const row of rows) {
     const kind = Number(row.kind);
     if (kind === GRANT_KIND) out.grants.push(grantOf(row.id as string, row.grant_in_force as string));

@@ -1,5 +1,6 @@
 import type { Prefix } from '../fhir/index.js';
 import type { Queryable } from './database.js';
+import { type BatchFactQuery, type FactRows, withFactRows } from './policy-fact-store.js';
 import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
 import { shapeName } from './statement-names.js';
 
@@ -55,6 +56,36 @@ export async function searchResources(
   order: readonly SearchOrder[],
   page: { limit: number; offset: number },
 ): Promise<StoredVersion[]> {
+  const { sql, params } = searchSql(resourceType, conditions, order, page);
+  // Every value is a parameter, so the text is the query's shape: prepared by it, a repeated search is not parsed again.
+  const { rows } = await q.query(sql, params, shapeName('ward_search', sql));
+  return rows.map(toStoredVersion);
+}
+
+/**
+ * What searchResources finds, with the rows the policy facts of its patients are made of, in one
+ * round trip (see withFactRows).
+ */
+export async function searchResourcesWithFacts(
+  q: Queryable,
+  resourceType: string,
+  conditions: readonly SearchCondition[],
+  order: readonly SearchOrder[],
+  page: { limit: number; offset: number },
+  facts: BatchFactQuery,
+): Promise<{ rows: StoredVersion[]; facts: FactRows }> {
+  const search = searchSql(resourceType, conditions, order, page);
+  const { sql, read } = withFactRows(search.sql, search.bind, facts);
+  const { rows } = await q.query(sql, search.params, shapeName('ward_search_facts', sql));
+  return read(rows);
+}
+
+function searchSql(
+  resourceType: string,
+  conditions: readonly SearchCondition[],
+  order: readonly SearchOrder[],
+  page: { limit: number; offset: number },
+): { sql: string; params: unknown[]; bind: Bind } {
   const params: unknown[] = [resourceType];
   const p = (value: unknown) => {
     params.push(value);
@@ -64,9 +95,7 @@ export async function searchResources(
   const orderBy = [...order.map((o) => orderSql(o, p)), 'r.id'].join(', ');
   const sql = `SELECT ${VERSION_COLUMNS} FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
       WHERE ${where.join(' AND ')} ORDER BY ${orderBy} LIMIT ${p(page.limit)} OFFSET ${p(page.offset)}`;
-  // Every value is a parameter, so the text is the query's shape: prepared by it, a repeated search is not parsed again.
-  const { rows } = await q.query(sql, params, shapeName('ward_search', sql));
-  return rows.map(toStoredVersion);
+  return { sql, params, bind: p };
 }
 
 /** `$1` is always the searched type, so subqueries that need it stay uncorrelated (planned once, as a semi-join). */

@@ -1,6 +1,17 @@
 import type { FhirResource } from '../fhir/index.js';
 import { ACCESS_POLICY, type PolicyFacts, type Principal, type RelationshipFact } from '../policy/index.js';
-import { type FactRows, policyFactRows, type Queryable, readCurrent, type StoredVersion } from '../store/index.js';
+import {
+  type BatchFactQuery,
+  type FactRows,
+  policyFactRows,
+  type Queryable,
+  readCurrent,
+  type SearchCondition,
+  type SearchOrder,
+  type StoredVersion,
+  searchResources,
+  searchResourcesWithFacts,
+} from '../store/index.js';
 
 /** An Encounter finished this long ago still gives its participants access (ADR 0009). */
 export const ENCOUNTER_WINDOW_MS = 72 * 3600 * 1000;
@@ -31,12 +42,12 @@ export function patientsOfRow(row: StoredVersion): string[] {
 }
 
 /**
- * Loads what the policy needs to know about a principal and some patients, as of `now`, with one
- * query per kind of fact for all the patients at once (a search page is one batch, never one row):
- * relationships (CareTeam, Encounter, unit), the patients' privacy Consents, and the RelatedPerson
- * link of a proxy. A fact the principal's kind never needs is left absent (ADR 0009: absent is
- * "not applied", which for these kinds is what the rules say anyway). Loading reads rows the
- * caller may not see; nothing loaded here leaves the vault.
+ * Loads what the policy needs to know about a principal and some patients, as of `now`, in one
+ * statement for all the patients at once (a search page is one batch, never one row):
+ * relationships (CareTeam, Encounter, unit), the patients' privacy Consents, break-glass grants,
+ * and the RelatedPerson link of a proxy. A fact the principal's kind never needs is left absent
+ * (ADR 0009: absent is "not applied", which for these kinds is what the rules say anyway).
+ * Loading reads rows the caller may not see; nothing loaded here leaves the vault.
  */
 export async function loadPolicyFacts(
   q: Queryable,
@@ -48,23 +59,71 @@ export async function loadPolicyFacts(
   known: readonly StoredVersion[] = [],
 ): Promise<PolicyFacts> {
   const ids = [...new Set(patients)];
-  if (principal.kind === 'patient' || principal.kind === 'operator') return { now };
+  const query = factQueryOf(principal, now);
+  if (!query) return { now };
+  const wanted = new Set(query.units ? ids : []);
+  for (const row of known) if (row.resourceType === 'Patient' && !row.deleted) wanted.delete(row.id);
+  const [rows, proxyFor] = await Promise.all([
+    policyFactRows(q, { ...query, patients: ids, units: [...wanted] }),
+    proxyLinks(q, open, principal, now),
+  ]);
+  return factsOf(open, principal, now, ids, rows, known, proxyFor);
+}
+
+/**
+ * A search's batch — current resources of a type matching the conditions, a page of them — and
+ * the policy facts of its patients as loadPolicyFacts gives them, in one round trip.
+ */
+export async function searchWithPolicyFacts(
+  q: Queryable,
+  open: OpenRow,
+  principal: Principal,
+  now: Date,
+  search: { type: string; conditions: readonly SearchCondition[]; order: readonly SearchOrder[]; page: { limit: number; offset: number } },
+): Promise<{ rows: StoredVersion[]; facts: PolicyFacts }> {
+  const query = factQueryOf(principal, now);
+  if (!query) return { rows: await searchResources(q, search.type, search.conditions, search.order, search.page), facts: { now } };
+  const [found, proxyFor] = await Promise.all([
+    searchResourcesWithFacts(q, search.type, search.conditions, search.order, search.page, query),
+    proxyLinks(q, open, principal, now),
+  ]);
+  const ids = [...new Set(found.rows.flatMap(patientsOfRow))];
+  return { rows: found.rows, facts: factsOf(open, principal, now, ids, found.facts, found.rows, proxyFor) };
+}
+
+/** What to load for a principal's facts (null: its kind needs none). */
+function factQueryOf(principal: Principal, now: Date): BatchFactQuery | null {
+  if (principal.kind === 'patient' || principal.kind === 'operator') return null;
   const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
+  return {
+    relationships: clinical,
+    actor: actorOf(principal.id),
+    practitioner: /^Practitioner\/(.+)$/.exec(principal.id)?.[1] ?? null,
+    units: clinical && (principal.organizations ?? []).length > 0,
+    grantsOf: { principal: principal.id, now },
+  };
+}
+
+/** The proxy link of a proxy; undefined for anyone else. */
+function proxyLinks(q: Queryable, open: OpenRow, principal: Principal, now: Date): Promise<string[] | undefined> {
   const proxy = principal.kind === 'user' && principal.roles.includes('proxy');
+  return proxy ? loadProxyLinks(q, open, principal, now) : Promise.resolve(undefined);
+}
+
+/** The facts the loaded rows give; `known` current rows stand for the unit Patients that were not loaded again. */
+function factsOf(
+  open: OpenRow,
+  principal: Principal,
+  now: Date,
+  ids: readonly string[],
+  loaded: FactRows,
+  known: readonly StoredVersion[],
+  proxyFor: string[] | undefined,
+): PolicyFacts {
+  const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
   const memberOf = principal.organizations ?? [];
   const wanted = new Set(clinical && memberOf.length > 0 ? ids : []);
   const knownPatients = known.filter((row) => row.resourceType === 'Patient' && !row.deleted && wanted.delete(row.id));
-  const [loaded, proxyFor] = await Promise.all([
-    policyFactRows(q, {
-      patients: ids,
-      relationships: clinical,
-      actor: actorOf(principal.id),
-      practitioner: /^Practitioner\/(.+)$/.exec(principal.id)?.[1] ?? null,
-      units: [...wanted],
-      grantsOf: { principal: principal.id, now },
-    }),
-    proxy ? loadProxyLinks(q, open, principal, now) : undefined,
-  ]);
   const rows = knownPatients.length > 0 ? { ...loaded, units: [...knownPatients, ...loaded.units] } : loaded;
   return {
     now,

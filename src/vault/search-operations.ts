@@ -1,7 +1,7 @@
 import type { RequestContext } from '../audit/index.js';
 import type { Criterion, SearchRequest } from '../fhir/index.js';
 import type { Decision, PolicyAction, PolicyFacts, Principal } from '../policy/index.js';
-import { type SearchCondition, type StoredVersion, searchResources } from '../store/index.js';
+import type { SearchCondition, SearchOrder, StoredVersion } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
 import type { AuditedRunner, NewOperation } from './audited-runner.js';
 import { refuseSearchOnMaskedElements } from './masked-search.js';
@@ -15,13 +15,23 @@ import { type MatchDeps, visibleIds } from './visible-matches.js';
 /** Rows fetched per round trip while a search fills its page (and counts, for `_total=accurate`). */
 const SEARCH_BATCH = 200;
 
+/** One page of a search, as the store runs it. */
+export interface SearchBatch {
+  readonly type: string;
+  readonly conditions: readonly SearchCondition[];
+  readonly order: readonly SearchOrder[];
+  readonly page: { limit: number; offset: number };
+}
+
 /** What search needs from the vault: its runner, its operation records, and its per-row decision and opening. */
 export interface SearchDeps extends VaultDeps {
   readonly run: AuditedRunner;
   readonly op: NewOperation;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
-  /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
+  /** The policy facts for the principal and the patients of a batch of rows (one statement). */
   readonly facts: (principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
+  /** A batch of search results and the policy facts of its patients, in one round trip. */
+  readonly batch: (principal: Principal, search: SearchBatch) => Promise<{ rows: StoredVersion[]; facts: PolicyFacts }>;
   readonly open: (row: StoredVersion) => VersionedResource;
   /** Opens a row for the caller, applying its permit's obligations (masks). */
   readonly reveal: (
@@ -82,8 +92,12 @@ export class SearchOperations {
       // same patients (an Observation's subject) are decided on them instead of loading them again.
       const loaded: { patients: ReadonlySet<string>; facts: PolicyFacts }[] = [];
       for (let offset = 0; ; offset += SEARCH_BATCH) {
-        const rows = await searchResources(this.#deps.db, resourceType, conditions, order, { limit: SEARCH_BATCH, offset });
-        const facts = await this.#deps.facts(principal, rows);
+        const { rows, facts } = await this.#deps.batch(principal, {
+          type: resourceType,
+          conditions,
+          order,
+          page: { limit: SEARCH_BATCH, offset },
+        });
         loaded.push({ patients: new Set(rows.flatMap(patientsOfRow)), facts });
         for (const row of rows) {
           const decision = this.#deps.permits(principal, 'search', row, facts);

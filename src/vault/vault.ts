@@ -39,7 +39,7 @@ import { OrganizationPolicies } from './organization-policies.js';
 import { OrganizationPolicyOperations } from './organization-policy-operations.js';
 import { discloseFromPart2 } from './part2-disclosure.js';
 import { Part2Operations } from './part2-operations.js';
-import { loadPolicyFacts, patientsOfRow } from './policy-facts.js';
+import { loadPolicyFacts, patientsOfRow, searchWithPolicyFacts } from './policy-facts.js';
 import { PurgeOperations } from './purge-operations.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
 import { openResource } from './sealing.js';
@@ -137,6 +137,13 @@ export class Vault {
       op: (...args) => this.#op(...args),
       permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
       facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow), rows),
+      batch: async (principal, search) => {
+        const [found, policies] = await Promise.all([
+          searchWithPolicyFacts(deps.db, (row) => this.#open(row).resource, principal, this.#deps.now(), search),
+          this.#policiesOf(deps.db, principal),
+        ]);
+        return { rows: found.rows, facts: policies ? { ...found.facts, policies } : found.facts };
+      },
       open: (row) => this.#open(row),
       reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
     };
@@ -612,14 +619,18 @@ export class Vault {
 
   /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
   async #facts(q: Queryable, principal: Principal, patients: Iterable<string>, known?: readonly StoredVersion[]): Promise<PolicyFacts> {
-    // Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here.
-    const prepared = this.#prepared.get(principal);
     const [facts, policies] = await Promise.all([
       // Rows in hand are opened once: a Patient found by a search is not loaded and decrypted again for its unit.
       loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now(), known),
-      prepared !== undefined ? (prepared ?? undefined) : this.#policies.of(q, principal),
+      this.#policiesOf(q, principal),
     ]);
     return policies ? { ...facts, policies } : facts;
+  }
+
+  /** Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here. */
+  #policiesOf(q: Queryable, principal: Principal): Promise<readonly EffectivePolicy[] | undefined> {
+    const prepared = this.#prepared.get(principal);
+    return prepared !== undefined ? Promise.resolve(prepared ?? undefined) : this.#policies.of(q, principal);
   }
 
   /**
