@@ -19,7 +19,7 @@ export interface MatchDeps {
   readonly indexer: BlindIndexer;
   readonly now: () => Date;
   readonly permits: (principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts) => Decision;
-  /** The policy facts for the principal and the patients of a batch of rows (one query per kind of fact). */
+  /** The policy facts for the principal and the patients of a batch of rows (one statement). */
   readonly facts: (q: Queryable, principal: Principal, rows: readonly StoredVersion[]) => Promise<PolicyFacts>;
   readonly open: (row: StoredVersion) => VersionedResource;
 }
