@@ -15,6 +15,7 @@ import { migration0014 } from './migrations/0014-step-up.js';
 import { migration0017 } from './migrations/0017-organization-policy.js';
 import { migration0019 } from './migrations/0019-password-compromise.js';
 import { migration0021 } from './migrations/0021-purge.js';
+import { migration0022 } from './migrations/0022-blind-hash-arrays.js';
 
 export interface Migration {
   readonly version: number;
@@ -39,6 +40,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0017,
   migration0019,
   migration0021,
+  migration0022,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */

@@ -5,7 +5,8 @@ export interface SearchIndexRows {
   readonly reference: readonly { param: string; targetType: string | null; targetId: string }[];
   readonly number: readonly { param: string; value: number; system: string | null; code: string | null }[];
   readonly uri: readonly { param: string; uri: string }[];
-  readonly blind: readonly { param: string; hash: Buffer }[];
+  /** One entry per parameter, with every hash of the resource's values for it (distinct). */
+  readonly blind: readonly { param: string; hashes: readonly Buffer[] }[];
 }
 
 export const NO_SEARCH_ROWS: SearchIndexRows = { token: [], date: [], reference: [], number: [], uri: [], blind: [] };
@@ -23,7 +24,8 @@ export function searchRowsJson(rows: SearchIndexRows): Record<string, unknown> {
     reference: rows.reference.map((r) => ({ param: r.param, target_type: r.targetType, target_id: r.targetId })),
     number: rows.number,
     uri: rows.uri,
-    blind: rows.blind.map((b) => ({ param: b.param, hash: b.hash.toString('hex') })),
+    // bytea's own input form, so jsonb_to_recordset reads the list straight into a bytea[].
+    blind: rows.blind.map((b) => ({ param: b.param, hashes: b.hashes.map((h) => `\\x${h.toString('hex')}`) })),
   };
 }
 
@@ -39,7 +41,7 @@ const TABLES: readonly [table: string, key: string, columns: string, record: str
   ],
   ['ward_search_number', 'number', 'value, system, code', 'param text, value numeric, system text, code text', 'x.value, x.system, x.code'],
   ['ward_search_uri', 'uri', 'uri', 'param text, uri text', 'x.uri'],
-  ['ward_search_blind', 'blind', 'hash', 'param text, hash text', "decode(x.hash, 'hex')"],
+  ['ward_search_blind', 'blind', 'hashes', 'param text, hashes bytea[]', 'x.hashes'],
 ];
 
 /**
