@@ -69,8 +69,10 @@ const USAGE = `usage: ward <command>
   client approve <client_id>    approve a pending client (approving an approved one changes nothing; a
                                 suspended one is refused: register it again)
   client suspend <client_id>    stop a client now: its tokens stop working and it gets no new ones
-  import <file or dir> …        load FHIR Bundles (transaction, batch, collection) and NDJSON through the vault as
-                                the audited import principal; resumable (ids are preserved, progress is recorded)
+  import [--concurrency N] <file or dir> …
+                                load FHIR Bundles (transaction, batch, collection) and NDJSON through the vault as
+                                the audited import principal; resumable (ids are preserved, progress is recorded);
+                                N files at once (default 2 on PostgreSQL, 1 on PGlite)
   reindex [--type <T>]          recompute the search-index rows of current versions; resumable
 `;
 
@@ -456,26 +458,43 @@ function progressBar(label: string, unit: string): SingleBar | undefined {
 }
 
 async function runImport(config: WardConfig, argv: string[]): Promise<number> {
-  if (argv.length === 0) {
-    process.stderr.write('usage: ward import <file or directory> …\n');
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { concurrency: { type: 'string' } },
+    allowPositionals: true,
+    strict: true,
+  });
+  const concurrency = values.concurrency === undefined ? undefined : Number(values.concurrency);
+  if (
+    positionals.length === 0 ||
+    (concurrency !== undefined && !(Number.isInteger(concurrency) && concurrency >= 1 && concurrency <= 16))
+  ) {
+    process.stderr.write('usage: ward import [--concurrency 1-16] <file or directory> …\n');
     return 2;
   }
-  const files = importFilesOf(argv);
+  const files = importFilesOf(positionals);
   const ward = await openForJob(config);
   if (!ward) return 1;
   const bar = progressBar('importing', 'files');
   const started = Date.now();
   try {
     bar?.start(files.length, 0, { rate: '0' });
-    const report = await importFiles(ward, importContext(), files, join(config.dataDir, 'import-state.json'), (e) => {
-      const rate = (e.resources / Math.max((Date.now() - started) / 1000, 0.001)).toFixed(0);
-      bar?.update(e.filesDone, { rate });
-      if (!bar && e.file) {
-        process.stdout.write(
-          `import: file ${e.file.index + 1}/${e.files} ${e.file.ok ? 'done' : `FAILED ${e.file.code}${e.file.entry ? ` at ${e.file.entry}` : ''}`}, ${e.resources} resources, ${rate} resources/s\n`,
-        );
-      }
-    });
+    const report = await importFiles(
+      ward,
+      importContext(),
+      files,
+      join(config.dataDir, 'import-state.json'),
+      (e) => {
+        const rate = (e.resources / Math.max((Date.now() - started) / 1000, 0.001)).toFixed(0);
+        bar?.update(e.filesDone, { rate });
+        if (!bar && e.file) {
+          process.stdout.write(
+            `import: file ${e.file.index + 1}/${e.files} ${e.file.ok ? 'done' : `FAILED ${e.file.code}${e.file.entry ? ` at ${e.file.entry}` : ''}`}, ${e.resources} resources, ${rate} resources/s\n`,
+          );
+        }
+      },
+      concurrency === undefined ? {} : { concurrency },
+    );
     bar?.stop();
     process.stdout.write(
       `imported ${report.resources} resources from ${report.files - report.skipped} files (${report.skipped} already done, ${report.failed} failed) in ${report.seconds.toFixed(1)} s: ${report.perSecond.toFixed(0)} resources/s\n`,
