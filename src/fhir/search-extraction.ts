@@ -108,10 +108,17 @@ export function indexPlan(resourceType: string): readonly PlannedParameter[] {
     if (!expression) continue;
     // `(X as T)` needs X to be a single item: on an Observation with two components it fails and
     // would leave the parameter unindexed, so it becomes `X.ofType(T)`, which filters a collection.
+    // The same holds for `X.as(T)` and for `(X as T).rest`.
     const rewritten = expression
       .replace(/\.where\(resolve\(\) is (\w+)\)/g, ".where(reference.startsWith('$1/'))")
+      .replace(/\.as\((\w+)\)/g, '.ofType($1)')
       .split(/\s\|\s/)
-      .map((part) => part.trim().replace(/^\(?([A-Za-z][\w.]*) as (\w+)\)?$/, '$1.ofType($2)'))
+      .map((part) =>
+        part
+          .trim()
+          .replace(/^\(?([A-Za-z][\w.]*) as (\w+)\)?$/, '$1.ofType($2)')
+          .replace(/^\(([A-Za-z][\w.]*) as (\w+)\)((?:\.[a-z]\w*)+)$/, '$1.ofType($2)$3'),
+      )
       .join(' | ');
     try {
       plan.push({
