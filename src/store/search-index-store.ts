@@ -5,8 +5,8 @@ export interface SearchIndexRows {
   readonly reference: readonly { param: string; targetType: string | null; targetId: string }[];
   readonly number: readonly { param: string; value: number; system: string | null; code: string | null }[];
   readonly uri: readonly { param: string; uri: string }[];
-  /** One entry per parameter, with every hash of the resource's values for it (distinct). */
-  readonly blind: readonly { param: string; hashes: readonly Buffer[] }[];
+  /** One entry per parameter, with every hash of the resource's values for it (distinct, lowercase hex). */
+  readonly blind: readonly { param: string; hashesHex: readonly string[] }[];
 }
 
 export const NO_SEARCH_ROWS: SearchIndexRows = { token: [], date: [], reference: [], number: [], uri: [], blind: [] };
@@ -25,7 +25,7 @@ export function searchRowsJson(rows: SearchIndexRows): Record<string, unknown> {
     number: rows.number,
     uri: rows.uri,
     // bytea's own input form, so jsonb_to_recordset reads the list straight into a bytea[].
-    blind: rows.blind.map((b) => ({ param: b.param, hashes: b.hashes.map((h) => `\\x${h.toString('hex')}`) })),
+    blind: rows.blind.map((b) => ({ param: b.param, hashes: b.hashesHex.map((h) => `\\x${h}`) })),
   };
 }
 

@@ -12,17 +12,17 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] 
 export function searchRowsOf(indexer: BlindIndexer, resource: FhirResource): SearchIndexRows {
   const rows: Mutable<SearchIndexRows> = { token: [], date: [], reference: [], number: [], uri: [], blind: [] };
   const type = resource.resourceType;
-  // Per parameter, its distinct hashes (keyed by their bytes).
-  const blind = new Map<string, Map<string, Buffer>>();
+  // Per parameter, its distinct hashes (hex).
+  const blind = new Map<string, Set<string>>();
   for (const v of extractIndexValues(resource)) {
     const identifying = v.kind === 'string' || ((v.kind === 'token' || v.kind === 'date') && v.identifying);
     if (identifying) {
       let hashes = blind.get(v.param);
       if (!hashes) {
-        hashes = new Map();
+        hashes = new Set();
         blind.set(v.param, hashes);
       }
-      for (const hash of blindHashesOf(indexer, type, v)) hashes.set(hash.toString('latin1'), hash);
+      for (const hash of blindHashesOf(indexer, type, v)) hashes.add(hash);
       continue;
     }
     switch (v.kind) {
@@ -44,6 +44,7 @@ export function searchRowsOf(indexer: BlindIndexer, resource: FhirResource): Sea
     }
   }
   // Sorted, so the stored order does not tell which hash is the exact value and which a prefix.
-  rows.blind = [...blind].map(([param, hashes]) => ({ param, hashes: [...hashes.values()].sort(Buffer.compare) }));
+  // Lowercase hex sorts as the bytes do.
+  rows.blind = [...blind].map(([param, hashes]) => ({ param, hashesHex: [...hashes].sort() }));
   return rows;
 }
