@@ -47,9 +47,13 @@ function defaultConcurrency(ward: Ward): number {
   return ward.db.engine === 'pglite' ? 1 : 2;
 }
 
-/** A transaction may lose a deadlock or a serialization check to another file's: it was rolled back, so it may run again. */
-const TRANSIENT_ATTEMPTS = 3;
-const isTransient = (e: unknown): boolean => ['40P01', '40001'].includes(String((e as { code?: unknown })?.code));
+/**
+ * A file's transaction may lose to another file's: a deadlock, a serialization check, or a race to
+ * create the same resource (two files first writing a shared Organization; the loser's version 1
+ * collides, WARD_CONFLICT). It was rolled back whole, so it may run again, and then finds the row.
+ */
+const TRANSIENT_ATTEMPTS = 5;
+const isTransient = (e: unknown): boolean => ['40P01', '40001', 'WARD_CONFLICT'].includes(String((e as { code?: unknown })?.code));
 
 interface ImportState {
   /** Per file (keyed by a hash of path and size, never the name): finished, or NDJSON lines committed. */
