@@ -81,7 +81,7 @@ export function importFilesOf(paths: readonly string[]): string[] {
  * per file, and per committed chunk of NDJSON lines, in `stateFile`; a re-run skips what is done.
  * Several files are loaded at once (`concurrency`), each in its own transactions, so that one
  * file's validation, indexing and sealing run while another's commit is in the database; a file
- * whose transaction lost a deadlock to another is run again (it was rolled back whole).
+ * whose transaction lost to another's (isTransient) is run again (it was rolled back whole).
  */
 export async function importFiles(
   ward: Ward,
