@@ -37,6 +37,24 @@ export interface ImportReport {
   readonly perSecond: number;
 }
 
+export interface ImportOptions {
+  /** Files loaded at once; by default two on PostgreSQL (one preparing while one commits) and one on PGlite. */
+  readonly concurrency?: number;
+}
+
+/** PGlite has one connection and runs transactions one after another: a second file would only wait. */
+function defaultConcurrency(ward: Ward): number {
+  return ward.db.engine === 'pglite' ? 1 : 2;
+}
+
+/**
+ * A file's transaction may lose to another file's: a deadlock, a serialization check, or a race to
+ * create the same resource (two files first writing a shared Organization; the loser's version 1
+ * collides, WARD_CONFLICT). It was rolled back whole, so it may run again, and then finds the row.
+ */
+const TRANSIENT_ATTEMPTS = 5;
+const isTransient = (e: unknown): boolean => ['40P01', '40001', 'WARD_CONFLICT'].includes(String((e as { code?: unknown })?.code));
+
 interface ImportState {
   /** Per file (keyed by a hash of path and size, never the name): finished, or NDJSON lines committed. */
   readonly files: Record<string, { done?: true; lines?: number }>;
@@ -61,6 +79,9 @@ export function importFilesOf(paths: readonly string[]): string[] {
  * entry keeps its resource id, or the uuid of its `urn:uuid:` fullUrl; an NDJSON line its id), so
  * running again after a kill can only write a resource again, never twice. Progress is recorded
  * per file, and per committed chunk of NDJSON lines, in `stateFile`; a re-run skips what is done.
+ * Several files are loaded at once (`concurrency`), each in its own transactions, so that one
+ * file's validation, indexing and sealing run while another's commit is in the database; a file
+ * whose transaction lost to another's (isTransient) is run again (it was rolled back whole).
  */
 export async function importFiles(
   ward: Ward,
@@ -68,6 +89,7 @@ export async function importFiles(
   files: readonly string[],
   stateFile: string,
   onEvent: (e: ImportEvent) => void,
+  options: ImportOptions = {},
 ): Promise<ImportReport> {
   const principal = importPrincipal();
   const state: ImportState = existsSync(stateFile) ? JSON.parse(readFileSync(stateFile, 'utf8')) : { files: {} };
@@ -81,10 +103,16 @@ export async function importFiles(
   let failed = 0;
   let filesDone = 0;
   const run = async (body: unknown): Promise<number> => {
-    const res = await ward.bundles.process({ principal, ctx, body });
-    return ((res.body as { entry?: unknown[] }).entry ?? []).length;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await ward.bundles.process({ principal, ctx, body });
+        return ((res.body as { entry?: unknown[] }).entry ?? []).length;
+      } catch (e) {
+        if (attempt >= TRANSIENT_ATTEMPTS || !isTransient(e)) throw e;
+      }
+    }
   };
-  for (const [index, file] of files.entries()) {
+  const importOne = async (index: number, file: string): Promise<void> => {
     const key = createHash('sha256')
       .update(`${file}\u0000${statSync(file).size}`)
       .digest('hex');
@@ -94,7 +122,7 @@ export async function importFiles(
       skipped++;
       filesDone++;
       onEvent({ filesDone, files: files.length, resources });
-      continue;
+      return;
     }
     try {
       if (file.endsWith('.ndjson')) {
@@ -103,13 +131,16 @@ export async function importFiles(
           const chunk = lines
             .slice(from, from + NDJSON_CHUNK)
             .flatMap((line, i) => (line.trim() ? [ndjsonEntry(line, key, from + i)] : []));
-          if (chunk.length > 0) resources += await run({ resourceType: 'Bundle', type: 'transaction', entry: chunk });
+          // Awaited before adding: `resources += await …` would read the count before another file's run adds to it.
+          const written = chunk.length > 0 ? await run({ resourceType: 'Bundle', type: 'transaction', entry: chunk }) : 0;
+          resources += written;
           progress.lines = Math.min(from + NDJSON_CHUNK, lines.length);
           save();
           onEvent({ filesDone, files: files.length, resources });
         }
       } else {
-        resources += await run(idPreserving(JSON.parse(readFileSync(file, 'utf8')), key));
+        const written = await run(idPreserving(JSON.parse(readFileSync(file, 'utf8')), key));
+        resources += written;
       }
       progress.done = true;
       save();
@@ -127,7 +158,16 @@ export async function importFiles(
         file: { index, ok: false, code: typeof error.code === 'string' ? error.code : 'WARD_INVALID_INPUT', ...(entry ? { entry } : {}) },
       });
     }
-  }
+  };
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < files.length) {
+      const index = next++;
+      await importOne(index, files[index] as string);
+    }
+  };
+  const lanes = Math.max(1, Math.min(options.concurrency ?? defaultConcurrency(ward), files.length));
+  await Promise.all(Array.from({ length: lanes }, lane));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   const report = { files: files.length, skipped, failed, resources, seconds, perSecond: seconds > 0 ? resources / seconds : 0 };
   await ward.vault.recordAdministrative(principal, ctx, 'import', {

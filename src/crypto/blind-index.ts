@@ -17,4 +17,9 @@ export class BlindIndexer {
   hash(...parts: readonly string[]): Buffer {
     return createHmac('sha256', this.#key).update(parts.join('\u001f')).digest();
   }
+
+  /** The same hash as lowercase hex: what index writes store, without a Buffer per hash. */
+  hashHex(...parts: readonly string[]): string {
+    return createHmac('sha256', this.#key).update(parts.join('\u001f')).digest('hex');
+  }
 }

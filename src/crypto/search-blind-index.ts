@@ -14,11 +14,15 @@ const ANY_SYSTEM = '\u0000any';
  * recur on every Observation, Condition and Procedure, and hashing them again was a fifth of an
  * import's index work. Bounded; emptied when full. Other strings (names, addresses) are not kept.
  */
-const textHashes = new WeakMap<BlindIndexer, Map<string, Buffer[]>>();
+const textHashes = new WeakMap<BlindIndexer, Map<string, string[]>>();
 const TEXT_HASHES_MAX = 20_000;
 
-/** The hashes stored for one identifying value of a resource (strings, Identifier/ContactPoint tokens, person dates). */
-export function blindHashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): Buffer[] {
+/**
+ * The hashes stored for one identifying value of a resource (strings, Identifier/ContactPoint
+ * tokens, person dates), as hex: a write stores some twenty per resource, and a Buffer each
+ * (with its own backing store) was a good part of an import's garbage collection.
+ */
+export function blindHashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): string[] {
   if (v.kind === 'string' && v.param.endsWith(':text')) {
     let cache = textHashes.get(indexer);
     if (!cache) {
@@ -36,24 +40,24 @@ export function blindHashesOf(indexer: BlindIndexer, resourceType: string, v: In
   return hashesOf(indexer, resourceType, v);
 }
 
-function hashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): Buffer[] {
+function hashesOf(indexer: BlindIndexer, resourceType: string, v: IndexValue): string[] {
   switch (v.kind) {
     case 'string':
       return [
-        indexer.hash('search-string-exact', resourceType, v.param, v.raw),
-        ...prefixesOf(v.normalized).map((p) => indexer.hash('search-string-prefix', resourceType, v.param, p)),
+        indexer.hashHex('search-string-exact', resourceType, v.param, v.raw),
+        ...prefixesOf(v.normalized).map((p) => indexer.hashHex('search-string-prefix', resourceType, v.param, p)),
       ];
     case 'token':
       return [
-        indexer.hash('search-token', resourceType, v.param, v.system ?? NO_SYSTEM, v.code),
-        indexer.hash('search-token', resourceType, v.param, ANY_SYSTEM, v.code),
-        ...(v.system ? [indexer.hash('search-token-system', resourceType, v.param, v.system)] : []),
+        indexer.hashHex('search-token', resourceType, v.param, v.system ?? NO_SYSTEM, v.code),
+        indexer.hashHex('search-token', resourceType, v.param, ANY_SYSTEM, v.code),
+        ...(v.system ? [indexer.hashHex('search-token-system', resourceType, v.param, v.system)] : []),
       ];
     case 'date': {
       const r = v.range as Partial<DateRange>;
       return [r.year, r.month, r.day]
         .filter((p): p is string => p !== undefined)
-        .map((p) => indexer.hash('search-date', resourceType, v.param, p));
+        .map((p) => indexer.hashHex('search-date', resourceType, v.param, p));
     }
     default:
       return [];

@@ -1,5 +1,6 @@
 import { isResourceType } from './definitions.js';
 import { WardError } from './errors.js';
+import { snapshotJson } from './json-snapshot.js';
 import { type FhirResource, isFhirId, isPlainObject } from './resource.js';
 
 export type BundleKind = 'transaction' | 'batch';
@@ -119,7 +120,7 @@ function parseEntry(entry: unknown, index: number, baseUrl: string): BundleEntry
     target,
     ...(typeof entry.fullUrl === 'string' ? { fullUrl: entry.fullUrl } : {}),
     // Snapshot: what is checked and written is what was read, whatever else holds the input.
-    ...(isPlainObject(resource) ? { resource: structuredClone(resource) as FhirResource & { id?: string } } : {}),
+    ...(isPlainObject(resource) ? { resource: snapshotJson(resource) as FhirResource & { id?: string } } : {}),
     ...(ifNoneExist !== undefined ? { ifNoneExist } : {}),
     ...(ifMatch !== undefined ? { ifMatch } : {}),
     ...(ifNoneMatch !== undefined ? { ifNoneMatch } : {}),

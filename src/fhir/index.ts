@@ -23,6 +23,7 @@ export {
   formatEverythingCursor,
   parseEverything,
 } from './everything-request.js';
+export { snapshotJson } from './json-snapshot.js';
 export { informationOutcome, type OperationOutcome, type OperationOutcomeIssue, outcomeForError } from './operation-outcome.js';
 export { patientCompartmentOf } from './patient-compartment.js';
 export { FHIR_ID, type FhirResource, isFhirId, isPlainObject } from './resource.js';

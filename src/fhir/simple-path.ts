@@ -15,7 +15,8 @@ const STRUCTURAL = new Set(['BackboneElement', 'Element']);
 /** One step of a plain path: an element (a choice element fans out to its typed keys), or a filter. */
 type Step = { readonly kind: 'element'; readonly keys: readonly string[] } | { readonly kind: 'reference-to'; readonly prefix: string };
 
-const PART = /^\(?([A-Z]\w*)((?:\.[a-z]\w*)*)(?:\.ofType\((\w+)\))?((?:\.where\(reference\.startsWith\('[A-Z]\w*\/'\)\))?)\)?$/;
+const PART =
+  /^\(?([A-Z]\w*)((?:\.[a-z]\w*)*)(?:\.ofType\((\w+)\)((?:\.[a-z]\w*)*))?((?:\.where\(reference\.startsWith\('[A-Z]\w*\/'\)\))?)\)?$/;
 
 /**
  * Most search parameters' FHIRPath is a plain path — `Observation.code`, `Patient.name.family`,
@@ -31,8 +32,8 @@ export function compileSimplePath(expression: string): CompiledExpression | unde
   for (const raw of expression.split(/\s\|\s/)) {
     const m = PART.exec(raw.trim());
     if (!m) return undefined;
-    const [, root = '', path = '', ofType, filter = ''] = m;
-    const steps = stepsOf(root, path.split('.').filter(Boolean), ofType);
+    const [, root = '', path = '', ofType, rest = '', filter = ''] = m;
+    const steps = stepsOf(root, path.split('.').filter(Boolean), ofType, rest.split('.').filter(Boolean));
     if (!steps) return undefined;
     const prefix = /startsWith\('([A-Z]\w*\/)'\)/.exec(filter)?.[1];
     if (prefix) steps.push({ kind: 'reference-to', prefix });
@@ -47,8 +48,12 @@ export function compileSimplePath(expression: string): CompiledExpression | unde
   };
 }
 
-/** The steps of `root.segments[.ofType(T)]`, or undefined when the model does not know a segment. */
-function stepsOf(root: string, segments: readonly string[], ofType: string | undefined): Step[] | undefined {
+/**
+ * The steps of `root.segments[.ofType(T)[.rest]]`, or undefined when the model does not know a
+ * segment. `rest` goes on from a choice element narrowed to one type T, as in
+ * `Observation.value.ofType(CodeableConcept).text`.
+ */
+function stepsOf(root: string, segments: readonly string[], ofType: string | undefined, rest: readonly string[]): Step[] | undefined {
   if (segments.length === 0) return undefined;
   const steps: Step[] = [];
   let at = root;
@@ -62,15 +67,20 @@ function stepsOf(root: string, segments: readonly string[], ofType: string | und
       const types = ofType === undefined ? choices : choices.filter((t) => t.toLowerCase() === ofType.toLowerCase());
       if (types.length === 0) return undefined;
       steps.push({ kind: 'element', keys: types.map((t) => `${segment}${t[0]?.toUpperCase()}${t.slice(1)}`) });
-      return steps;
+      if (rest.length === 0) return steps;
+      // Going on below a choice needs its one type, a complex type whose elements the model knows.
+      const [only] = types;
+      if (types.length !== 1 || only === undefined || !/^[A-Z]/.test(only)) return undefined;
+      const below = stepsOf(only, rest, undefined, []);
+      return below ? [...steps, ...below] : undefined;
     }
     const resolved = model.pathsDefinedElsewhere[here] ?? here;
     const type = model.path2Type[resolved];
     if (type === undefined) return undefined;
     steps.push({ kind: 'element', keys: [segment] });
     at = STRUCTURAL.has(type) ? resolved : type;
-    // ofType on an element that is not a choice: plain only when it names the element's own type.
-    if (last && ofType !== undefined && ofType.toLowerCase() !== type.toLowerCase()) return undefined;
+    // ofType on an element that is not a choice: plain only when it names the element's own type (and ends the path).
+    if (last && ofType !== undefined && (ofType.toLowerCase() !== type.toLowerCase() || rest.length > 0)) return undefined;
   }
   return steps;
 }

@@ -143,8 +143,11 @@ export class BundleInteractions {
     const responses: ResponseEntry[] = new Array(entries.length);
     const factTypes = policyFactTypesFor(req.principal);
     const run: BundleEntryRequest[] = [];
+    // The resources of the run so far (`Type/id`): a run updates each once.
+    const inRun = new Set<string>();
     const flush = async () => {
       const group = run.splice(0);
+      inRun.clear();
       let k = 0;
       try {
         const results = await fhir.updateMany(
@@ -179,8 +182,9 @@ export class BundleInteractions {
       }
       if (batchable(e, factTypes)) {
         const key = `${e.target.resourceType}/${e.target.id}`;
-        if (run.some((q) => `${q.target.resourceType}/${q.target.id}` === key)) await flush();
+        if (inRun.has(key)) await flush();
         run.push(e);
+        inRun.add(key);
         if (run.length >= UPDATE_RUN_MAX) await flush();
         continue;
       }

@@ -15,6 +15,7 @@ import { migration0014 } from './migrations/0014-step-up.js';
 import { migration0017 } from './migrations/0017-organization-policy.js';
 import { migration0019 } from './migrations/0019-password-compromise.js';
 import { migration0021 } from './migrations/0021-purge.js';
+import { migration0022 } from './migrations/0022-blind-hash-arrays.js';
 import { migration0023 } from './migrations/0023-policy-fact-rows.js';
 
 export interface Migration {
@@ -40,6 +41,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0017,
   migration0019,
   migration0021,
+  migration0022,
   migration0023,
 ];
 

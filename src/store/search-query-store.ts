@@ -117,13 +117,13 @@ function conditionSql(c: SearchCondition, p: Bind): string {
       );
       const any = [
         ...(typed.length ? [exists('token', c.param, p, typed.map((t) => `(${t})`).join(' OR '))] : []),
-        ...(c.hashes.length ? [exists('blind', c.param, p, `x.hash = ANY(${p(c.hashes)}::bytea[])`)] : []),
+        ...(c.hashes.length ? [exists('blind', c.param, p, `x.hashes && ${p(c.hashes)}::bytea[]`)] : []),
       ];
       const match = any.length ? `(${any.join(' OR ')})` : 'false';
       return c.not ? `NOT ${match}` : match;
     }
     case 'blind': {
-      const match = c.hashes.length ? exists('blind', c.param, p, `x.hash = ANY(${p(c.hashes)}::bytea[])`) : 'false';
+      const match = c.hashes.length ? exists('blind', c.param, p, `x.hashes && ${p(c.hashes)}::bytea[]`) : 'false';
       return c.not ? `NOT ${match}` : match;
     }
     case 'date':

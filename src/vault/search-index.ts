@@ -12,10 +12,17 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] extends readonly (infer E)[] 
 export function searchRowsOf(indexer: BlindIndexer, resource: FhirResource): SearchIndexRows {
   const rows: Mutable<SearchIndexRows> = { token: [], date: [], reference: [], number: [], uri: [], blind: [] };
   const type = resource.resourceType;
+  // Per parameter, its distinct hashes (hex).
+  const blind = new Map<string, Set<string>>();
   for (const v of extractIndexValues(resource)) {
     const identifying = v.kind === 'string' || ((v.kind === 'token' || v.kind === 'date') && v.identifying);
     if (identifying) {
-      for (const hash of blindHashesOf(indexer, type, v)) rows.blind.push({ param: v.param, hash });
+      let hashes = blind.get(v.param);
+      if (!hashes) {
+        hashes = new Set();
+        blind.set(v.param, hashes);
+      }
+      for (const hash of blindHashesOf(indexer, type, v)) hashes.add(hash);
       continue;
     }
     switch (v.kind) {
@@ -36,12 +43,8 @@ export function searchRowsOf(indexer: BlindIndexer, resource: FhirResource): Sea
         break;
     }
   }
-  const seen = new Set<string>();
-  rows.blind = rows.blind.filter((b) => {
-    const key = `${b.param}\u001f${b.hash.toString('hex')}`;
-    if (seen.has(key)) return false;
-    seen.add(key);
-    return true;
-  });
+  // Sorted, so the stored order does not tell which hash is the exact value and which a prefix.
+  // Lowercase hex sorts as the bytes do.
+  rows.blind = [...blind].map(([param, hashes]) => ({ param, hashesHex: [...hashes].sort() }));
   return rows;
 }

@@ -1,5 +1,5 @@
 import { AuditUnavailableError } from '../audit/index.js';
-import { categoriesOf, type FhirResource, isPlainObject, isWardError, validateResource, WardError } from '../fhir/index.js';
+import { categoriesOf, type FhirResource, isPlainObject, isWardError, snapshotJson, validateResource, WardError } from '../fhir/index.js';
 import { authorsOf, decide, type PolicyAction, type PolicyTarget, type Principal, type SecurityLabel } from '../policy/index.js';
 import { type StoredVersion, WriteConflictError } from '../store/index.js';
 import type { OperationRecord } from './audit-trail.js';
@@ -45,7 +45,7 @@ export function securityOf(resource: FhirResource): SecurityLabel[] {
 /** Snapshot the untrusted body, then validate the snapshot: what policy sees is what is stored. */
 export function checkBody(body: unknown, resourceType: string): FhirResource & { id?: string } {
   if (!isPlainObject(body)) throw new WardError('WARD_INVALID_RESOURCE', { details: [{ diagnostics: 'The body must be a JSON object' }] });
-  const snapshot = structuredClone(body) as FhirResource;
+  const snapshot = snapshotJson(body) as FhirResource;
   const issues = validateResource(snapshot, resourceType);
   const errors = issues.filter((i) => i.severity === 'error' || i.severity === 'fatal');
   if (errors.length > 0) {

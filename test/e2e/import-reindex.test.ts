@@ -157,4 +157,41 @@ describe.each(engines())('ward import and ward reindex on %s', (engine) => {
       await w.close();
     }
   }, 600_000);
+
+  it('loads several files at once (--concurrency 4), files sharing Organizations and Practitioners, each write once and audited once', async () => {
+    const fresh = mkdtempSync(join(tmpdir(), 'ward-import-concurrent-'));
+    const freshEnv = {
+      ...env,
+      WARD_DATA_DIR: fresh,
+      ...(engine === 'postgres' ? { DATABASE_URL: await createTestDatabase() } : {}),
+    };
+    try {
+      expect(runWard(['import', '--concurrency', '0', inputDir], freshEnv).status).toBe(2);
+      const run = runWard(['import', '--concurrency', '4', inputDir], freshEnv, 900_000);
+      expect(run.stderr).toBe('');
+      expect(run.status).toBe(0);
+      const entries = bundles.reduce((n, b) => n + b.entries.length, 0);
+      expect(run.stdout).toMatch(new RegExp(`imported ${entries} resources from ${FILES} files \\(0 already done, 0 failed\\)`));
+      const w = await openWard(loadConfig(freshEnv, fresh), { migrate: true });
+      try {
+        const { rows } = await w.db.query<{ resource_type: string; n: number }>(
+          'SELECT resource_type, count(*)::int AS n FROM ward_resource WHERE NOT deleted GROUP BY resource_type',
+        );
+        expect(Object.fromEntries(rows.map((r) => [r.resource_type, r.n]))).toEqual(
+          Object.fromEntries([...expected].map(([type, urls]) => [type, urls.size])),
+        );
+        // A shared resource is written once per file that holds it: versions, and successful write entries, match the entries.
+        const versions = await w.db.query<{ n: number }>('SELECT count(*)::int AS n FROM ward_resource_version');
+        expect(versions.rows[0]?.n).toBe(entries);
+        const audit = await w.db.query<{ n: number }>(
+          "SELECT count(*)::int AS n FROM ward_audit_entry WHERE action IN ('create', 'update') AND outcome = 'success'",
+        );
+        expect(audit.rows[0]?.n).toBe(entries);
+      } finally {
+        await w.close();
+      }
+    } finally {
+      rmSync(fresh, { recursive: true, force: true });
+    }
+  }, 900_000);
 });

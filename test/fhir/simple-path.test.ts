@@ -41,6 +41,12 @@ describe('plain FHIRPath paths (pure)', () => {
     ['Observation.value', { resourceType: 'Observation', valueString: 'x' }, ['x']],
     ["Encounter.subject.where(reference.startsWith('Patient/'))", { resourceType: 'Encounter', subject: { reference: 'Group/1' } }, []],
     ['Patient.name.family | Patient.name.given', { resourceType: 'Patient', name: [{ family: 'A', given: ['B', 'C'] }] }, ['A', 'B', 'C']],
+    [
+      'Observation.value.ofType(CodeableConcept).text',
+      { resourceType: 'Observation', valueCodeableConcept: { text: 'Positive' }, valueString: 'no' },
+      ['Positive'],
+    ],
+    ['Observation.value.ofType(Quantity).unit', { resourceType: 'Observation', valueQuantity: { value: 1, unit: 'mg' } }, ['mg']],
   ])('%s', (expression, resource, expected) => {
     expect(compileSimplePath(expression)?.(resource)).toEqual(expected);
     expect(compileExpression(expression)(resource)).toEqual(expected);
@@ -48,7 +54,9 @@ describe('plain FHIRPath paths (pure)', () => {
 
   it.each([
     'Patient.extension.where(url = "x")',
-    'Observation.value.ofType(Quantity).value',
+    'Observation.value.ofType(Quantity).nonsense',
+    'Observation.value.ofType(string).length',
+    'Observation.value.text',
     'Bundle.entry[0].resource',
     'Patient.name.exists()',
     'Observation.component.value.ofType(Nonsense)',
