@@ -5,7 +5,10 @@
  * array for ten elements) with a custom plan's and planned it afresh on every call — 1.3 ms of
  * CPU, more than the rest of a search — or, in a variant it did plan once, started from every
  * Encounter the clinician takes part in. Here the CareTeams, Encounters and Consents are found
- * from the patients' side (a materialized CTE) and the plan is made once per connection.
+ * from the patients' side (a materialized CTE) and the plan is made once per connection; the
+ * caller's participation is checked on the index rows before any resource row is read, since
+ * most of the patients' Encounters are other clinicians' (at 100,000 patients a name search's 111
+ * Encounters cost 4 ms read first and checked after).
  * SECURITY INVOKER: it reads what the caller's role may read, nothing more.
  */
 export const migration0023 = {
@@ -32,16 +35,19 @@ BEGIN
       SELECT DISTINCT x.resource_type, x.id FROM ward_search_reference x
        WHERE x.resource_type IN ('CareTeam', 'Encounter', 'Consent') AND x.param = 'patient' AND x.target_type = 'Patient'
          AND x.target_id = ANY($1::text[]) AND ($2::boolean OR x.resource_type = 'Consent')
+    ), taking_part AS MATERIALIZED (
+      SELECT l.resource_type, l.id FROM linked l
+       WHERE l.resource_type IN ('CareTeam', 'Encounter') AND EXISTS (SELECT 1 FROM ward_search_reference x
+         WHERE x.resource_type = l.resource_type AND x.id = l.id AND x.param = 'participant'
+           AND (x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a))
     )
     SELECT 0 AS kind, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL::text AS grant_in_force FROM role JOIN ward_resource_version v ON v.seq = role.current_seq
     UNION ALL
-    SELECT 1, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL FROM linked l JOIN ward_resource r ON r.resource_type = l.resource_type AND r.id = l.id AND NOT r.deleted
-      JOIN ward_resource_version v ON v.seq = r.current_seq WHERE l.resource_type = 'CareTeam' AND EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = r.resource_type AND x.id = r.id
-      AND x.param = 'participant' AND (x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a))
+    SELECT 1, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL FROM taking_part t JOIN ward_resource r ON r.resource_type = t.resource_type AND r.id = t.id AND NOT r.deleted
+      JOIN ward_resource_version v ON v.seq = r.current_seq WHERE t.resource_type = 'CareTeam'
     UNION ALL
-    SELECT 2, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL FROM linked l JOIN ward_resource r ON r.resource_type = l.resource_type AND r.id = l.id AND NOT r.deleted
-      JOIN ward_resource_version v ON v.seq = r.current_seq WHERE l.resource_type = 'Encounter' AND EXISTS (SELECT 1 FROM ward_search_reference x WHERE x.resource_type = r.resource_type AND x.id = r.id
-      AND x.param = 'participant' AND (x.target_type, x.target_id) IN (SELECT a.type, a.id FROM actor a))
+    SELECT 2, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL FROM taking_part t JOIN ward_resource r ON r.resource_type = t.resource_type AND r.id = t.id AND NOT r.deleted
+      JOIN ward_resource_version v ON v.seq = r.current_seq WHERE t.resource_type = 'Encounter'
     UNION ALL
     SELECT 3, v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients, NULL FROM ward_resource r JOIN ward_resource_version v ON v.seq = r.current_seq
      WHERE r.resource_type = 'Patient' AND NOT r.deleted AND r.id = ANY($6::text[])
