@@ -91,12 +91,17 @@ export class SearchOperations {
       // The facts of each batch, with the patients they were loaded for: included resources of the
       // same patients (an Observation's subject) are decided on them instead of loading them again.
       const loaded: { patients: ReadonlySet<string>; facts: PolicyFacts }[] = [];
-      for (let offset = 0; ; offset += SEARCH_BATCH) {
+      // The first batch reads only as far as the page needs (and one more row, to know whether a
+      // next page exists) unless every match is to be counted: a page of 50 out of 100 matches
+      // reads 51 rows and their patients' facts, not 100. The total is then given only when that
+      // batch held every match (or when a total was asked for, `_count=0` included), as R4 allows.
+      const fullBatches = countAll || request.total === 'estimate' || wanted === 0;
+      for (let offset = 0, limit = fullBatches ? SEARCH_BATCH : Math.min(SEARCH_BATCH, request.offset + wanted + 1); ; ) {
         const { rows, facts } = await this.#deps.batch(principal, {
           type: resourceType,
           conditions,
           order,
-          page: { limit: SEARCH_BATCH, offset },
+          page: { limit, offset },
         });
         loaded.push({ patients: new Set(rows.flatMap(patientsOfRow)), facts });
         for (const row of rows) {
@@ -109,11 +114,13 @@ export class SearchOperations {
           else if (visible >= request.offset + wanted) hasNext = true;
           visible++;
         }
-        if (rows.length < SEARCH_BATCH) {
+        if (rows.length < limit) {
           exhausted = true;
           break;
         }
         if (hasNext && !countAll) break;
+        offset += limit;
+        limit = SEARCH_BATCH;
       }
       // Included resources are decided like matches, a batch at a time with their patients' facts.
       const includedDecisions = new Map<StoredVersion, Decision>();

@@ -304,6 +304,19 @@ describe.each(engines())('search conformance on %s', (engine) => {
     expect(labels(res.body)).toHaveLength(1);
   });
 
+  it('a first page reads only as far as it needs: with more matches than the page, a next link and no total unless one is asked for', async () => {
+    const page = await fhir.get('Observation?_count=2&_sort=date');
+    expect(labels(page.body)).toHaveLength(2);
+    expect(page.body.link.some((l: any) => l.relation === 'next')).toBe(true);
+    expect(page.body.total).toBeUndefined();
+    expect((await fhir.get('Observation?_count=2&_sort=date&_total=accurate')).body.total).toBe(4);
+    const counted = await fhir.get('Observation?_count=0');
+    expect(counted.body.total).toBe(4);
+    expect(counted.body.entry ?? []).toEqual([]);
+    // A page that holds every match still says how many there are.
+    expect((await fhir.get('Observation?_count=4')).body.total).toBe(4);
+  });
+
   it('POST _search with a form body finds what GET finds', async () => {
     const res = await fhir.call('POST', 'Observation/_search', 'code=8867-4', { 'content-type': 'application/x-www-form-urlencoded' });
     expect(res.status, JSON.stringify(res.body)).toBe(200);
