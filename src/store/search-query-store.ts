@@ -104,6 +104,9 @@ type Bind = (value: unknown) => string;
 const exists = (table: SearchTable, param: string, p: Bind, test: string) =>
   `EXISTS (SELECT 1 FROM ward_search_${table} x WHERE x.resource_type = r.resource_type AND x.id = r.id AND x.param = ${p(param)} AND (${test}))`;
 
+/** A blind-indexed value among the hashes (a GIN lookup on the resource's row for the parameter). */
+const blindMatch = (param: string, hashes: readonly Buffer[], p: Bind) => exists('blind', param, p, `x.hashes && ${p(hashes)}::bytea[]`);
+
 function conditionSql(c: SearchCondition, p: Bind): string {
   switch (c.kind) {
     case 'token': {
@@ -117,13 +120,13 @@ function conditionSql(c: SearchCondition, p: Bind): string {
       );
       const any = [
         ...(typed.length ? [exists('token', c.param, p, typed.map((t) => `(${t})`).join(' OR '))] : []),
-        ...(c.hashes.length ? [exists('blind', c.param, p, `x.hashes && ${p(c.hashes)}::bytea[]`)] : []),
+        ...(c.hashes.length ? [blindMatch(c.param, c.hashes, p)] : []),
       ];
       const match = any.length ? `(${any.join(' OR ')})` : 'false';
       return c.not ? `NOT ${match}` : match;
     }
     case 'blind': {
-      const match = c.hashes.length ? exists('blind', c.param, p, `x.hashes && ${p(c.hashes)}::bytea[]`) : 'false';
+      const match = c.hashes.length ? blindMatch(c.param, c.hashes, p) : 'false';
       return c.not ? `NOT ${match}` : match;
     }
     case 'date':

@@ -67,7 +67,7 @@ export async function loadPolicyFacts(
     policyFactRows(q, { ...query, patients: ids, units: [...wanted] }),
     proxyLinks(q, open, principal, now),
   ]);
-  return factsOf(open, principal, now, ids, rows, known, proxyFor);
+  return factsOf(open, principal, query, ids, rows, known, proxyFor);
 }
 
 /**
@@ -88,7 +88,7 @@ export async function searchWithPolicyFacts(
     proxyLinks(q, open, principal, now),
   ]);
   const ids = [...new Set(found.rows.flatMap(patientsOfRow))];
-  return { rows: found.rows, facts: factsOf(open, principal, now, ids, found.facts, found.rows, proxyFor) };
+  return { rows: found.rows, facts: factsOf(open, principal, query, ids, found.facts, found.rows, proxyFor) };
 }
 
 /** What to load for a principal's facts (null: its kind needs none). */
@@ -114,15 +114,16 @@ function proxyLinks(q: Queryable, open: OpenRow, principal: Principal, now: Date
 function factsOf(
   open: OpenRow,
   principal: Principal,
-  now: Date,
+  query: BatchFactQuery,
   ids: readonly string[],
   loaded: FactRows,
   known: readonly StoredVersion[],
   proxyFor: string[] | undefined,
 ): PolicyFacts {
-  const clinical = principal.kind === 'user' && principal.roles.some((r) => ACCESS_POLICY[r].clinical);
+  const now = query.grantsOf.now;
+  const clinical = query.relationships;
   const memberOf = principal.organizations ?? [];
-  const wanted = new Set(clinical && memberOf.length > 0 ? ids : []);
+  const wanted = new Set(query.units ? ids : []);
   const knownPatients = known.filter((row) => row.resourceType === 'Patient' && !row.deleted && wanted.delete(row.id));
   const rows = knownPatients.length > 0 ? { ...loaded, units: [...knownPatients, ...loaded.units] } : loaded;
   return {
