@@ -1,5 +1,6 @@
 import type { Queryable } from './database.js';
 import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
+import { shapeName } from './statement-names.js';
 
 /** Which reference rows to follow: one parameter (or any, `'*'`), optionally only to one target type. */
 export interface IncludeEdge {
@@ -23,14 +24,13 @@ export async function referencedResources(
   const where = ['x.resource_type = $1', 'x.id = ANY($2::text[])', 'x.target_type IS NOT NULL'];
   if (edge.param !== '*') where.push(`x.param = $${params.push(edge.param)}`);
   if (edge.targetType !== undefined) where.push(`x.target_type = $${params.push(edge.targetType)}`);
-  const { rows } = await q.query(
-    `SELECT ${VERSION_COLUMNS}
+  const sql = `SELECT ${VERSION_COLUMNS}
        FROM (SELECT DISTINCT x.target_type, x.target_id FROM ward_search_reference x WHERE ${where.join(' AND ')}) t
        JOIN ward_resource r ON r.resource_type = t.target_type AND r.id = t.target_id
        JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE NOT r.deleted ORDER BY r.resource_type, r.id LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`,
-    params,
-  );
+      WHERE NOT r.deleted ORDER BY r.resource_type, r.id LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`;
+  // Values are all parameters, so the text is the shape: prepared once per connection, like search's own statement.
+  const { rows } = await q.query(sql, params, shapeName('ward_include', sql));
   return rows.map(toStoredVersion);
 }
 
@@ -50,13 +50,11 @@ export async function referencingResources(
   const where = ['x.target_type = $1', 'x.target_id = ANY($2::text[])'];
   if (source.sourceType !== '*') where.push(`x.resource_type = $${params.push(source.sourceType)}`);
   if (source.param !== '*') where.push(`x.param = $${params.push(source.param)}`);
-  const { rows } = await q.query(
-    `SELECT ${VERSION_COLUMNS}
+  const sql = `SELECT ${VERSION_COLUMNS}
        FROM (SELECT DISTINCT x.resource_type, x.id FROM ward_search_reference x WHERE ${where.join(' AND ')}) s
        JOIN ward_resource r ON r.resource_type = s.resource_type AND r.id = s.id
        JOIN ward_resource_version v ON v.seq = r.current_seq
-      WHERE NOT r.deleted ORDER BY r.resource_type, r.id LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`,
-    params,
-  );
+      WHERE NOT r.deleted ORDER BY r.resource_type, r.id LIMIT $${params.push(page.limit)} OFFSET $${params.push(page.offset)}`;
+  const { rows } = await q.query(sql, params, shapeName('ward_revinclude', sql));
   return rows.map(toStoredVersion);
 }
