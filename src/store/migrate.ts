@@ -17,6 +17,7 @@ import { migration0019 } from './migrations/0019-password-compromise.js';
 import { migration0021 } from './migrations/0021-purge.js';
 import { migration0022 } from './migrations/0022-blind-hash-arrays.js';
 import { migration0023 } from './migrations/0023-policy-fact-rows.js';
+import { migration0024 } from './migrations/0024-reference-target-ids.js';
 
 export interface Migration {
   readonly version: number;
@@ -43,6 +44,7 @@ export const MIGRATIONS: readonly Migration[] = [
   migration0021,
   migration0022,
   migration0023,
+  migration0024,
 ];
 
 /** How many months ahead of the current one each migrate creates the audit partitions for (ADR 0008). */
