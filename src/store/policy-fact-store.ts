@@ -1,5 +1,5 @@
 import type { Queryable } from './database.js';
-import { type StoredVersion, toStoredVersion } from './resource-store.js';
+import { type StoredVersion, toStoredVersion, versionColumnsOf } from './resource-store.js';
 
 /** What the policy facts of one batch of patients are loaded from. */
 export interface FactQuery {
@@ -120,9 +120,8 @@ export function withFactRows(
   };
 }
 
-const COLUMNS = ['seq', 'resource_type', 'id', 'version_id', 'last_updated', 'method', 'deleted', 'key_id', 'iv', 'body', 'patients'];
-const PAGE_COLUMNS = COLUMNS.map((c) => `page.${c}`).join(', ');
-const FACT_COLUMNS = COLUMNS.map((c) => `f.${c}`).join(', ');
+const PAGE_COLUMNS = versionColumnsOf('page');
+const FACT_COLUMNS = versionColumnsOf('f');
 
 const noFactRows = (): FactRows => ({ roles: [], careTeams: [], encounters: [], units: [], consents: [], grants: [] });
 

@@ -31,6 +31,14 @@ export interface NewVersion {
 
 export const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients`;
 
+/**
+ * A version's columns as a statement that returns many rows sends them: the patients as one
+ * space-joined string (ids hold no spaces), which toStoredVersion splits. The driver's generic
+ * text[] parser cost a 37-patient name search about a twentieth of its server CPU.
+ */
+export const versionColumnsOf = (alias: string): string =>
+  `${alias}.seq, ${alias}.resource_type, ${alias}.id, ${alias}.version_id, ${alias}.last_updated, ${alias}.method, ${alias}.deleted, ${alias}.key_id, ${alias}.iv, ${alias}.body, array_to_string(${alias}.patients, ' ') AS patients`;
+
 export function toStoredVersion(row: Record<string, unknown>): StoredVersion {
   return {
     seq: asNumber(row.seq),
@@ -43,8 +51,15 @@ export function toStoredVersion(row: Record<string, unknown>): StoredVersion {
     keyId: (row.key_id as string | null) ?? null,
     iv: row.iv == null ? null : asBuffer(row.iv),
     body: row.body == null ? null : asBuffer(row.body),
-    patients: (row.patients as string[] | null) ?? [],
+    patients: patientsOf(row.patients as string[] | string | null),
   };
+}
+
+/** The patients column as a text[] (most statements) or space-joined (versionColumnsOf). */
+function patientsOf(value: string[] | string | null): string[] {
+  if (value == null) return [];
+  if (typeof value !== 'string') return value;
+  return value === '' ? [] : value.split(' ');
 }
 
 /** The current version of a resource (a tombstone when deleted), or undefined if it never existed. */

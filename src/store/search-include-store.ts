@@ -1,5 +1,5 @@
 import type { Queryable } from './database.js';
-import { type StoredVersion, toStoredVersion, VERSION_COLUMNS } from './resource-store.js';
+import { type StoredVersion, toStoredVersion, versionColumnsOf } from './resource-store.js';
 import { shapeName } from './statement-names.js';
 
 /** Which reference rows to follow: one parameter (or any, `'*'`), optionally only to one target type. */
@@ -24,7 +24,7 @@ export async function referencedResources(
   const where = ['x.resource_type = $1', 'x.id = ANY($2::text[])', 'x.target_type IS NOT NULL'];
   if (edge.param !== '*') where.push(`x.param = $${params.push(edge.param)}`);
   if (edge.targetType !== undefined) where.push(`x.target_type = $${params.push(edge.targetType)}`);
-  const sql = `SELECT ${VERSION_COLUMNS}
+  const sql = `SELECT ${versionColumnsOf('v')}
        FROM (SELECT DISTINCT x.target_type, x.target_id FROM ward_search_reference x WHERE ${where.join(' AND ')}) t
        JOIN ward_resource r ON r.resource_type = t.target_type AND r.id = t.target_id
        JOIN ward_resource_version v ON v.seq = r.current_seq
@@ -50,7 +50,7 @@ export async function referencingResources(
   const where = ['x.target_type = $1', 'x.target_id = ANY($2::text[])'];
   if (source.sourceType !== '*') where.push(`x.resource_type = $${params.push(source.sourceType)}`);
   if (source.param !== '*') where.push(`x.param = $${params.push(source.param)}`);
-  const sql = `SELECT ${VERSION_COLUMNS}
+  const sql = `SELECT ${versionColumnsOf('v')}
        FROM (SELECT DISTINCT x.resource_type, x.id FROM ward_search_reference x WHERE ${where.join(' AND ')}) s
        JOIN ward_resource r ON r.resource_type = s.resource_type AND r.id = s.id
        JOIN ward_resource_version v ON v.seq = r.current_seq
