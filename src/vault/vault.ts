@@ -8,17 +8,7 @@ import {
   type SearchRequest,
   WardError,
 } from '../fhir/index.js';
-import {
-  type Decision,
-  decide,
-  type EffectivePolicy,
-  type Explanation,
-  explain,
-  mask,
-  type PolicyAction,
-  type PolicyFacts,
-  type Principal,
-} from '../policy/index.js';
+import { type Decision, type Explanation, explain, type PolicyAction, type Principal } from '../policy/index.js';
 import {
   type Database,
   type Engine,
@@ -35,14 +25,12 @@ import { AuditorOperations } from './auditor-operations.js';
 import { type BatchUpdate, updateBatch } from './batch-update.js';
 import { BreakGlassOperations, privacyOfficerDecision } from './break-glass-operations.js';
 import { EverythingOperations, type EverythingPage } from './everything-operations.js';
-import { OrganizationPolicies } from './organization-policies.js';
 import { OrganizationPolicyOperations } from './organization-policy-operations.js';
-import { discloseFromPart2 } from './part2-disclosure.js';
 import { Part2Operations } from './part2-operations.js';
-import { loadPolicyFacts, patientsOfRow, searchWithPolicyFacts } from './policy-facts.js';
+import { patientsOfRow } from './policy-facts.js';
 import { PurgeOperations } from './purge-operations.js';
 import { type ReindexBatch, reindexBatch } from './reindex-operations.js';
-import { openResource } from './sealing.js';
+import { RowDecisions } from './row-decisions.js';
 import { type SearchDeps, SearchOperations } from './search-operations.js';
 import { asWardError, checkBody, decideOnType, targetOf } from './vault-steps.js';
 import {
@@ -93,38 +81,30 @@ export class Vault {
   readonly organizationPolicy: OrganizationPolicyOperations;
   /** Hard purge of one resource and its history, by the purge role only (164.312(c)(1), ADR 0018). */
   readonly purge: PurgeOperations;
-  readonly #policies = new OrganizationPolicies();
-  /** What the current operation of a principal loaded (null: none apply), so its fact batches need not ask again. */
-  readonly #prepared = new WeakMap<Principal, readonly EffectivePolicy[] | null>();
+  /** Facts, decisions and opening of stored rows. */
+  readonly #rows: RowDecisions;
   readonly #search: SearchOperations;
   readonly #everything: EverythingOperations;
-  /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
-  readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
 
   readonly #enclosed: boolean;
 
   constructor(deps: VaultDeps, options: { enclosed?: boolean } = {}) {
     this.#deps = deps;
     this.#enclosed = options.enclosed ?? false;
-    // Every operation is decided under the policies of the principal's organizations as they are now.
-    const prepare = async (op: OperationRecord, q: Queryable) => {
-      const policies = op.principal ? await this.#policies.of(q, op.principal) : undefined;
-      if (op.principal) this.#prepared.set(op.principal, policies ?? null);
-      op.typeFacts = policies ? { now: deps.now(), policies } : undefined;
-    };
-    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare });
+    this.#rows = new RowDecisions(deps);
+    this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare: (op, q) => this.#rows.prepare(op, q) });
     this.#prep = {
       keyring: deps.keyring,
       now: deps.now,
-      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
-      facts: (q, principal, patients) => this.#facts(q, principal, patients),
+      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      facts: (q, principal, patients) => this.#rows.facts(q, principal, patients),
     };
     this.#matchDeps = {
       indexer: deps.keyring.blindIndexer,
       now: deps.now,
-      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
-      facts: (q, principal, rows) => this.#facts(q, principal, rows.flatMap(patientsOfRow), rows),
-      open: (row) => this.#open(row),
+      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      facts: (q, principal, rows) => this.#rows.facts(q, principal, rows.flatMap(patientsOfRow), rows),
+      open: (row) => this.#rows.open(row),
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
@@ -135,17 +115,11 @@ export class Vault {
       ...deps,
       run: this.#run,
       op: (...args) => this.#op(...args),
-      permits: (principal, action, row, facts) => this.#permits(principal, action, row, facts),
-      facts: (principal, rows) => this.#facts(deps.db, principal, rows.flatMap(patientsOfRow), rows),
-      batch: async (principal, search) => {
-        const [found, policies] = await Promise.all([
-          searchWithPolicyFacts(deps.db, (row) => this.#open(row).resource, principal, this.#deps.now(), search),
-          this.#policiesOf(deps.db, principal),
-        ]);
-        return { rows: found.rows, facts: policies ? { ...found.facts, policies } : found.facts };
-      },
-      open: (row) => this.#open(row),
-      reveal: (op, row, decision, opened) => this.#reveal(op, row, decision, opened),
+      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      facts: (principal, rows) => this.#rows.facts(deps.db, principal, rows.flatMap(patientsOfRow), rows),
+      batch: (principal, search) => this.#rows.batch(principal, search),
+      open: (row) => this.#rows.open(row),
+      reveal: (op, row, decision, opened) => this.#rows.reveal(op, row, decision, opened),
     };
     this.#search = new SearchOperations(searchDeps);
     this.#everything = new EverythingOperations(searchDeps);
@@ -168,7 +142,7 @@ export class Vault {
       const row = isFhirId(id) ? await readCurrent(this.#deps.db, resourceType, id) : undefined;
       const visible = await this.#decideOnRow(this.#deps.db, op, 'read', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(op, visible, op.decision);
+      return this.#rows.reveal(op, visible, op.decision);
     });
   }
 
@@ -181,7 +155,7 @@ export class Vault {
         Number.isSafeInteger(versionId) && isFhirId(id) ? await readVersion(this.#deps.db, resourceType, id, versionId) : undefined;
       const visible = await this.#decideOnRow(this.#deps.db, op, 'vread', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
-      return this.#reveal(op, visible, op.decision);
+      return this.#rows.reveal(op, visible, op.decision);
     });
   }
 
@@ -208,7 +182,7 @@ export class Vault {
         if (match) {
           op.resourceId = match.row.id;
           op.detail = { ...op.detail, conditional: 'matched-existing' };
-          return { ...this.#reveal(op, match.row, match.decision), outcome: 'existing' as const };
+          return { ...this.#rows.reveal(op, match.row, match.decision), outcome: 'existing' as const };
         }
       }
       resource.id = options.assignedId ?? this.#deps.newId();
@@ -301,7 +275,7 @@ export class Vault {
       const visible = await this.#decideOnRow(q, op, 'patch', row);
       if (visible.deleted) throw new WardError('WARD_GONE');
       if (options.ifMatch !== undefined && options.ifMatch !== visible.versionId) throw new WardError('WARD_VERSION_CONFLICT');
-      const patched = checkBody(apply(this.#open(visible).resource), resourceType);
+      const patched = checkBody(apply(this.#rows.open(visible).resource), resourceType);
       if (patched.id !== id)
         throw new WardError('WARD_INVALID_PATCH', {
           details: [{ expression: `${resourceType}.id`, diagnostics: 'A patch may not change the resource id' }],
@@ -371,9 +345,9 @@ export class Vault {
       const page = rows.slice(0, query.count);
       const entries: HistoryEntry[] = [];
       const patients = new Set<string>();
-      const facts = await this.#facts(this.#deps.db, principal, page.flatMap(patientsOfRow));
+      const facts = await this.#rows.facts(this.#deps.db, principal, page.flatMap(patientsOfRow));
       for (const row of page) {
-        const decision = this.#permits(principal, level, row, facts);
+        const decision = this.#rows.permits(principal, level, row, facts);
         if (decision.effect !== 'permit') continue;
         markBreakGlass(op, decision);
         for (const p of row.patients) patients.add(p);
@@ -384,7 +358,7 @@ export class Vault {
           lastUpdated: row.lastUpdated,
           method: row.method,
           seq: row.seq,
-          ...(row.deleted ? {} : { resource: this.#reveal(op, row, decision).resource }),
+          ...(row.deleted ? {} : { resource: this.#rows.reveal(op, row, decision).resource }),
         });
       }
       op.returned = entries.map((e) => `${e.resourceType}/${e.id}/_history/${e.versionId}`);
@@ -468,9 +442,9 @@ export class Vault {
         ...this.#deps,
         run: this.#run,
         op: (...args) => this.#op(...args),
-        permits: (p, a, row, facts) => this.#permits(p, a, row, facts),
-        facts: (q, p, rows) => this.#facts(q, p, rows.flatMap(patientsOfRow)),
-        open: (row) => this.#open(row),
+        permits: (p, a, row, facts) => this.#rows.permits(p, a, row, facts),
+        facts: (q, p, rows) => this.#rows.facts(q, p, rows.flatMap(patientsOfRow)),
+        open: (row) => this.#rows.open(row),
       },
       principal,
       ctx,
@@ -521,11 +495,11 @@ export class Vault {
       if (!row) throw new WardError('WARD_NOT_FOUND');
       op.resourceId = row.id;
       op.patients = row.patients;
-      const facts = await this.#facts(this.#deps.db, request.subject, patientsOfRow(row));
+      const facts = await this.#rows.facts(this.#deps.db, request.subject, patientsOfRow(row));
       const explanation = explain(
         request.subject,
         request.action,
-        targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource),
+        targetOf(row, row.deleted ? 'tombstone' : this.#rows.open(row).resource),
         facts,
       );
       op.detail = { ...op.detail, effect: explanation.decision.effect };
@@ -611,67 +585,10 @@ export class Vault {
     op.patients = row.patients;
     op.versionId = row.versionId;
     const principal = op.principal as Principal;
-    const decision = this.#permits(principal, action, row, await this.#facts(q, principal, patientsOfRow(row)));
+    const decision = this.#rows.permits(principal, action, row, await this.#rows.facts(q, principal, patientsOfRow(row)));
     op.decision = decision;
     if (decision.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
     return row;
-  }
-
-  /** The policy facts (relationships, consents, proxy links, organization policies) for the principal and these patients, now. */
-  async #facts(q: Queryable, principal: Principal, patients: Iterable<string>, known?: readonly StoredVersion[]): Promise<PolicyFacts> {
-    const [facts, policies] = await Promise.all([
-      // Rows in hand are opened once: a Patient found by a search is not loaded and decrypted again for its unit.
-      loadPolicyFacts(q, (row) => this.#open(row).resource, principal, patients, this.#deps.now(), known),
-      this.#policiesOf(q, principal),
-    ]);
-    return policies ? { ...facts, policies } : facts;
-  }
-
-  /** Every operation loads the policies before its first step; a principal it did not prepare (the subject of an explanation) loads them here. */
-  #policiesOf(q: Queryable, principal: Principal): Promise<readonly EffectivePolicy[] | undefined> {
-    const prepared = this.#prepared.get(principal);
-    return prepared !== undefined ? Promise.resolve(prepared ?? undefined) : this.#policies.of(q, principal);
-  }
-
-  /**
-   * Decides on a stored row. The labels (`meta.security`) and categories are sealed in its body,
-   * so a permit on what the row shows in the clear is decided again on the opened content, with
-   * the same facts; nothing has left the vault in between. A permit that still depends on content
-   * is a refusal.
-   */
-  #permits(principal: Principal, action: PolicyAction, row: StoredVersion, facts: PolicyFacts): Decision {
-    const decision = decide(principal, action, targetOf(row), facts);
-    if (decision.effect !== 'permit') return decision;
-    const final = decide(principal, action, targetOf(row, row.deleted ? 'tombstone' : this.#open(row).resource), facts);
-    return final.effect === 'permit' && !final.obligations.some((o) => o.kind === 'decide-on-content')
-      ? final
-      : { effect: 'deny', reasons: [...final.reasons, 'content does not meet the scope restriction'] };
-  }
-
-  /**
-   * Opens a row for the caller: its permit's mask obligations (minimum necessary, 164.502(b)) are
-   * applied before anything leaves the vault. Anything but a permit here is a programming error.
-   */
-  #reveal(op: OperationRecord, row: StoredVersion, decision: Decision | undefined, opened?: VersionedResource): VersionedResource {
-    if (decision?.effect !== 'permit') throw new WardError('WARD_NOT_FOUND');
-    // What break-glass let out is named in the operation's audit entry (the privacy officers review it).
-    markBreakGlass(op, decision);
-    const full = opened ?? this.#open(row);
-    let resource = full.resource;
-    for (const o of decision.obligations) if (o.kind === 'mask') resource = mask(resource, o);
-    // Part 2 records leave with the redisclosure notice, and their entry records on what ground (ADR 0016).
-    resource = discloseFromPart2(op, row, decision, resource) as typeof resource;
-    return resource === full.resource ? full : { ...full, resource };
-  }
-
-  /** Opens a row once per row object: deciding on its labels and returning it share one decryption. */
-  #open(row: StoredVersion): VersionedResource {
-    const cached = this.#opened.get(row);
-    if (cached) return cached;
-    const resource = openResource(this.#deps.keyring, row) as FhirResource & { id: string };
-    const opened = { resource, versionId: row.versionId, lastUpdated: row.lastUpdated };
-    this.#opened.set(row, opened);
-    return opened;
   }
 
   /** The visible current resources a condition selects (see visibleMatches), at most `limit`; recorded in the entry. */
