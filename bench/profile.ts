@@ -35,6 +35,10 @@ export interface ProfileSummary {
 type Frame = ProfileNode['callFrame'];
 const has = (stack: readonly Frame[], test: (f: Frame) => boolean) => stack.some(test);
 const inFile = (f: Frame, part: string) => f.url.includes(part);
+/** The project folder as frames name it (file URLs, with a trailing slash). */
+const ROOT_URL = new URL('..', import.meta.url).href;
+/** A frame of Ward's own code, as the benchmark runs it (compiled, `dist/`) or as tsx runs it (`src/`). */
+const inWard = (f: Frame, part = '') => f.url.startsWith(`${ROOT_URL}dist/${part}`) || f.url.startsWith(`${ROOT_URL}src/${part}`);
 
 /**
  * Named costs, first match wins. Async functions break stacks at each await, so these are matched
@@ -55,21 +59,21 @@ const COSTS: readonly { cost: string; match: (stack: readonly Frame[]) => boolea
   },
   {
     cost: 'body seal/open (AES-256-GCM, JSON of the body)',
-    match: (s) => has(s, (f) => inFile(f, '/src/crypto/envelope') || /^(sealResource|openResource)$/.test(f.functionName)),
+    match: (s) => has(s, (f) => inWard(f, 'crypto/envelope') || /^(sealResource|openResource)$/.test(f.functionName)),
   },
   {
     cost: 'audit entry (build, canonical JSON, insert params)',
-    match: (s) => has(s, (f) => inFile(f, '/src/audit/') || f.functionName === 'auditEntry' || inFile(f, '/src/store/audit-store')),
+    match: (s) => has(s, (f) => inWard(f, 'audit/') || f.functionName === 'auditEntry' || inWard(f, 'store/audit-store')),
   },
   {
     cost: 'validation and body snapshot',
-    match: (s) => has(s, (f) => /^(validateResource|checkBody)$/.test(f.functionName) || inFile(f, '/src/fhir/validation')),
+    match: (s) => has(s, (f) => /^(validateResource|checkBody)$/.test(f.functionName) || inWard(f, 'fhir/validation')),
   },
 ];
 
 /** Owners for the rest, by the frame nearest the top of the stack that one of them recognises. */
 const OWNERS: readonly { cost: string; test: (f: Frame) => boolean }[] = [
-  { cost: 'ward (other)', test: (f) => inFile(f, '/src/') },
+  { cost: 'ward (other)', test: (f) => inWard(f) },
   { cost: 'pg driver (protocol encode/decode, pool)', test: (f) => /\/node_modules\/(pg|pg-protocol|pg-pool|pg-types)\//.test(f.url) },
   {
     cost: 'fastify (routing, hooks, parse, serialize)',
@@ -128,8 +132,8 @@ function areaOf(frame: ProfileNode['callFrame']): string {
     const rest = path.slice(nm + 14).split('/');
     return `lib:${rest[0]?.startsWith('@') ? `${rest[0]}/${rest[1]}` : rest[0]}`;
   }
-  const src = /\/src\/([^/]+)\//.exec(path);
-  if (src && path.startsWith(ROOT)) return `ward:${src[1]}`;
+  const src = /^(?:src|dist)\/([^/]+)\//.exec(path.startsWith(ROOT) ? path.slice(ROOT.length) : '');
+  if (src) return `ward:${src[1]}`;
   if (path.startsWith(`${ROOT}bench/`)) return 'bench';
   return 'other';
 }
