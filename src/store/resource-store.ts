@@ -29,7 +29,22 @@ export interface NewVersion {
   readonly patients: readonly string[];
 }
 
-export const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.last_updated, v.method, v.deleted, v.key_id, v.iv, v.body, v.patients`;
+/** A version row's columns, in the order every statement that reads versions selects them. */
+const VERSION_COLUMN_NAMES = [
+  'seq',
+  'resource_type',
+  'id',
+  'version_id',
+  'last_updated',
+  'method',
+  'deleted',
+  'key_id',
+  'iv',
+  'body',
+  'patients',
+];
+
+export const VERSION_COLUMNS = VERSION_COLUMN_NAMES.map((c) => `v.${c}`).join(', ');
 
 /**
  * A version's columns as a statement that returns many rows sends them: the patients as one
@@ -37,7 +52,7 @@ export const VERSION_COLUMNS = `v.seq, v.resource_type, v.id, v.version_id, v.la
  * text[] parser cost a 37-patient name search about a twentieth of its server CPU.
  */
 export const versionColumnsOf = (alias: string): string =>
-  `${alias}.seq, ${alias}.resource_type, ${alias}.id, ${alias}.version_id, ${alias}.last_updated, ${alias}.method, ${alias}.deleted, ${alias}.key_id, ${alias}.iv, ${alias}.body, array_to_string(${alias}.patients, ' ') AS patients`;
+  VERSION_COLUMN_NAMES.map((c) => (c === 'patients' ? `array_to_string(${alias}.patients, ' ') AS patients` : `${alias}.${c}`)).join(', ');
 
 export function toStoredVersion(row: Record<string, unknown>): StoredVersion {
   return {

@@ -24,6 +24,8 @@ export class RowDecisions {
   readonly #prepared = new WeakMap<Principal, readonly EffectivePolicy[] | null>();
   /** Opened rows, by row object (rows are fresh per query, so this never outlives a request's rows). */
   readonly #opened = new WeakMap<StoredVersion, VersionedResource>();
+  /** What the fact loaders open rows with: the same once-per-row opening. */
+  readonly #openRow = (row: StoredVersion) => this.open(row).resource;
 
   constructor(deps: VaultDeps) {
     this.#deps = deps;
@@ -40,7 +42,7 @@ export class RowDecisions {
   async facts(q: Queryable, principal: Principal, patients: Iterable<string>, known?: readonly StoredVersion[]): Promise<PolicyFacts> {
     const [facts, policies] = await Promise.all([
       // Rows in hand are opened once: a Patient found by a search is not loaded and decrypted again for its unit.
-      loadPolicyFacts(q, (row) => this.open(row).resource, principal, patients, this.#deps.now(), known),
+      loadPolicyFacts(q, this.#openRow, principal, patients, this.#deps.now(), known),
       this.policiesOf(q, principal),
     ]);
     return policies ? { ...facts, policies } : facts;
@@ -50,7 +52,7 @@ export class RowDecisions {
   async batch(principal: Principal, search: SearchBatch): Promise<{ rows: StoredVersion[]; facts: PolicyFacts }> {
     const db = this.#deps.db;
     const [found, policies] = await Promise.all([
-      searchWithPolicyFacts(db, (row) => this.open(row).resource, principal, this.#deps.now(), search),
+      searchWithPolicyFacts(db, this.#openRow, principal, this.#deps.now(), search),
       this.policiesOf(db, principal),
     ]);
     return { rows: found.rows, facts: policies ? { ...found.facts, policies } : found.facts };

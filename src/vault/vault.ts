@@ -92,19 +92,22 @@ export class Vault {
     this.#deps = deps;
     this.#enclosed = options.enclosed ?? false;
     this.#rows = new RowDecisions(deps);
+    // One decision and one opening of rows, shared by writes, conditional matches and search.
+    const permits: SearchDeps['permits'] = (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts);
+    const open: SearchDeps['open'] = (row) => this.#rows.open(row);
     this.#run = new AuditedRunner(deps, { enclosed: this.#enclosed, prepare: (op, q) => this.#rows.prepare(op, q) });
     this.#prep = {
       keyring: deps.keyring,
       now: deps.now,
-      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      permits,
       facts: (q, principal, patients) => this.#rows.facts(q, principal, patients),
     };
     this.#matchDeps = {
       indexer: deps.keyring.blindIndexer,
       now: deps.now,
-      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      permits,
       facts: (q, principal, rows) => this.#rows.facts(q, principal, rows.flatMap(patientsOfRow), rows),
-      open: (row) => this.#rows.open(row),
+      open,
     };
     this.auditor = new AuditorOperations({ db: deps.db, now: deps.now, run: this.#run, op: (...args) => this.#op(...args) });
     this.breakGlass = new BreakGlassOperations({ ...deps, run: this.#run, op: (...args) => this.#op(...args) });
@@ -115,10 +118,10 @@ export class Vault {
       ...deps,
       run: this.#run,
       op: (...args) => this.#op(...args),
-      permits: (principal, action, row, facts) => this.#rows.permits(principal, action, row, facts),
+      permits,
       facts: (principal, rows) => this.#rows.facts(deps.db, principal, rows.flatMap(patientsOfRow), rows),
       batch: (principal, search) => this.#rows.batch(principal, search),
-      open: (row) => this.#rows.open(row),
+      open,
       reveal: (op, row, decision, opened) => this.#rows.reveal(op, row, decision, opened),
     };
     this.#search = new SearchOperations(searchDeps);
